@@ -1,0 +1,27 @@
+"""asktell: stateless ask/tell optimization of expensive black boxes.
+
+State in, state out: every loop's ``ask`` and ``tell`` are pure functions of a JSON-serializable
+:class:`State`, so a run can be saved, moved, served over HTTP or split across workers.
+"""
+
+from asktell import errors
+from asktell.api import Result, load, minimize
+from asktell.space import Categorical, Integer, Real, Space
+from asktell.state import State, Trial
+
+from asktell import loops  # noqa: E402,I001  (registers every loop)
+
+__all__ = [
+    "Categorical",
+    "Integer",
+    "Real",
+    "Result",
+    "Space",
+    "State",
+    "Trial",
+    "errors",
+    "load",
+    "loops",
+    "minimize",
+]
+__version__ = "0.1.0"

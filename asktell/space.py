@@ -1,0 +1,419 @@
+"""Search spaces: parameter types and their encoding to the unit cube.
+
+A :class:`Space` is an ordered mapping from names to parameters (:class:`Real`, :class:`Integer`,
+:class:`Categorical`). Models see points encoded to ``[0, 1]^d``, one coordinate per parameter; users
+see decoded dicts.
+
+Encoding (one coordinate per parameter, so ``d == len(space)``):
+
+- ``Real``: affine map of ``[low, high]`` (or of ``[log low, log high]`` with ``log=True``) onto
+  ``[0, 1]``.
+- ``Integer`` and ``Categorical``: *bin-centre index encoding*. The ``k`` allowed values split
+  ``[0, 1]`` into ``k`` equal bins; a value is encoded at its bin's centre ``(i + 0.5) / k`` and any
+  ``u`` decodes to the value of the bin it falls in. Uniform sampling of the cube is therefore uniform
+  over the values, every coordinate of the cube decodes to a valid point, and the allowed encoded
+  values are what BoTorch's mixed optimizer takes as ``discrete_dims`` / ``cat_dims``. Categoricals use
+  an index rather than one-hot coordinates so that the dimension stays small; their GP kernel treats
+  the coordinate as categorical (equal or not), so the order of the choices carries no meaning.
+  A log-scale ``Integer`` places its bins ``[v - 0.5, v + 0.5]`` on the log axis.
+
+Round trips: ``decode(encode(p)) == p`` exactly for integers and choices; for reals the decoder
+corrects the last bits of the affine map so that ``encode(decode(u)) == u`` wherever a float with that
+encoding exists, which makes ``decode(encode(p)) == p`` hold for every real except where two adjacent
+floats share one encoding (only possible for spans far below 1).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, ClassVar, Union
+
+import numpy as np
+import torch
+
+from asktell.errors import ParamError, SpaceError
+
+Choice = Union[str, int, float, bool, None]
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def _finite_number(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise SpaceError(f"{what} must be a number, got {value!r}.")
+    value = float(value)
+    if not math.isfinite(value):
+        raise SpaceError(f"{what} must be finite, got {value!r}.")
+    return value
+
+
+def _invert(u: float, guess: float, lo: float, hi: float, to_u) -> float:
+    """The float ``v`` in ``[lo, hi]`` nearest ``guess`` whose encoding ``to_u(v)`` is ``u``.
+
+    The closed-form inverse of an encoding can be a few ulps off; walk to the neighbouring floats
+    until the encoding matches, so that encode and decode round-trip. Where the exact encoding falls
+    between two floats, the walk stops at the closest one.
+    """
+    v = min(max(guess, lo), hi)
+    for _ in range(16):
+        got = to_u(v)
+        if got == u:
+            return v
+        nxt = math.nextafter(v, math.inf if got < u else -math.inf)
+        if not lo <= nxt <= hi or (to_u(nxt) - u) * (got - u) < 0:
+            return v
+        v = nxt
+    return v
+
+
+@dataclass(frozen=True)
+class Real:
+    """A real parameter in ``[low, high]``, optionally on a log scale (``low > 0``)."""
+
+    low: float
+    high: float
+    log: bool = False
+    kind: ClassVar[str] = "real"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "low", _finite_number(self.low, "`low`"))
+        object.__setattr__(self, "high", _finite_number(self.high, "`high`"))
+        if not self.low < self.high:
+            raise SpaceError(f"`low < high` must hold, but got low={self.low!r}, high={self.high!r}.")
+        if self.log and self.low <= 0:
+            raise SpaceError(f"`log=True` needs `low > 0`, but got low={self.low!r}.")
+
+    def _to_axis(self, value: float) -> float:
+        return math.log(value) if self.log else value
+
+    def _bounds(self) -> tuple[float, float]:
+        return self._to_axis(self.low), self._to_axis(self.high)
+
+    def check(self, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise ParamError(f"must be a real number, got {value!r} of type {type(value).__name__}")
+        value = float(value)
+        if not math.isfinite(value) or not self.low <= value <= self.high:
+            raise ParamError(f"must lie in [{self.low!r}, {self.high!r}], got {value!r}")
+        return value
+
+    def encode(self, value: float) -> float:
+        lo, hi = self._bounds()
+        return min(max((self._to_axis(value) - lo) / (hi - lo), 0.0), 1.0)
+
+    def decode(self, u: float) -> float:
+        u = min(max(float(u), 0.0), 1.0)
+        if u == 1.0:  # the ends decode exactly, whatever the float arithmetic does in between
+            return self.high
+        if u == 0.0:
+            return self.low
+        lo, hi = self._bounds()
+        guess = lo + u * (hi - lo)
+        return _invert(u, math.exp(guess) if self.log else guess, self.low, self.high, self.encode)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.kind, "low": self.low, "high": self.high, "log": self.log}
+
+
+@dataclass(frozen=True)
+class Integer:
+    """An integer parameter in ``[low, high]`` (both included), optionally on a log scale."""
+
+    low: int
+    high: int
+    log: bool = False
+    kind: ClassVar[str] = "integer"
+
+    def __post_init__(self) -> None:
+        for field in ("low", "high"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise SpaceError(f"`{field}` must be an integer, got {value!r}.")
+            object.__setattr__(self, field, int(value))
+        if not self.low < self.high:
+            raise SpaceError(f"`low < high` must hold, but got low={self.low!r}, high={self.high!r}.")
+        if self.log and self.low <= 0:
+            raise SpaceError(f"`log=True` needs `low > 0`, but got low={self.low!r}.")
+
+    @property
+    def n_values(self) -> int:
+        return self.high - self.low + 1
+
+    def check(self, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise ParamError(f"must be an integer, got {value!r} of type {type(value).__name__}")
+        value = int(value)
+        if not self.low <= value <= self.high:
+            raise ParamError(f"must lie in [{self.low}, {self.high}], got {value!r}")
+        return value
+
+    def encode(self, value: int) -> float:
+        if not self.log:
+            return (value - self.low + 0.5) / self.n_values
+        lo, hi = math.log(self.low - 0.5), math.log(self.high + 0.5)
+        return (math.log(value) - lo) / (hi - lo)
+
+    def decode(self, u: float) -> int:
+        u = min(max(float(u), 0.0), 1.0)
+        if not self.log:
+            value = self.low + math.floor(u * self.n_values)
+        else:
+            lo, hi = math.log(self.low - 0.5), math.log(self.high + 0.5)
+            value = math.floor(math.exp(lo + u * (hi - lo)) + 0.5)
+        return min(max(value, self.low), self.high)
+
+    def encoded_values(self) -> list[float]:
+        """The encodings of all allowed values, in increasing order."""
+        return [self.encode(v) for v in range(self.low, self.high + 1)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.kind, "low": self.low, "high": self.high, "log": self.log}
+
+
+def _same_choice(a: Any, b: Any) -> bool:
+    # True == 1 and 1 == 1.0 in Python; a choice list [1, True] must keep them apart.
+    return type(a) is type(b) and (a == b or (isinstance(a, float) and math.isnan(a) and a != a))
+
+
+@dataclass(frozen=True)
+class Categorical:
+    """One of a fixed list of JSON scalars (str, int, float, bool or None); order carries no meaning."""
+
+    choices: tuple[Choice, ...]
+    kind: ClassVar[str] = "categorical"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.choices, (str, bytes)) or not isinstance(self.choices, Iterable):
+            raise SpaceError(f"`choices` must be a list of values, got {self.choices!r}.")
+        choices = tuple(c.item() if isinstance(c, np.generic) else c for c in self.choices)
+        if not choices:
+            raise SpaceError("`choices` must not be empty.")
+        for c in choices:
+            if not isinstance(c, _JSON_SCALARS):
+                raise SpaceError(
+                    f"choices must be str, int, float, bool or None (JSON scalars), got {c!r}."
+                )
+            if isinstance(c, float) and not math.isfinite(c):
+                raise SpaceError(f"choices must be finite, got {c!r}.")
+        for i, c in enumerate(choices):
+            if any(_same_choice(c, other) for other in choices[:i]):
+                raise SpaceError(f"choices must be distinct, but {c!r} appears twice.")
+        object.__setattr__(self, "choices", choices)
+
+    def index(self, value: Any) -> int:
+        if isinstance(value, np.generic):
+            value = value.item()
+        for i, c in enumerate(self.choices):
+            if _same_choice(c, value):
+                return i
+        raise ParamError(f"must be one of {list(self.choices)!r}, got {value!r}")
+
+    def check(self, value: Any) -> Choice:
+        return self.choices[self.index(value)]
+
+    def encode(self, value: Any) -> float:
+        return (self.index(value) + 0.5) / len(self.choices)
+
+    def decode(self, u: float) -> Choice:
+        u = min(max(float(u), 0.0), 1.0)
+        return self.choices[min(math.floor(u * len(self.choices)), len(self.choices) - 1)]
+
+    def encoded_values(self) -> list[float]:
+        return [(i + 0.5) / len(self.choices) for i in range(len(self.choices))]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.kind, "choices": list(self.choices)}
+
+
+Param = Union[Real, Integer, Categorical]
+_PARAM_TYPES: dict[str, type] = {"real": Real, "integer": Integer, "categorical": Categorical}
+
+
+def param_from_dict(data: Any) -> Param:
+    """Build a parameter from its ``to_dict()`` form."""
+    if not isinstance(data, Mapping) or "type" not in data:
+        raise SpaceError(f"a parameter must be an object with a 'type' key, got {data!r}.")
+    kind = data["type"]
+    if kind not in _PARAM_TYPES:
+        raise SpaceError(f"parameter type must be one of {sorted(_PARAM_TYPES)}, got {kind!r}.")
+    fields = {k: v for k, v in data.items() if k != "type"}
+    allowed = {"choices"} if kind == "categorical" else {"low", "high", "log"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise SpaceError(f"unknown keys {sorted(unknown)} for a {kind} parameter; allowed: {sorted(allowed)}.")
+    try:
+        return _PARAM_TYPES[kind](**fields)
+    except TypeError as exc:
+        raise SpaceError(f"bad {kind} parameter {dict(data)!r}: {exc}") from None
+
+
+class Space:
+    """An ordered set of named parameters.
+
+    Args:
+        params: a mapping ``name -> Real | Integer | Categorical`` (insertion order is the coordinate
+            order), or a sequence of ``(name, param)`` pairs (duplicate names are refused).
+
+    Example:
+        >>> space = Space({"lr": Real(1e-4, 1e-1, log=True), "layers": Integer(1, 4)})
+        >>> space.decode(space.encode({"lr": 0.01, "layers": 3}))
+        {'lr': 0.01, 'layers': 3}
+    """
+
+    def __init__(self, params: Mapping[str, Param] | Sequence[tuple[str, Param]]):
+        items = list(params.items()) if isinstance(params, Mapping) else list(params)
+        checked: dict[str, Param] = {}
+        for item in items:
+            if not (isinstance(item, tuple) and len(item) == 2):
+                raise SpaceError(f"a space is built from (name, parameter) pairs, got {item!r}.")
+            name, param = item
+            if not isinstance(name, str) or not name:
+                raise SpaceError(f"parameter names must be non-empty strings, got {name!r}.")
+            if name in checked:
+                raise SpaceError(f"parameter names must be unique, but {name!r} appears twice.")
+            if not isinstance(param, (Real, Integer, Categorical)):
+                raise SpaceError(
+                    f"parameter {name!r} must be a Real, Integer or Categorical, got {param!r}."
+                )
+            checked[name] = param
+        if not checked:
+            raise SpaceError("a space needs at least one parameter.")
+        self._params = MappingProxyType(checked)
+        self.names: tuple[str, ...] = tuple(checked)
+
+    # --- mapping-like access ----------------------------------------------------------------
+    @property
+    def params(self) -> Mapping[str, Param]:
+        return self._params
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __getitem__(self, name: str) -> Param:
+        return self._params[name]
+
+    def __iter__(self):
+        return iter(self.names)
+
+    @property
+    def dim(self) -> int:
+        """Number of coordinates of the encoded point (one per parameter)."""
+        return len(self.names)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Space) and self.to_dict() == other.to_dict()
+
+    def __hash__(self) -> int:
+        return hash(json.dumps(self.to_dict(), sort_keys=False))
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{n!r}: {p!r}" for n, p in self._params.items())
+        return f"Space({{{inner}}})"
+
+    # --- validation and encoding ------------------------------------------------------------
+    def check(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate a point and return it normalized (plain Python types, space order).
+
+        Raises:
+            ParamError: names missing or extra, a value of the wrong type or out of range.
+        """
+        if not isinstance(params, Mapping):
+            raise ParamError(f"a point must be a dict of parameter values, got {params!r}.")
+        missing = [n for n in self.names if n not in params]
+        extra = [n for n in params if n not in self._params]
+        if missing or extra:
+            raise ParamError(
+                f"a point must have exactly the parameters {list(self.names)}; "
+                f"missing {missing}, unexpected {extra}."
+            )
+        out: dict[str, Any] = {}
+        for name in self.names:
+            try:
+                out[name] = self._params[name].check(params[name])
+            except ParamError as exc:
+                raise ParamError(f"parameter {name!r} {exc}.") from None
+        return out
+
+    def encode(self, params: Mapping[str, Any]) -> torch.Tensor:
+        """Encode one valid point: returns a ``d`` float64 tensor in ``[0, 1]^d``."""
+        checked = self.check(params)
+        return torch.tensor(
+            [self._params[n].encode(checked[n]) for n in self.names], dtype=torch.float64
+        )
+
+    def encode_many(self, points: Sequence[Mapping[str, Any]]) -> torch.Tensor:
+        """Encode ``n`` points: returns an ``n x d`` float64 tensor."""
+        if not points:
+            return torch.zeros(0, self.dim, dtype=torch.float64)
+        return torch.stack([self.encode(p) for p in points])
+
+    def decode(self, x: torch.Tensor | Sequence[float]) -> dict[str, Any]:
+        """Decode a ``d`` vector of the unit cube (values outside are clipped) to a point."""
+        values = torch.as_tensor(x, dtype=torch.float64).reshape(-1).tolist()
+        if len(values) != self.dim:
+            raise ParamError(f"expected an encoded point of {self.dim} coordinates, got {len(values)}.")
+        return {n: self._params[n].decode(u) for n, u in zip(self.names, values)}
+
+    def decode_many(self, X: torch.Tensor) -> list[dict[str, Any]]:
+        """Decode an ``n x d`` tensor to ``n`` points."""
+        return [self.decode(row) for row in torch.as_tensor(X).reshape(-1, self.dim)]
+
+    def snap(self, X: torch.Tensor) -> torch.Tensor:
+        """Round an ``n x d`` tensor to encodings of valid points (integers and choices to bin centres)."""
+        return self.encode_many(self.decode_many(X))
+
+    def sample(self, n: int, generator: torch.Generator) -> list[dict[str, Any]]:
+        """``n`` points drawn uniformly (uniform over the values of integers and choices)."""
+        U = torch.rand(n, self.dim, generator=generator, dtype=torch.float64)
+        return self.decode_many(U)
+
+    def discrete_dims(self) -> dict[int, list[float]]:
+        """Encoded values of the ordinal (``Integer``) coordinates, for BoTorch's mixed optimizer."""
+        return {
+            i: p.encoded_values() for i, p in enumerate(self._params.values()) if isinstance(p, Integer)
+        }
+
+    def categorical_dims(self) -> dict[int, list[float]]:
+        """Encoded values of the ``Categorical`` coordinates, for BoTorch's mixed optimizer."""
+        return {
+            i: p.encoded_values()
+            for i, p in enumerate(self._params.values())
+            if isinstance(p, Categorical)
+        }
+
+    # --- serialization ----------------------------------------------------------------------
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return {name: param.to_dict() for name, param in self._params.items()}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Space:
+        if isinstance(data, Space):
+            return data
+        if isinstance(data, Mapping):
+            pairs = list(data.items())
+        elif isinstance(data, list) and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in data):
+            pairs = [tuple(p) for p in data]
+        else:
+            raise SpaceError(f"a space must be a JSON object of parameters, got {data!r}.")
+        return cls([(name, param_from_dict(spec)) for name, spec in pairs])
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_json(cls, text: str) -> Space:
+        def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+            keys = [k for k, _ in pairs]
+            dup = sorted({k for k in keys if keys.count(k) > 1})
+            if dup:
+                raise SpaceError(f"parameter names must be unique, but {dup} appear twice.")
+            return dict(pairs)
+
+        try:
+            data = json.loads(text, object_pairs_hook=no_duplicates)
+        except json.JSONDecodeError as exc:
+            raise SpaceError(f"a space file must be JSON: {exc}") from None
+        return cls.from_dict(data)

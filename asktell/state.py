@@ -1,0 +1,298 @@
+"""Trials and the State of a run: immutable, JSON-serializable, versioned.
+
+The JSON of a state is its whole truth: the loop's name and configuration, the space, the seed, the
+ask counter (randomness is derived from seed and counter), every trial, and the loop's memo (warm
+starts, iterates, optimizer moments) as plain JSON numbers. ``State.from_json(s.to_json()) == s`` for
+every state, floats included (Python's JSON writes floats with ``repr``, which round-trips exactly).
+
+Values are minimized. A completed trial's value is a finite float, or for a loop with several
+objectives a list of finite floats; NaN and infinity are refused: report a failed evaluation with
+``status="failed"`` instead.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Union
+
+import numpy as np
+
+from asktell import registry
+from asktell.errors import AskTellError, StateError, TrialError
+from asktell.space import Space
+
+SCHEMA_VERSION = 1
+FORMAT = "asktell.state"
+PENDING, COMPLETED, FAILED = "pending", "completed", "failed"
+STATUSES = (PENDING, COMPLETED, FAILED)
+Value = Union[float, tuple[float, ...], None]
+
+
+def check_value(value: Any, n_objectives: int, trial_id: int | None = None) -> float | tuple[float, ...]:
+    """Validate an objective value: a finite float, or ``n_objectives`` finite floats.
+
+    Raises:
+        TrialError: naming the trial, the rule and the value.
+    """
+    where = "" if trial_id is None else f" for trial {trial_id}"
+    if n_objectives == 1:
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise TrialError(f"value must be a finite float, got {value!r}{where}.")
+        number = float(value)
+        if not math.isfinite(number):
+            raise TrialError(
+                f"value must be a finite float, got {number!r}{where}; "
+                "report a failed evaluation with status='failed' instead."
+            )
+        return number
+    if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
+        raise TrialError(f"value must be a list of {n_objectives} finite floats, got {value!r}{where}.")
+    if len(value) != n_objectives:
+        raise TrialError(
+            f"value must have {n_objectives} objectives, got {len(value)}: {list(value)!r}{where}."
+        )
+    return tuple(check_value(v, 1, trial_id) for v in value)  # type: ignore[misc]
+
+
+def _json_metadata(metadata: Any, what: str) -> dict[str, Any]:
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping):
+        raise TrialError(f"{what} must be a JSON object (a dict), got {metadata!r}.")
+    try:
+        return json.loads(json.dumps(dict(metadata), allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise TrialError(f"{what} must be JSON-serializable with finite numbers: {exc}.") from None
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One point of a run: asked (``pending``), then ``completed`` with a value or ``failed``.
+
+    ``params`` are the decoded values as the user sees them; ``metadata`` is a JSON object (the loop
+    records fit and acquisition times there, the user may add their own at tell).
+    """
+
+    id: int
+    params: dict[str, Any]
+    status: str = PENDING
+    value: Value = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def done(self) -> bool:
+        return self.status != PENDING
+
+    def to_dict(self) -> dict[str, Any]:
+        value = list(self.value) if isinstance(self.value, tuple) else self.value
+        return {
+            "id": self.id,
+            "params": dict(self.params),
+            "status": self.status,
+            "value": value,
+            "metadata": self.metadata,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, space: Space, n_objectives: int) -> Trial:
+        if not isinstance(data, Mapping):
+            raise StateError(f"a trial must be a JSON object, got {data!r}.")
+        expected = {"id", "params", "status", "value", "metadata"}
+        if set(data) != expected:
+            raise StateError(f"a trial must have exactly the keys {sorted(expected)}, got {sorted(data)}.")
+        tid = data["id"]
+        if isinstance(tid, bool) or not isinstance(tid, int) or tid < 0:
+            raise StateError(f"trial ids must be non-negative integers, got {tid!r}.")
+        status = data["status"]
+        if status not in STATUSES:
+            raise StateError(f"trial {tid}: status must be one of {list(STATUSES)}, got {status!r}.")
+        try:
+            params = space.check(data["params"])
+            if status == COMPLETED:
+                value: Value = check_value(data["value"], n_objectives, tid)
+            elif data["value"] is not None:
+                raise StateError(f"trial {tid} is {status} and must have value null, got {data['value']!r}.")
+            else:
+                value = None
+            metadata = _json_metadata(data["metadata"], f"trial {tid} metadata")
+        except AskTellError as exc:
+            raise StateError(f"trial {tid} is invalid: {exc}") from None
+        return cls(id=tid, params=params, status=status, value=value, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class State:
+    """The whole state of an ask/tell run. Immutable: loops return new states.
+
+    Attributes:
+        schema_version: version of this JSON layout (``SCHEMA_VERSION``).
+        loop_name: registry name of the loop that owns the state.
+        loop_config: the loop's configuration as a JSON object.
+        space: the search space.
+        seed: the run's seed; all randomness derives from (seed, counter).
+        counter: number of asks made so far.
+        trials: every trial, in id order (``trials[i].id == i``).
+        memo: the loop's own memory as plain JSON (warm starts, iterates, ...).
+    """
+
+    schema_version: int
+    loop_name: str
+    loop_config: dict[str, Any]
+    space: Space
+    seed: int
+    counter: int = 0
+    trials: tuple[Trial, ...] = ()
+    memo: dict[str, Any] = field(default_factory=dict)
+
+    # --- queries ----------------------------------------------------------------------------
+    def trial(self, trial_id: Any) -> Trial:
+        """The trial with this id. Raises TrialError for an unknown id."""
+        if isinstance(trial_id, bool) or not isinstance(trial_id, (int, np.integer)):
+            raise TrialError(f"trial id must be an integer, got {trial_id!r}.")
+        if not 0 <= int(trial_id) < len(self.trials):
+            raise TrialError(
+                f"unknown trial id {trial_id!r}; this run has trials 0..{len(self.trials) - 1}."
+                if self.trials
+                else f"unknown trial id {trial_id!r}; this run has no trials yet."
+            )
+        return self.trials[int(trial_id)]
+
+    def with_status(self, *statuses: str) -> list[Trial]:
+        return [t for t in self.trials if t.status in statuses]
+
+    @property
+    def pending(self) -> list[Trial]:
+        return self.with_status(PENDING)
+
+    @property
+    def completed(self) -> list[Trial]:
+        return self.with_status(COMPLETED)
+
+    def best(self) -> Trial | None:
+        """The completed trial with the lowest value (single objective), or None."""
+        done = [t for t in self.completed if isinstance(t.value, float)]
+        return min(done, key=lambda t: (t.value, t.id)) if done else None
+
+    # --- serialization ----------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "schema_version": self.schema_version,
+            "loop_name": self.loop_name,
+            "loop_config": self.loop_config,
+            "space": self.space.to_dict(),
+            "seed": self.seed,
+            "counter": self.counter,
+            "trials": [t.to_dict() for t in self.trials],
+            "memo": self.memo,
+        }
+
+    def to_json(self, indent: int | None = None) -> str:
+        """The state as strict JSON (no NaN): a str."""
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> State:
+        """Read a state; refuses malformed JSON, another schema version or an unknown loop."""
+        if not isinstance(text, (str, bytes, bytearray)):
+            raise StateError(f"State.from_json takes the JSON text (a str), got {type(text).__name__}.")
+        try:
+            data = json.loads(text)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise StateError(f"not an asktell state: the text is not valid JSON ({exc}).") from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> State:
+        if not isinstance(data, Mapping) or data.get("format") != FORMAT:
+            raise StateError(
+                f"not an asktell state: expected a JSON object with \"format\": \"{FORMAT}\"."
+            )
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise StateError(
+                f"state schema version {version!r} cannot be read by this asktell, which reads "
+                f"version {SCHEMA_VERSION}; use the asktell version that wrote it."
+            )
+        expected = set(cls.__dataclass_fields__) | {"format"}
+        if set(data) != expected:
+            raise StateError(
+                f"a state must have exactly the keys {sorted(expected)}; "
+                f"missing {sorted(expected - set(data))}, unexpected {sorted(set(data) - expected)}."
+            )
+        loop_name = data["loop_name"]
+        try:
+            loop_cls = registry.loop_class(loop_name)
+        except AskTellError as exc:
+            raise StateError(f"the state names a loop this asktell does not know: {exc}") from None
+        for key in ("seed", "counter"):
+            if isinstance(data[key], bool) or not isinstance(data[key], int) or data[key] < 0:
+                raise StateError(f"{key} must be a non-negative integer, got {data[key]!r}.")
+        if not isinstance(data["loop_config"], Mapping) or not isinstance(data["memo"], Mapping):
+            raise StateError("loop_config and memo must be JSON objects.")
+        if not isinstance(data["trials"], list):
+            raise StateError(f"trials must be a list, got {type(data['trials']).__name__}.")
+        try:
+            space = Space.from_dict(data["space"])
+        except AskTellError as exc:
+            raise StateError(f"the state's space is invalid: {exc}") from None
+        try:
+            n_objectives = loop_cls.from_config(data["loop_config"]).n_objectives
+        except AskTellError as exc:
+            raise StateError(f"the state's loop_config is invalid: {exc}") from None
+        trials = tuple(Trial.from_dict(t, space, n_objectives) for t in data["trials"])
+        for index, trial in enumerate(trials):
+            if trial.id != index:
+                raise StateError(f"trial ids must be 0, 1, 2, ... in order; position {index} has id {trial.id}.")
+        return cls(
+            schema_version=version,
+            loop_name=loop_name,
+            loop_config=dict(data["loop_config"]),
+            space=space,
+            seed=data["seed"],
+            counter=data["counter"],
+            trials=trials,
+            memo=dict(data["memo"]),
+        )
+
+    # --- pure updates -----------------------------------------------------------------------
+    def replace_trial(self, trial: Trial) -> State:
+        """A new state with ``trials[trial.id]`` replaced."""
+        trials = list(self.trials)
+        trials[trial.id] = trial
+        return replace(self, trials=tuple(trials))
+
+
+def finish_trial(
+    state: State,
+    trial_id: Any,
+    value: Any,
+    *,
+    status: str,
+    metadata: Mapping[str, Any] | None,
+    n_objectives: int,
+) -> State:
+    """Validate a tell and return the state with that trial finished. The input is unchanged.
+
+    Raises:
+        TrialError: unknown id, a trial already finished, a bad status, a bad value or metadata.
+    """
+    trial = state.trial(trial_id)
+    if status not in (COMPLETED, FAILED):
+        raise TrialError(f"status must be 'completed' or 'failed', got {status!r} for trial {trial.id}.")
+    if trial.done:
+        raise TrialError(
+            f"trial {trial.id} is already {trial.status}; a finished trial cannot be told again."
+        )
+    if status == COMPLETED:
+        checked: Value = check_value(value, n_objectives, trial.id)
+    elif value is not None:
+        raise TrialError(f"a failed trial takes no value, got {value!r} for trial {trial.id}.")
+    else:
+        checked = None
+    extra = _json_metadata(metadata, f"metadata for trial {trial.id}")
+    finished = replace(trial, status=status, value=checked, metadata={**trial.metadata, **extra})
+    return state.replace_trial(finished)

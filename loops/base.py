@@ -1,0 +1,184 @@
+"""The loop protocol: ``init``, ``ask`` and ``tell`` as pure functions of a state.
+
+A loop is a frozen dataclass of configuration; everything that changes lives in the
+:class:`~asktell.state.State` it is given and returns. Subclasses implement :meth:`Loop._propose`
+(and, when they keep memory, :meth:`Loop._init_memo` and :meth:`Loop._after_tell`); the base class
+does all validation, so every loop refuses bad input the same way and leaves the state untouched.
+
+Example:
+    >>> from asktell import Space, Real
+    >>> from asktell.loops import Sobol
+    >>> loop = Sobol()
+    >>> state = loop.init(Space({"x": Real(-1.0, 1.0)}), seed=0)
+    >>> state, (trial,) = loop.ask(state)
+    >>> state = loop.tell(state, trial.id, trial.params["x"] ** 2)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
+
+from asktell.errors import ConfigError, ParamError, StateError
+from asktell.state import COMPLETED, SCHEMA_VERSION, State, Trial, finish_trial
+from asktell.space import Space
+
+L = TypeVar("L", bound="Loop")
+
+
+@runtime_checkable
+class LoopProtocol(Protocol):
+    """What every loop offers (structural type, for users who write their own)."""
+
+    name: ClassVar[str]
+
+    def init(self, space: Space, *, seed: int = 0) -> State: ...
+
+    def ask(self, state: State, n: int = 1) -> tuple[State, list[Trial]]: ...
+
+    def tell(
+        self,
+        state: State,
+        trial_id: int,
+        value: Any,
+        *,
+        status: str = COMPLETED,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> State: ...
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What a loop's ``_propose`` returns: ``n`` points, the new memo, per-point metadata."""
+
+    params: list[dict[str, Any]]
+    memo: dict[str, Any]
+    metadata: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Loop:
+    """Base class of asktell's loops. Subclasses are frozen dataclasses with a registry ``name``."""
+
+    name: ClassVar[str] = ""
+
+    @property
+    def n_objectives(self) -> int:
+        """Number of objectives a completed trial's value has (1: a float)."""
+        return 1
+
+    # --- configuration ----------------------------------------------------------------------
+    def config(self) -> dict[str, Any]:
+        """The configuration as a JSON object (stored in the state)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_config(cls: type[L], config: Mapping[str, Any]) -> L:
+        """Rebuild a loop from :meth:`config`. Raises ConfigError for unknown or bad fields."""
+        if not isinstance(config, Mapping):
+            raise ConfigError(f"a loop configuration must be a JSON object, got {config!r}.")
+        known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = set(config) - known
+        if unknown:
+            raise ConfigError(
+                f"{cls.__name__} has no options {sorted(unknown)}; its options are {sorted(known)}."
+            )
+        try:
+            return cls(**config)
+        except TypeError as exc:
+            raise ConfigError(f"bad configuration for {cls.__name__}: {exc}") from None
+
+    def __post_init__(self) -> None:
+        self._validate_config()
+
+    def _validate_config(self) -> None:
+        """Raise ConfigError for invalid options. Subclasses extend this."""
+
+    # --- the protocol -----------------------------------------------------------------------
+    def init(self, space: Space | Mapping[str, Any], *, seed: int = 0) -> State:
+        """A fresh state for ``space`` whose randomness derives from ``seed`` (a non-negative int)."""
+        space = space if isinstance(space, Space) else Space.from_dict(space)
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ConfigError(f"seed must be a non-negative integer, got {seed!r}.")
+        self._check_space(space)
+        return State(
+            schema_version=SCHEMA_VERSION,
+            loop_name=self.name,
+            loop_config=self.config(),
+            space=space,
+            seed=seed,
+            memo=self._init_memo(space, seed),
+        )
+
+    def ask(self, state: State, n: int = 1) -> tuple[State, list[Trial]]:
+        """Ask for ``n`` new points. Returns the new state and the ``n`` pending trials."""
+        self._check_state(state)
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ConfigError(f"n must be a positive integer, got {n!r}.")
+        proposal = self._propose(state, n)
+        if len(proposal.params) != n:  # a loop bug, not a user error
+            raise RuntimeError(f"{type(self).__name__} proposed {len(proposal.params)} points, not {n}.")
+        metadata = proposal.metadata or [{} for _ in range(n)]
+        first = len(state.trials)
+        new = [
+            Trial(id=first + k, params=state.space.check(p), metadata=dict(meta))
+            for k, (p, meta) in enumerate(zip(proposal.params, metadata))
+        ]
+        new_state = replace(
+            state, counter=state.counter + 1, trials=state.trials + tuple(new), memo=proposal.memo
+        )
+        return new_state, new
+
+    def tell(
+        self,
+        state: State,
+        trial_id: int,
+        value: Any,
+        *,
+        status: str = COMPLETED,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> State:
+        """Report a pending trial's value (or ``status="failed"`` with ``value=None``).
+
+        Raises TrialError for an unknown id, a finished trial, a non-finite value or a value of the
+        wrong shape; the state passed in is never changed.
+        """
+        self._check_state(state)
+        new_state = finish_trial(
+            state, trial_id, value, status=status, metadata=metadata, n_objectives=self.n_objectives
+        )
+        return self._after_tell(new_state, new_state.trials[int(trial_id)])
+
+    # --- hooks for subclasses ---------------------------------------------------------------
+    def _check_space(self, space: Space) -> None:
+        """Raise ParamError when this loop cannot optimize ``space``."""
+
+    def _init_memo(self, space: Space, seed: int) -> dict[str, Any]:
+        return {}
+
+    def _propose(self, state: State, n: int) -> Proposal:
+        raise NotImplementedError
+
+    def _after_tell(self, state: State, trial: Trial) -> State:
+        return state
+
+    # --- helpers ----------------------------------------------------------------------------
+    def _check_state(self, state: State) -> None:
+        if not isinstance(state, State):
+            raise StateError(f"expected an asktell State, got {type(state).__name__}.")
+        if state.loop_name != self.name or state.loop_config != self.config():
+            raise StateError(
+                f"this state belongs to loop {state.loop_name!r} with config {state.loop_config}, "
+                f"not to {self!r}; resume it with asktell.load(state.to_json())."
+            )
+
+
+def require_numeric(space: Space, loop: str) -> None:
+    """Refuse spaces with categorical parameters for loops that need an ordered domain."""
+    from asktell.space import Categorical
+
+    cats = [n for n, p in space.params.items() if isinstance(p, Categorical)]
+    if cats:
+        raise ParamError(f"{loop} needs real or integer parameters; {cats} are categorical.")
