@@ -17,16 +17,18 @@ Encoding (one coordinate per parameter, so ``d == len(space)``):
   the coordinate as categorical (equal or not), so the order of the choices carries no meaning.
   A log-scale ``Integer`` places its bins ``[v - 0.5, v + 0.5]`` on the log axis.
 
-Round trips: ``decode(encode(p)) == p`` exactly for integers and choices; for reals the decoder
-corrects the last bits of the affine map so that ``encode(decode(u)) == u`` wherever a float with that
-encoding exists, which makes ``decode(encode(p)) == p`` hold for every real except where two adjacent
-floats share one encoding (only possible for spans far below 1).
+Round trips: ``decode(encode(p)) == p`` exactly for integers and choices. For reals, ``decode``
+returns a float whose encoding is exactly the given ``u`` (it searches the floats near the closed-form
+inverse), so ``encode(decode(encode(p))) == encode(p)``; ``decode(encode(p))`` is ``p`` itself except
+where the encoding maps several adjacent floats to one ``u`` (log scales compress, spans below 1
+expand), and then it is one of those floats, within ~1e-15 relative.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import struct
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -50,23 +52,48 @@ def _finite_number(value: Any, what: str) -> float:
     return value
 
 
-def _invert(u: float, guess: float, lo: float, hi: float, to_u) -> float:
-    """The float ``v`` in ``[lo, hi]`` nearest ``guess`` whose encoding ``to_u(v)`` is ``u``.
+def _ordinal(v: float) -> int:
+    """Map floats to integers in the same order (adjacent floats -> adjacent integers)."""
+    bits = struct.unpack("<q", struct.pack("<d", v))[0]
+    return bits if bits >= 0 else -(bits & 0x7FFFFFFFFFFFFFFF)
 
-    The closed-form inverse of an encoding can be a few ulps off; walk to the neighbouring floats
-    until the encoding matches, so that encode and decode round-trip. Where the exact encoding falls
-    between two floats, the walk stops at the closest one.
+
+def _from_ordinal(k: int) -> float:
+    bits = k if k >= 0 else (-k) | -0x8000000000000000
+    return struct.unpack("<d", struct.pack("<q", bits))[0]
+
+
+def _invert(u: float, guess: float, lo: float, hi: float, to_u) -> float:
+    """The float ``v`` in ``[lo, hi]`` with ``to_u(v) == u``, searched near ``guess``.
+
+    The closed-form inverse of an encoding (``exp`` of an affine map, say) can be hundreds of ulps
+    off; ``to_u`` is monotone, so bracket ``u`` by doubling steps in ulps from the guess, then
+    bisect on the floats themselves. When no float encodes exactly to ``u``, the result is the
+    largest float whose encoding is below ``u`` or the smallest above it, whichever is closer.
     """
-    v = min(max(guess, lo), hi)
-    for _ in range(16):
-        got = to_u(v)
+    k_lo, k_hi = _ordinal(lo), _ordinal(hi)
+    k = min(max(_ordinal(min(max(guess, lo), hi)), k_lo), k_hi)
+    if to_u(_from_ordinal(k)) == u:
+        return _from_ordinal(k)
+    # bracket: a <= answer <= b, with to_u(a) <= u <= to_u(b)
+    direction = 1 if to_u(_from_ordinal(k)) < u else -1
+    step, a = 1, k
+    while True:
+        b = min(max(a + direction * step, k_lo), k_hi)
+        if (to_u(_from_ordinal(b)) - u) * direction >= 0 or b in (k_lo, k_hi):
+            break
+        a, step = b, step * 2
+    a, b = min(a, b), max(a, b)
+    while b - a > 1:
+        mid = (a + b) // 2
+        got = to_u(_from_ordinal(mid))
         if got == u:
-            return v
-        nxt = math.nextafter(v, math.inf if got < u else -math.inf)
-        if not lo <= nxt <= hi or (to_u(nxt) - u) * (got - u) < 0:
-            return v
-        v = nxt
-    return v
+            return _from_ordinal(mid)
+        a, b = (mid, b) if got < u else (a, mid)
+    va, vb = _from_ordinal(a), _from_ordinal(b)
+    if to_u(vb) == u:
+        return vb
+    return va if abs(to_u(va) - u) <= abs(to_u(vb) - u) else vb
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,130 @@
+"""State and Trial: exact JSON round trips, refusal of foreign or malformed states, tells."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import asktell
+from asktell import Categorical, Integer, Real, Space, State
+from asktell.errors import StateError, TrialError
+from asktell.loops import RandomSearch, Sobol
+
+SPACE = Space({"x": Real(-1.0, 1.0), "k": Integer(0, 5), "c": Categorical(["a", "b"])})
+
+
+def _run(loop=None, n=6):
+    loop = loop or Sobol()
+    state = loop.init(SPACE, seed=7)
+    state, trials = loop.ask(state, n=n)
+    for t in trials[:-2]:
+        state = loop.tell(state, t.id, t.params["x"] * 0.1 + 1 / 3, metadata={"note": "ok"})
+    state = loop.tell(state, trials[-2].id, None, status="failed")
+    return loop, state
+
+
+def test_json_round_trip_is_exact():
+    _, state = _run()
+    again = State.from_json(state.to_json())
+    assert again == state
+    assert again.to_json() == state.to_json()
+    assert [t.value for t in again.trials] == [t.value for t in state.trials]  # floats bit-exact
+
+
+def test_load_returns_the_loop_that_wrote_the_state():
+    loop, state = _run(RandomSearch())
+    loaded_loop, loaded = asktell.load(state.to_json())
+    assert loaded_loop == loop and loaded == state
+
+
+def test_multi_objective_values_round_trip():
+    loop = RandomSearch(n_objectives=2)
+    state = loop.init(SPACE, seed=0)
+    state, (t,) = loop.ask(state)
+    state = loop.tell(state, t.id, [0.1, 2.0])
+    assert State.from_json(state.to_json()).trials[0].value == (0.1, 2.0)
+    with pytest.raises(TrialError, match="2 objectives"):
+        loop.tell(loop.ask(state)[0], 1, [1.0])
+
+
+def _tamper(state: State, **changes) -> str:
+    data = json.loads(state.to_json())
+    data.update(changes)
+    return json.dumps(data)
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("{not json", "not valid JSON"),
+        ('{"hello": 1}', "not an asktell state"),
+        ("[1, 2, 3]", "not an asktell state"),
+    ],
+)
+def test_foreign_or_corrupt_text_is_refused(text, fragment):
+    with pytest.raises(StateError, match=fragment):
+        State.from_json(text)
+
+
+@pytest.mark.parametrize(
+    "changes, fragment",
+    [
+        ({"schema_version": 99}, "schema version 99"),
+        ({"loop_name": "no-such-loop"}, "unknown loop 'no-such-loop'"),
+        ({"loop_config": {"bogus": 1}}, "no options \\['bogus'\\]"),
+        ({"seed": -1}, "seed must be a non-negative integer"),
+        ({"trials": "x"}, "trials must be a list"),
+        ({"space": {"x": {"type": "real", "low": 1, "high": 0}}}, "space is invalid"),
+        ({"extra": 1}, "unexpected \\['extra'\\]"),
+    ],
+)
+def test_malformed_states_are_refused_with_a_clear_message(changes, fragment):
+    _, state = _run()
+    with pytest.raises(StateError, match=fragment):
+        State.from_json(_tamper(state, **changes))
+
+
+def test_trial_with_nan_or_out_of_range_params_is_refused():
+    _, state = _run()
+    data = json.loads(state.to_json())
+    data["trials"][0]["params"]["x"] = 5.0
+    with pytest.raises(StateError, match="trial 0 is invalid: parameter 'x'"):
+        State.from_json(json.dumps(data))
+    data = json.loads(state.to_json())
+    data["trials"][0]["value"] = float("nan")
+    with pytest.raises(StateError, match="finite"):
+        State.from_json(json.dumps(data))
+    data = json.loads(state.to_json())
+    data["trials"][1]["id"] = 0
+    with pytest.raises(StateError, match="in order"):
+        State.from_json(json.dumps(data))
+
+
+def test_to_json_is_strict_json():
+    _, state = _run()
+    text = state.to_json()
+    json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard constant {c}"))
+
+
+def test_best_ignores_failed_and_pending():
+    _, state = _run()
+    best = state.best()
+    assert best is not None and best.status == "completed"
+    assert best.value == min(t.value for t in state.completed)
+
+
+def test_tell_merges_metadata_and_refuses_non_json_metadata():
+    loop, state = _run()
+    assert state.trials[0].metadata == {"note": "ok"}
+    pending = state.pending[0]
+    with pytest.raises(TrialError, match="JSON"):
+        loop.tell(state, pending.id, 1.0, metadata={"f": object()})
+    with pytest.raises(TrialError, match="JSON"):
+        loop.tell(state, pending.id, 1.0, metadata={"f": float("nan")})
+
+
+def test_a_loop_refuses_a_state_of_another_loop():
+    _, state = _run(Sobol())
+    with pytest.raises(StateError, match="asktell.load"):
+        RandomSearch().ask(state)
