@@ -57,7 +57,7 @@ class CommandError(AskTellError):
 
 
 def subcommand(name: str, help: str) -> Callable[[Define], Define]:
-    """Register a subcommand: ``define(parser)`` adds its options and returns ``run(args) -> int``."""
+    """Register a subcommand: ``define(parser)`` adds its options, returns ``run(args) -> int``."""
 
     def decorate(define: Define) -> Define:
         if name in _SUBCOMMANDS:
@@ -141,7 +141,7 @@ def _locked_state_file(path: Path) -> Iterator[bytes]:
                 f"state file {str(path)!r} does not exist; create it with `asktell init`."
             ) from None
         except OSError as exc:
-            raise CommandError(f"cannot read state file {str(path)!r}: {exc.strerror or exc}.") from None
+            raise _io_error("read", path, exc) from None
         try:
             if _lock(handle.fileno()) and not _same_file(handle.fileno(), path):
                 handle.close()
@@ -149,7 +149,7 @@ def _locked_state_file(path: Path) -> Iterator[bytes]:
             data = handle.read()
         except OSError as exc:
             handle.close()
-            raise CommandError(f"cannot read state file {str(path)!r}: {exc.strerror or exc}.") from None
+            raise _io_error("read", path, exc) from None
         except BaseException:
             handle.close()
             raise
@@ -158,6 +158,10 @@ def _locked_state_file(path: Path) -> Iterator[bytes]:
         yield data
     finally:
         handle.close()  # releases the lock
+
+
+def _io_error(verb: str, path: Path, exc: OSError) -> CommandError:
+    return CommandError(f"cannot {verb} state file {str(path)!r}: {exc.strerror or exc}.")
 
 
 def _lock(fd: int) -> bool:
@@ -195,7 +199,7 @@ def write_atomic(path: Path, data: bytes) -> None:
     except FileNotFoundError:
         mode = None
     except OSError as exc:
-        raise CommandError(f"cannot write state file {str(path)!r}: {exc.strerror or exc}.") from None
+        raise _io_error("write", path, exc) from None
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
@@ -211,7 +215,7 @@ def write_atomic(path: Path, data: bytes) -> None:
                 os.unlink(tmp)
             raise
     except OSError as exc:
-        raise CommandError(f"cannot write state file {str(path)!r}: {exc.strerror or exc}.") from None
+        raise _io_error("write", path, exc) from None
     _fsync_directory(directory)
 
 
@@ -235,31 +239,40 @@ def _state_bytes(state: State) -> bytes:
 # --- JSON options -------------------------------------------------------------------------------
 
 
-def _refuse_constant(option: str) -> Callable[[str], Any]:
-    def refuse(name: str) -> Any:
-        hint = "; report a failed evaluation with --failed instead" if option == "--value" else ""
-        raise TrialError(f"{option} must hold finite numbers, got {name}{hint}.")
-
-    return refuse
+def _non_finite(option: str, got: str, error: type[AskTellError]) -> AskTellError:
+    hint = "; report a failed evaluation with --failed instead" if option == "--value" else ""
+    return error(f"{option} must hold finite numbers, got {got}{hint}.")
 
 
 def _json_option(text: str, option: str, error: type[AskTellError], example: str) -> Any:
+    """Parse an option's JSON text; NaN and Infinity are refused (they are not JSON)."""
+
+    def refuse(name: str) -> Any:
+        raise _non_finite(option, name, error)
+
     try:
-        return json.loads(text, parse_constant=_refuse_constant(option))
+        return json.loads(text, parse_constant=refuse)
     except json.JSONDecodeError as exc:
         raise error(f"{option} must be JSON ({example}), got {text!r}: {exc.msg}.") from None
 
 
 def parse_value(text: str) -> Any:
-    """The value of ``--value``: a JSON number (a float) or a JSON list of numbers.
+    """The value of ``--value``: a number (a float) or a JSON list of numbers.
 
-    NaN and infinity are refused here; the loop's ``tell`` checks the type and the number of
-    objectives. Raises TrialError.
+    NaN and infinity (``nan``, ``NaN``, ``inf``, ``1e999``, ...) are refused here, pointing to
+    ``--failed``; the loop's ``tell`` checks the type and the number of objectives.
+
+    Raises:
+        TrialError: the text is not a number nor JSON, or holds a non-finite number.
     """
-    value = _json_option(text, "--value", TrialError, "a number like 0.42, or a list like [1.0, 2.0]")
-    if isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    return value
+    try:
+        number = float(text)
+    except ValueError:
+        example = "a number like 0.42, or a list like [1.0, 2.0]"
+        return _json_option(text, "--value", TrialError, example)
+    if not math.isfinite(number):
+        raise _non_finite("--value", text, TrialError)
+    return number
 
 
 def _state_option(parser: argparse.ArgumentParser) -> None:
@@ -385,13 +398,14 @@ def _show(args: argparse.Namespace) -> int:
         ]
         widths = [max(len(row[i]) for row in rows) for i in range(3)]
         for row in rows:
-            print("  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths)) + "  " + row[3])
+            cells = [cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)]
+            print("  ".join([*cells, row[3]]))
     best = state.best()
     if best is not None:
         params = json.dumps(best.params)
         print(f"best: trial {best.id}, value {_format_value(best.value)}, params {params}")
     elif loop.n_objectives > 1:
-        print(f"best: not defined for {loop.n_objectives} objectives (values are minimized jointly)")
+        print(f"best: not defined for {loop.n_objectives} objectives")
     else:
         print("best: none yet (no completed trial)")
     return 0

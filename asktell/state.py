@@ -5,6 +5,10 @@ ask counter (randomness is derived from seed and counter), every trial, and the 
 starts, iterates, optimizer moments) as plain JSON numbers. ``State.from_json(s.to_json()) == s`` for
 every state, floats included (Python's JSON writes floats with ``repr``, which round-trips exactly).
 
+Determinism: the same state and call give the same new state, except for timings: metadata keys
+ending in ``_seconds`` (a loop's ``fit_seconds``, say) are wall-clock measurements.
+:meth:`State.without_timings` gives the comparable rest.
+
 Values are minimized. A completed trial's value is a finite float, or for a loop with several
 objectives a list of finite floats; NaN and infinity are refused: report a failed evaluation with
 ``status="failed"`` instead.
@@ -189,6 +193,15 @@ class State:
             "trials": [t.to_dict() for t in self.trials],
             "memo": self.memo,
         }
+
+    def without_timings(self) -> dict[str, Any]:
+        """``to_dict()`` without the timing metadata (keys ending in ``_seconds``)."""
+        data = self.to_dict()
+        for trial in data["trials"]:
+            trial["metadata"] = {
+                k: v for k, v in trial["metadata"].items() if not k.endswith("_seconds")
+            }
+        return data
 
     def to_json(self, indent: int | None = None) -> str:
         """The state as strict JSON (no NaN): a str."""

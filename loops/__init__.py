@@ -1,11 +1,12 @@
 """asktell.loops: the stateless ask/tell loops. Importing this package registers them all."""
 
 from asktell.loops.base import Loop, LoopProtocol, Proposal
+from asktell.loops.bayesopt import BayesOpt
 from asktell.loops.random import RandomSearch, Sobol
 
-__all__ = ["Loop", "LoopProtocol", "Proposal", "RandomSearch", "Sobol"]
+__all__ = ["BayesOpt", "Loop", "LoopProtocol", "Proposal", "RandomSearch", "Sobol"]
 
 
 def default_loop() -> Loop:
     """The recommended loop for ``minimize`` and the CLI when none is named."""
-    return Sobol()
+    return BayesOpt()

@@ -22,7 +22,7 @@ from asktell.registry import loop_class, registered_loops
 
 # Cheaper configurations for expensive loops; loops absent here use their defaults.
 FAST_CONFIGS: dict[str, dict] = {
-    "bayesopt": {"n_init": 3, "num_restarts": 2, "raw_samples": 32, "max_fit_iter": 20},
+    "bayesopt": {"n_init": 3, "num_restarts": 2, "raw_samples": 32, "max_fit_iter": 20, "acq_maxiter": 20},
     "zord": {"n_init": 3},
 }
 # Hypothesis examples per loop: model-based loops fit a GP per ask.
@@ -74,7 +74,7 @@ def test_ask_and_tell_never_change_their_inputs(loop):
     before = state.to_json()
     new, trials = loop.ask(state, n=2)
     assert state.to_json() == before
-    snapshot = new.to_json()
+    snapshot = new.to_json()  # exact JSON: inputs are never touched, timings included
     loop.tell(new, trials[0].id, 1.0)
     loop.tell(new, trials[1].id, None, status="failed")
     assert new.to_json() == snapshot
@@ -84,7 +84,8 @@ def test_same_state_and_call_give_the_same_result(loop):
     state = run(loop, init(loop, MIXED, seed=3), 4)
     a_state, a = loop.ask(state, n=2)
     b_state, b = loop.ask(state, n=2)
-    assert a == b and a_state.to_json() == b_state.to_json()
+    assert [(t.id, t.params) for t in a] == [(t.id, t.params) for t in b]
+    assert a_state.without_timings() == b_state.without_timings()
 
 
 def test_json_round_trip_mid_run_resumes_identically(loop):
@@ -92,7 +93,7 @@ def test_json_round_trip_mid_run_resumes_identically(loop):
     resumed_loop, resumed = asktell.load(state.to_json())
     straight = run(loop, state, 3, batch=2)
     through_json = run(resumed_loop, resumed, 3, batch=2)
-    assert straight.to_json() == through_json.to_json()
+    assert straight.without_timings() == through_json.without_timings()
 
 
 def test_pending_trials_are_not_asked_again(loop):

@@ -1,0 +1,202 @@
+"""BoTorch acquisition functions for the BayesOpt loop: a registry, built and optimized per ask.
+
+Conventions: the model regresses the *negated* objective, so every acquisition function here is
+maximized, as BoTorch expects. Inputs are points of the unit cube (``q x d``).
+
+Registered names (``ACQUISITIONS``):
+
+- ``"qlognei"`` (default): ``qLogNoisyExpectedImprovement``: handles noise, batches and pending
+  points, with a baseline of all completed points (pruned to those that may be best).
+- ``"logei"``: analytic ``LogExpectedImprovement`` at the best observed value; its batch form
+  ``qLogExpectedImprovement`` when ``q > 1`` or points are pending.
+- ``"ucb"``: ``UpperConfidenceBound(beta)``, or ``qUpperConfidenceBound`` for batches and pending.
+- ``"pi"``: analytic ``LogProbabilityOfImprovement``, or ``qProbabilityOfImprovement``.
+- ``"ts"``: pathwise Thompson sampling: one posterior sample path per point, maximized.
+
+:func:`optimize` maximizes one with BoTorch's optimizers: ``optimize_acqf`` (multi-start L-BFGS-B
+from the best of ``raw_samples`` random points) on real spaces, and
+``optimize_acqf_mixed_alternating`` when the space has integer or categorical coordinates, so those
+are only proposed at their allowed values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from botorch.acquisition import (
+    AcquisitionFunction,
+    LogExpectedImprovement,
+    UpperConfidenceBound,
+    qLogExpectedImprovement,
+    qLogNoisyExpectedImprovement,
+    qProbabilityOfImprovement,
+    qUpperConfidenceBound,
+)
+from botorch.acquisition.analytic import LogProbabilityOfImprovement
+from botorch.acquisition.thompson_sampling import PathwiseThompsonSampling
+from botorch.models.model import Model
+from botorch.optim import optimize_acqf
+from botorch.optim.optimize_mixed import optimize_acqf_mixed_alternating
+from botorch.sampling import SobolQMCNormalSampler
+
+MC_SAMPLES = 128  # quasi-MC samples of the batch acquisition functions
+
+
+@dataclass(frozen=True)
+class AcquisitionInputs:
+    """Everything an acquisition builder may use.
+
+    Attributes:
+        model: the fitted surrogate (of the negated objective).
+        X_observed: ``n x d`` completed points (unit cube).
+        Y_observed: ``n x 1`` their negated values.
+        X_pending: ``p x d`` points asked but not yet told (``p`` may be 0).
+        seed: seed of the quasi-MC sampler.
+        options: per-function options (``beta`` for UCB).
+    """
+
+    model: Model
+    X_observed: torch.Tensor
+    Y_observed: torch.Tensor
+    X_pending: torch.Tensor
+    seed: int
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pending(self) -> torch.Tensor | None:
+        return self.X_pending if self.X_pending.shape[0] else None
+
+    def sampler(self) -> SobolQMCNormalSampler:
+        return SobolQMCNormalSampler(sample_shape=torch.Size([MC_SAMPLES]), seed=self.seed)
+
+
+Builder = Callable[[AcquisitionInputs, int], AcquisitionFunction]
+ACQUISITIONS: dict[str, Builder] = {}
+
+
+def register_acquisition(name: str) -> Callable[[Builder], Builder]:
+    """Register a builder ``(inputs, q) -> AcquisitionFunction`` under ``name``."""
+
+    def decorate(builder: Builder) -> Builder:
+        if name in ACQUISITIONS:
+            raise ValueError(f"acquisition {name!r} is already registered")
+        ACQUISITIONS[name] = builder
+        return builder
+
+    return decorate
+
+
+@register_acquisition("qlognei")
+def _qlognei(inputs: AcquisitionInputs, q: int) -> AcquisitionFunction:
+    return qLogNoisyExpectedImprovement(
+        inputs.model,
+        X_baseline=inputs.X_observed,
+        sampler=inputs.sampler(),
+        X_pending=inputs.pending,
+        prune_baseline=True,
+        cache_root=True,
+    )
+
+
+@register_acquisition("logei")
+def _logei(inputs: AcquisitionInputs, q: int) -> AcquisitionFunction:
+    best_f = inputs.Y_observed.max()
+    if q == 1 and inputs.pending is None:
+        return LogExpectedImprovement(inputs.model, best_f=best_f)
+    return qLogExpectedImprovement(
+        inputs.model, best_f=best_f, sampler=inputs.sampler(), X_pending=inputs.pending
+    )
+
+
+@register_acquisition("ucb")
+def _ucb(inputs: AcquisitionInputs, q: int) -> AcquisitionFunction:
+    beta = float(inputs.options.get("beta", 2.0))
+    if q == 1 and inputs.pending is None:
+        return UpperConfidenceBound(inputs.model, beta=beta)
+    return qUpperConfidenceBound(
+        inputs.model, beta=beta, sampler=inputs.sampler(), X_pending=inputs.pending
+    )
+
+
+@register_acquisition("pi")
+def _pi(inputs: AcquisitionInputs, q: int) -> AcquisitionFunction:
+    best_f = inputs.Y_observed.max()
+    if q == 1 and inputs.pending is None:
+        return LogProbabilityOfImprovement(inputs.model, best_f=best_f)
+    return qProbabilityOfImprovement(
+        inputs.model, best_f=best_f, sampler=inputs.sampler(), X_pending=inputs.pending
+    )
+
+
+@register_acquisition("ts")
+def _ts(inputs: AcquisitionInputs, q: int) -> AcquisitionFunction:
+    # One sample path; the loop asks for q points by drawing q paths (see ``optimize``).
+    return PathwiseThompsonSampling(inputs.model)
+
+
+def build(name: str, inputs: AcquisitionInputs, q: int) -> AcquisitionFunction:
+    """Build the registered acquisition function ``name`` for a batch of ``q`` points."""
+    try:
+        builder = ACQUISITIONS[name]
+    except KeyError:
+        raise ValueError(f"unknown acquisition {name!r}; choose one of {sorted(ACQUISITIONS)}") from None
+    return builder(inputs, q)
+
+
+@dataclass(frozen=True)
+class OptimizerSettings:
+    """Effort spent maximizing the acquisition function."""
+
+    num_restarts: int = 4
+    raw_samples: int = 256
+    maxiter: int = 100
+
+
+def optimize(
+    name: str,
+    inputs: AcquisitionInputs,
+    q: int,
+    *,
+    discrete_dims: dict[int, list[float]],
+    cat_dims: dict[int, list[float]],
+    settings: OptimizerSettings,
+) -> torch.Tensor:
+    """Maximize acquisition ``name`` over the unit cube: returns ``q x d`` candidates.
+
+    Randomness (raw samples, restarts, sample paths) is drawn from torch's global generator, which
+    the caller seeds inside ``torch.random.fork_rng`` so that the ask is reproducible and the
+    caller's global state is left as it was.
+    """
+    d = inputs.X_observed.shape[-1]
+    bounds = torch.stack([torch.zeros(d), torch.ones(d)]).to(inputs.X_observed)
+    if name == "ts" and q > 1:  # q independent sample paths, each maximized on its own
+        return torch.cat(
+            [optimize(name, inputs, 1, discrete_dims=discrete_dims, cat_dims=cat_dims,
+                      settings=settings) for _ in range(q)]
+        )
+    acq = build(name, inputs, q)
+    if discrete_dims or cat_dims:
+        candidates, _ = optimize_acqf_mixed_alternating(
+            acq,
+            bounds=bounds,
+            discrete_dims=discrete_dims or None,
+            cat_dims=cat_dims or None,
+            q=q,
+            num_restarts=settings.num_restarts,
+            raw_samples=settings.raw_samples,
+            options={"maxiter_continuous": min(settings.maxiter, 8) if settings.maxiter else 8,
+                     "maxiter_alternating": 16},
+        )
+    else:
+        candidates, _ = optimize_acqf(
+            acq,
+            bounds=bounds,
+            q=q,
+            num_restarts=settings.num_restarts,
+            raw_samples=settings.raw_samples,
+            options={"maxiter": settings.maxiter, "batch_limit": settings.num_restarts},
+        )
+    return candidates.detach().reshape(q, d)

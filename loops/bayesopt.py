@@ -1,0 +1,248 @@
+"""BayesOpt: global Bayesian optimization as a stateless loop.
+
+Each model-based ask rebuilds a BoTorch GP on the completed trials (failed ones never become values;
+pending ones are passed to the acquisition function as ``X_pending``), warm-starts its
+hyperparameters from the state's memo, and maximizes the acquisition function (qLogNEI by default).
+
+The first ``n_init`` trials come from a scrambled Sobol design; by default
+``n_init = min(max(5, d + 1), 20)`` for ``d`` parameters, a small design that leaves most of a
+typical 40-100 evaluation budget to the model. A model-based ask falls back to the next Sobol point,
+and records why in the trial's ``metadata["fallback"]``, while fewer than two trials have completed,
+when all completed values are equal (nothing to model), or when the acquisition optimization fails.
+
+Every model-based trial records ``fit_seconds`` and ``acq_seconds`` in its metadata. Like every
+metadata key ending in ``_seconds`` they are measurements, the only part of an ask that differs
+between two runs of the same state and call (see :mod:`asktell.state`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from asktell.acquisition.bo import ACQUISITIONS, AcquisitionInputs, OptimizerSettings, optimize
+from asktell.errors import ConfigError
+from asktell.loops.base import Loop, Proposal
+from asktell.loops.random import sobol_points
+from asktell.registry import register_loop
+from asktell.rng import derive_seed, torch_rng
+from asktell.space import Categorical
+from asktell.state import State, Trial
+from asktell.surrogates.gp import GPFit, fit_gp
+
+def _positive_int(name: str, value: Any, allow_none: bool = False) -> None:
+    if allow_none and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}.")
+
+
+@register_loop
+@dataclass(frozen=True)
+class BayesOpt(Loop):
+    """Bayesian optimization with a GP surrogate and a BoTorch acquisition function.
+
+    Args:
+        acquisition: ``"qlognei"`` (default), ``"logei"``, ``"ucb"``, ``"pi"`` or ``"ts"``.
+        n_init: size of the Sobol initial design (default: ``min(max(5, d + 1), 20)``).
+        noise_std: observation noise in the objective's units: ``None`` infers it (default),
+            ``0.0`` declares the function noiseless.
+        beta: exploration weight of UCB.
+        num_restarts, raw_samples, acq_maxiter: effort of the acquisition optimizer.
+        max_fit_iter: L-BFGS iterations of a fit from BoTorch's default hyperparameters.
+        warm_fit_iter: L-BFGS iterations of a fit warm-started from the previous hyperparameters.
+        refit_every: every this many model fits, fit from the defaults again (escapes a poor
+            local optimum of the marginal likelihood that warm starts would keep).
+    """
+
+    acquisition: str = "qlognei"
+    n_init: int | None = None
+    noise_std: float | None = None
+    beta: float = 2.0
+    num_restarts: int = 4
+    raw_samples: int = 256
+    acq_maxiter: int = 100
+    max_fit_iter: int = 200
+    warm_fit_iter: int = 40
+    refit_every: int = 10
+    name = "bayesopt"
+
+    def _validate_config(self) -> None:
+        if self.acquisition not in ACQUISITIONS:
+            raise ConfigError(
+                f"acquisition must be one of {sorted(ACQUISITIONS)}, got {self.acquisition!r}."
+            )
+        _positive_int("n_init", self.n_init, allow_none=True)
+        for key in ("num_restarts", "raw_samples", "acq_maxiter", "max_fit_iter", "warm_fit_iter",
+                    "refit_every"):
+            _positive_int(key, getattr(self, key))
+        if self.noise_std is not None and (
+            isinstance(self.noise_std, bool)
+            or not isinstance(self.noise_std, (int, float))
+            or not 0 <= self.noise_std < float("inf")
+        ):
+            raise ConfigError(f"noise_std must be None or a finite number >= 0, got {self.noise_std!r}.")
+        if isinstance(self.beta, bool) or not isinstance(self.beta, (int, float)) or self.beta < 0:
+            raise ConfigError(f"beta must be a number >= 0, got {self.beta!r}.")
+
+    def initial_design_size(self, dim: int) -> int:
+        return self.n_init if self.n_init is not None else min(max(5, dim + 1), 20)
+
+    def _init_memo(self, space, seed) -> dict[str, Any]:
+        return {"sobol_issued": 0, "gp": None, "fits": 0}
+
+    # --- ask ----------------------------------------------------------------------------------
+    def _propose(self, state: State, n: int) -> Proposal:
+        space = state.space
+        memo = dict(state.memo)
+        n_design = max(0, min(n, self.initial_design_size(space.dim) - len(state.trials)))
+        params: list[dict[str, Any]] = []
+        metadata: list[dict[str, Any]] = []
+
+        def take_sobol(k: int, reason: str | None) -> None:
+            X = sobol_points(space.dim, state.seed, memo["sobol_issued"], k)
+            memo["sobol_issued"] += k
+            params.extend(space.decode_many(X))
+            metadata.extend({"model": "sobol", **({"fallback": reason} if reason else {})}
+                            for _ in range(k))
+
+        take_sobol(n_design, None)
+        n_model = n - n_design
+        if n_model == 0:
+            return Proposal(params, memo, metadata)
+        reason = self._cannot_model(state)
+        if reason:
+            take_sobol(n_model, reason)
+            return Proposal(params, memo, metadata)
+
+        with torch.random.fork_rng(devices=[]):
+            # BoTorch draws restarts, raw samples and sample paths from torch's global generator;
+            # seeding it here from (seed, counter), inside fork_rng, makes the ask reproducible and
+            # leaves the caller's global generator as it was.
+            torch.manual_seed(derive_seed(state.seed, "bayesopt", state.counter))
+            fit = self._fit(state, memo, extra_pending=params)
+            start = time.perf_counter()
+            try:
+                X = self._optimize(state, fit, extra_pending=params, q=n_model)
+                notes = list(fit.notes)
+            except Exception as exc:  # noqa: BLE001 - a failed optimization must not fail the ask
+                X = None
+                notes = [*fit.notes, f"acquisition optimization failed ({type(exc).__name__}: {exc})"]
+            acq_seconds = time.perf_counter() - start
+        memo["gp"] = fit.hyperparameters
+        memo["fits"] = memo["fits"] + 1
+        if X is None:
+            take_sobol(n_model, "; ".join(notes))
+            return Proposal(params, memo, metadata)
+        info = {
+            "model": "gp",
+            "acquisition": self.acquisition,
+            "n_train": len(state.completed),
+            "warm_start": fit.warm_started,
+            "fit_seconds": fit.seconds,
+            "acq_seconds": acq_seconds,
+        }
+        if notes:
+            info["fallback"] = "; ".join(notes)
+        for point in self._dedupe(state, space.decode_many(X), params):
+            params.append(point[0])
+            metadata.append({**info, **point[1]})
+        return Proposal(params, memo, metadata)
+
+    def _cannot_model(self, state: State) -> str | None:
+        values = [t.value for t in state.completed]
+        if len(values) < 2:
+            return f"only {len(values)} completed trial(s); a GP needs at least 2"
+        if max(values) == min(values):  # type: ignore[type-var]
+            return "all completed values are equal; nothing to model"
+        return None
+
+    def _training_data(self, state: State) -> tuple[torch.Tensor, torch.Tensor]:
+        done = state.completed
+        X = state.space.encode_many([t.params for t in done])
+        # BoTorch maximizes: the model regresses the negated objective.
+        Y = -torch.tensor([[float(t.value)] for t in done], dtype=torch.float64)  # type: ignore[arg-type]
+        return X, Y
+
+    def _cat_dims(self, state: State) -> list[int]:
+        return [i for i, p in enumerate(state.space.params.values()) if isinstance(p, Categorical)]
+
+    def _fit(self, state: State, memo: dict[str, Any], extra_pending: list[dict]) -> GPFit:
+        X, Y = self._training_data(state)
+        cold = memo["gp"] is None or memo["fits"] % self.refit_every == 0
+        return fit_gp(
+            X,
+            Y,
+            cat_dims=self._cat_dims(state),
+            noise_std=self.noise_std,
+            warm_start=None if cold else memo["gp"],
+            max_iter=self.max_fit_iter,
+            warm_max_iter=self.warm_fit_iter,
+        )
+
+    def _optimize(self, state: State, fit: GPFit, extra_pending: list[dict], q: int) -> torch.Tensor:
+        X, Y = self._training_data(state)
+        pending = [t.params for t in state.pending] + list(extra_pending)
+        inputs = AcquisitionInputs(
+            model=fit.model,
+            X_observed=X,
+            Y_observed=Y,
+            X_pending=state.space.encode_many(pending),
+            seed=derive_seed(state.seed, "qmc", state.counter) % (2**31),
+            options={"beta": self.beta},
+        )
+        return optimize(
+            self.acquisition,
+            inputs,
+            q,
+            discrete_dims=state.space.discrete_dims(),
+            cat_dims=state.space.categorical_dims(),
+            settings=OptimizerSettings(self.num_restarts, self.raw_samples, self.acq_maxiter),
+        )
+
+    def _dedupe(
+        self, state: State, candidates: list[dict[str, Any]], earlier: list[dict[str, Any]]
+    ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """Replace candidates that repeat a trial or each other by fresh random points.
+
+        Integer and categorical coordinates snap to their allowed values, so in small discrete
+        spaces the optimizer can land on a point already asked; asking it again would waste an
+        evaluation (and hand one point to two workers).
+        """
+        seen = {_key(t.params) for t in state.trials} | {_key(p) for p in earlier}
+        generator = torch_rng(state.seed, "dedupe", state.counter)
+        out = []
+        for point in candidates:
+            note: dict[str, Any] = {}
+            if _key(point) in seen:
+                for _ in range(100):
+                    point = state.space.sample(1, generator)[0]
+                    if _key(point) not in seen:
+                        break
+                note = {"fallback": "the acquisition optimum repeated a known point; random point"}
+            seen.add(_key(point))
+            out.append((point, note))
+        return out
+
+    # --- recommendation -----------------------------------------------------------------------
+    def recommend(self, state: State) -> Trial | None:
+        """The completed trial to use: the best observed value when the function is noiseless,
+        else the completed point with the best posterior mean (a lucky noisy draw is not a
+        recommendation)."""
+        self._check_state(state)
+        if self.noise_std == 0 or self._cannot_model(state):
+            return state.best()
+        X, _ = self._training_data(state)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(derive_seed(state.seed, "recommend", state.counter))
+            fit = self._fit(state, dict(state.memo), [])
+            with torch.no_grad():
+                mean = fit.model.posterior(X).mean.reshape(-1)
+        return state.completed[int(mean.argmax())]
+
+
+def _key(params: dict[str, Any]) -> tuple:
+    return tuple((k, type(v).__name__, v) for k, v in params.items())
