@@ -21,6 +21,7 @@ are only proposed at their allowed values.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,10 +38,12 @@ from botorch.acquisition import (
 )
 from botorch.acquisition.analytic import LogProbabilityOfImprovement
 from botorch.acquisition.thompson_sampling import PathwiseThompsonSampling
+from botorch.exceptions.warnings import OptimizationWarning
 from botorch.models.model import Model
 from botorch.optim import optimize_acqf
 from botorch.optim.optimize_mixed import optimize_acqf_mixed_alternating
 from botorch.sampling import SobolQMCNormalSampler
+from linear_operator.utils.warnings import NumericalWarning
 
 MC_SAMPLES = 128  # quasi-MC samples of the batch acquisition functions
 
@@ -152,7 +155,7 @@ class OptimizerSettings:
 
     num_restarts: int = 4
     raw_samples: int = 256
-    maxiter: int = 100
+    maxiter: int = 50
 
 
 def optimize(
@@ -172,12 +175,33 @@ def optimize(
     """
     d = inputs.X_observed.shape[-1]
     bounds = torch.stack([torch.zeros(d), torch.ones(d)]).to(inputs.X_observed)
+    # BoTorch's mixed optimizer wants each discrete coordinate's bounds to be its extreme
+    # allowed values; a coordinate with a single allowed value is simply fixed.
+    fixed: dict[int, float] = {}
+    for dims in (discrete_dims, cat_dims):
+        for i, values in list(dims.items()):
+            bounds[0, i], bounds[1, i] = min(values), max(values)
+            if len(values) == 1:
+                fixed[i] = values[0]
+    discrete_dims = {i: v for i, v in discrete_dims.items() if i not in fixed}
+    cat_dims = {i: v for i, v in cat_dims.items() if i not in fixed}
     if name == "ts" and q > 1:  # q independent sample paths, each maximized on its own
         return torch.cat(
             [optimize(name, inputs, 1, discrete_dims=discrete_dims, cat_dims=cat_dims,
                       settings=settings) for _ in range(q)]
         )
     acq = build(name, inputs, q)
+    with warnings.catch_warnings():
+        # BoTorch warns when an L-BFGS restart ends early or a Cholesky needs jitter; neither
+        # changes what we do with the result, and the ask must stay quiet in users' logs.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", NumericalWarning)
+        warnings.simplefilter("ignore", OptimizationWarning)
+        candidates = _maximize(acq, bounds, q, discrete_dims, cat_dims, fixed, settings)
+    return candidates.detach().reshape(q, d)
+
+
+def _maximize(acq, bounds, q, discrete_dims, cat_dims, fixed, settings) -> torch.Tensor:
     if discrete_dims or cat_dims:
         candidates, _ = optimize_acqf_mixed_alternating(
             acq,
@@ -187,7 +211,8 @@ def optimize(
             q=q,
             num_restarts=settings.num_restarts,
             raw_samples=settings.raw_samples,
-            options={"maxiter_continuous": min(settings.maxiter, 8) if settings.maxiter else 8,
+            fixed_features=fixed or None,
+            options={"maxiter_continuous": min(settings.maxiter, 8),
                      "maxiter_alternating": 16},
         )
     else:
@@ -197,6 +222,10 @@ def optimize(
             q=q,
             num_restarts=settings.num_restarts,
             raw_samples=settings.raw_samples,
+            fixed_features=fixed or None,
             options={"maxiter": settings.maxiter, "batch_limit": settings.num_restarts},
+            # a restart that stops early (scipy's ABNORMAL line search) is still a fine candidate;
+            # retrying with fresh restarts would double the cost of the ask for nothing
+            retry_on_optimization_warning=False,
         )
-    return candidates.detach().reshape(q, d)
+    return candidates

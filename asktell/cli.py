@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from asktell.api import load, minimize
-from asktell.errors import AskTellError, ConfigError, TrialError
+from asktell.errors import AskTellError, ConfigError, StateError, TrialError
 from asktell.loops import default_loop
 from asktell.registry import loop_class, registered_loops
 from asktell.space import Real, Space
@@ -233,7 +233,11 @@ def _fsync_directory(directory: Path) -> None:
 
 
 def _state_bytes(state: State) -> bytes:
-    return (state.to_json(indent=2) + "\n").encode("utf-8")
+    try:
+        text = state.to_json(indent=2)
+    except ValueError as exc:  # NaN or infinity read from a hand-edited file (memo, config)
+        raise StateError(f"the state cannot be saved as strict JSON: {exc}.") from None
+    return (text + "\n").encode("utf-8")
 
 
 # --- JSON options -------------------------------------------------------------------------------

@@ -212,8 +212,11 @@ class State:
         """Read a state; refuses malformed JSON, another schema version or an unknown loop."""
         if not isinstance(text, (str, bytes, bytearray)):
             raise StateError(f"State.from_json takes the JSON text (a str), got {type(text).__name__}.")
+        def refuse_constant(name: str) -> Any:
+            raise StateError(f"not a valid asktell state: it contains {name}, which JSON forbids.")
+
         try:
-            data = json.loads(text)
+            data = json.loads(text, parse_constant=refuse_constant)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise StateError(f"not an asktell state: the text is not valid JSON ({exc}).") from None
         return cls.from_dict(data)

@@ -64,7 +64,7 @@ class BayesOpt(Loop):
     beta: float = 2.0
     num_restarts: int = 4
     raw_samples: int = 256
-    acq_maxiter: int = 100
+    acq_maxiter: int = 50
     max_fit_iter: int = 200
     warm_fit_iter: int = 40
     refit_every: int = 10

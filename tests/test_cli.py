@@ -113,6 +113,16 @@ def test_multi_objective_value_list(tmp_path: Path, space_file: Path,
     assert "[1, 2]" in out and "best: not defined for 2 objectives" in out
 
 
+def test_init_without_loop_uses_the_default_loop(tmp_path: Path, space_file: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    state = tmp_path / "run.json"
+    assert main(["init", "--space", str(space_file), "--state", str(state)]) == 0
+    assert load(state).loop_name == asktell.loops.default_loop().name
+    assert load(state).loop_config == asktell.loops.default_loop().config()
+    (trial,) = ask(capsys, state)
+    assert trial["id"] == 0 and set(trial["params"]) == set(SPACE)
+
+
 def test_copied_state_file_resumes_identically(run: Path, tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     ask(capsys, run, n=2)
@@ -214,6 +224,20 @@ def test_state_naming_an_unknown_loop(run: Path, capsys: pytest.CaptureFixture[s
     err = capsys.readouterr().err
     assert "unknown loop 'no-such-loop'" in err and "sobol" in err
     assert run.read_bytes() == before
+
+
+def test_state_with_a_non_finite_number(run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Python's json reads NaN; such a hand-edited state is refused, not crashed on."""
+    data = json.loads(run.read_text())
+    data["memo"]["edited"] = float("nan")
+    run.write_text(json.dumps(data))
+    before = run.read_bytes()
+    assert main(["ask", "--state", str(run)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("asktell: error: ") and "nan" in captured.err.lower()
+    assert captured.out == ""
+    assert run.read_bytes() == before
+    assert sorted(p.name for p in run.parent.iterdir()) == ["run.json", "space.json"]
 
 
 @pytest.mark.parametrize(

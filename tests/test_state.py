@@ -93,7 +93,10 @@ def test_trial_with_nan_or_out_of_range_params_is_refused():
         State.from_json(json.dumps(data))
     data = json.loads(state.to_json())
     data["trials"][0]["value"] = float("nan")
-    with pytest.raises(StateError, match="finite"):
+    with pytest.raises(StateError, match="contains NaN"):
+        State.from_json(json.dumps(data))
+    data["trials"][0]["value"] = "0.5"
+    with pytest.raises(StateError, match="finite float"):
         State.from_json(json.dumps(data))
     data = json.loads(state.to_json())
     data["trials"][1]["id"] = 0

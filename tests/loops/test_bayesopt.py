@@ -1,0 +1,160 @@
+"""BayesOpt: pending points, mixed spaces, fallbacks, acquisition functions, recommendation."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from asktell import Categorical, Integer, Real, Space
+from asktell.errors import ConfigError
+from asktell.loops import BayesOpt
+
+FAST = dict(num_restarts=2, raw_samples=64, acq_maxiter=25, max_fit_iter=40)
+SPACE = Space({"x": Real(-2.0, 2.0), "y": Real(-1.0, 3.0)})
+
+
+def quadratic(p):
+    return (p["x"] - 0.7) ** 2 + 0.5 * (p["y"] - 1.2) ** 2
+
+
+def run(loop, space, f, steps, seed=0, batch=1):
+    state = loop.init(space, seed=seed)
+    for _ in range(steps):
+        state, trials = loop.ask(state, n=batch)
+        for t in trials:
+            state = loop.tell(state, t.id, f(t.params))
+    return state
+
+
+def test_model_based_asks_record_where_time_goes():
+    loop = BayesOpt(n_init=4, **FAST)
+    state = run(loop, SPACE, quadratic, 6)
+    model_trials = [t for t in state.trials if t.metadata["model"] == "gp"]
+    assert len(model_trials) == 2
+    for t in model_trials:
+        assert t.metadata["fit_seconds"] > 0 and t.metadata["acq_seconds"] > 0
+        assert t.metadata["acquisition"] == "qlognei"
+    assert state.memo["gp"] and state.memo["fits"] == 2
+    assert model_trials[1].metadata["warm_start"] is True
+
+
+def test_it_optimizes_a_quadratic():
+    loop = BayesOpt(n_init=5, **FAST)
+    state = run(loop, SPACE, quadratic, 16)
+    assert state.best().value < 0.02  # Sobol alone: ~0.1 with 16 points
+
+
+def test_asks_with_four_pending_trials_do_not_land_on_them():
+    loop = BayesOpt(n_init=4, **FAST)
+    state = run(loop, SPACE, quadratic, 8)
+    state, pending = loop.ask(state, n=4)
+    state, fresh = loop.ask(state, n=2)
+    P = SPACE.encode_many([t.params for t in pending])
+    for t in fresh:
+        distance = torch.linalg.norm(P - SPACE.encode(t.params), dim=-1).min()
+        assert float(distance) > 1e-3
+    fresh_X = SPACE.encode_many([t.params for t in fresh])
+    assert float(torch.linalg.norm(fresh_X[0] - fresh_X[1])) > 1e-3
+
+
+MIXED = Space({"x": Real(0.0, 1.0), "k": Integer(1, 5), "w": Integer(2, 64, log=True),
+               "c": Categorical(["a", "b", "c"])})
+
+
+def mixed_f(p):
+    return (p["x"] - 0.3) ** 2 + 0.1 * abs(p["k"] - 3) + 0.01 * abs(math.log(p["w"] / 8)) + (
+        0.0 if p["c"] == "b" else 0.5
+    )
+
+
+def test_mixed_spaces_return_valid_integers_and_choices():
+    loop = BayesOpt(n_init=5, **FAST)
+    state = run(loop, MIXED, mixed_f, 9, batch=1)
+    state, trials = loop.ask(state, n=2)
+    for t in state.trials:
+        assert isinstance(t.params["k"], int) and 1 <= t.params["k"] <= 5
+        assert isinstance(t.params["w"], int) and 2 <= t.params["w"] <= 64
+        assert t.params["c"] in ("a", "b", "c")
+    assert any(t.metadata["model"] == "gp" for t in state.trials)
+
+
+def test_discrete_space_never_repeats_a_point():
+    space = Space({"k": Integer(0, 3), "c": Categorical(["a", "b"])})  # 8 points in all
+    loop = BayesOpt(n_init=2, **FAST)
+    state = run(loop, space, lambda p: p["k"] + (p["c"] == "a"), 6)
+    keys = [(t.params["k"], t.params["c"]) for t in state.trials]
+    assert len(set(keys)) == len(keys)
+
+
+@pytest.mark.parametrize(
+    "values, reason",
+    [([1.0], "only 1 completed"), ([2.0, 2.0, 2.0], "all completed values are equal")],
+)
+def test_unmodellable_data_falls_back_to_sobol_and_says_so(values, reason):
+    loop = BayesOpt(n_init=len(values), **FAST)
+    state = loop.init(SPACE, seed=0)
+    for v in values:
+        state, (t,) = loop.ask(state)
+        state = loop.tell(state, t.id, v)
+    state, (t,) = loop.ask(state)
+    assert t.metadata["model"] == "sobol" and reason in t.metadata["fallback"]
+
+
+def test_failed_trials_are_not_training_data():
+    loop = BayesOpt(n_init=3, **FAST)
+    state = loop.init(SPACE, seed=1)
+    for i in range(6):
+        state, (t,) = loop.ask(state)
+        if i % 2:
+            state = loop.tell(state, t.id, None, status="failed")
+        else:
+            state = loop.tell(state, t.id, quadratic(t.params))
+    state, (t,) = loop.ask(state)
+    assert t.metadata["n_train"] == 3
+
+
+@pytest.mark.parametrize("acquisition", ["qlognei", "logei", "ucb", "pi", "ts"])
+def test_every_acquisition_function_asks_single_and_batch(acquisition):
+    loop = BayesOpt(acquisition=acquisition, n_init=4, **FAST)
+    state = run(loop, SPACE, quadratic, 5)
+    state, trials = loop.ask(state, n=2)
+    assert len(trials) == 2 and all(t.metadata["acquisition"] == acquisition for t in trials)
+    state, (t,) = loop.ask(state)  # with 2 pending
+    assert t.metadata["model"] == "gp"
+
+
+def test_ask_leaves_the_global_torch_generator_alone():
+    loop = BayesOpt(n_init=3, **FAST)
+    state = run(loop, SPACE, quadratic, 4)
+    torch.manual_seed(42)
+    before = torch.get_rng_state()
+    loop.ask(state)
+    assert torch.equal(before, torch.get_rng_state())
+
+
+def test_noisy_recommendation_uses_the_posterior_mean():
+    g = torch.Generator().manual_seed(0)
+    noise = lambda: 0.3 * float(torch.randn(1, generator=g))  # noqa: E731
+    loop = BayesOpt(n_init=6, **FAST)
+    state = run(loop, SPACE, lambda p: quadratic(p) + noise(), 12)
+    recommended = loop.recommend(state)
+    assert recommended is not None and recommended.status == "completed"
+    # the recommendation's true value is no worse than the luckiest observation's
+    assert quadratic(recommended.params) <= quadratic(state.best().params) + 0.3
+
+
+@pytest.mark.parametrize(
+    "config, fragment",
+    [
+        ({"acquisition": "nope"}, "acquisition must be one of"),
+        ({"n_init": 0}, "n_init must be a positive integer"),
+        ({"noise_std": -1.0}, "noise_std"),
+        ({"noise_std": float("nan")}, "noise_std"),
+        ({"raw_samples": 1.5}, "raw_samples"),
+    ],
+)
+def test_bad_configuration_is_refused(config, fragment):
+    with pytest.raises(ConfigError, match=fragment):
+        BayesOpt(**config)
