@@ -1,41 +1,38 @@
-# Every target creates .venv when missing and installs the project with the pinned constraints.
+# `make demo` and `make test` are all a fresh clone needs: each creates .venv when missing and
+# installs the project with the exact pins of constraints.txt before running.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
-STAMP := $(VENV)/.installed-$(EXTRAS)
-EXTRAS ?= dev
 export OMP_NUM_THREADS ?= 2
 
 .PHONY: demo test test-all lint bench bench-bo clean
 
-$(VENV)/bin/python:
+$(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
 
-# torch is installed first and alone so that pip takes the CPU build pinned in constraints.txt.
-$(STAMP): $(VENV)/bin/python pyproject.toml constraints.txt
+# One stamp per set of extras: .installed-dev, .installed-dev,bench, ...
+# torch goes first and alone so that pip takes the CPU build pinned in constraints.txt.
+$(VENV)/.installed-%: pyproject.toml constraints.txt | $(PY)
 	$(PIP) install -c constraints.txt torch
-	$(PIP) install -c constraints.txt -e ".[$(EXTRAS)]"
+	$(PIP) install -c constraints.txt -e ".[$*]"
 	touch $@
 
-demo: $(STAMP)
+demo: $(VENV)/.installed-dev
 	$(VENV)/bin/asktell demo
 
-test: $(STAMP)
+test: $(VENV)/.installed-dev
 	$(PY) -m pytest -q -n 2
 
-test-all: $(STAMP)
+test-all: $(VENV)/.installed-dev
 	$(PY) -m pytest -q -n 2 -m "slow or not slow"
 
-lint: $(STAMP)
+lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check asktell surrogates acquisition loops tests benchmarks
 	$(VENV)/bin/mypy
-	$(VENV)/bin/lint-imports
 
-bench-bo:
-	$(MAKE) EXTRAS=dev,bench _bench-bo
-_bench-bo: $(VENV)/.installed-dev,bench
+bench-bo: $(VENV)/.installed-dev,bench
 	$(PY) benchmarks/global_bo.py $(ARGS)
 
 bench: bench-bo

@@ -145,7 +145,9 @@ def build(name: str, inputs: AcquisitionInputs, q: int) -> AcquisitionFunction:
     try:
         builder = ACQUISITIONS[name]
     except KeyError:
-        raise ValueError(f"unknown acquisition {name!r}; choose one of {sorted(ACQUISITIONS)}") from None
+        raise ValueError(
+            f"unknown acquisition {name!r}; choose one of {sorted(ACQUISITIONS)}"
+        ) from None
     return builder(inputs, q)
 
 
@@ -187,8 +189,17 @@ def optimize(
     cat_dims = {i: v for i, v in cat_dims.items() if i not in fixed}
     if name == "ts" and q > 1:  # q independent sample paths, each maximized on its own
         return torch.cat(
-            [optimize(name, inputs, 1, discrete_dims=discrete_dims, cat_dims=cat_dims,
-                      settings=settings) for _ in range(q)]
+            [
+                optimize(
+                    name,
+                    inputs,
+                    1,
+                    discrete_dims=discrete_dims,
+                    cat_dims=cat_dims,
+                    settings=settings,
+                )
+                for _ in range(q)
+            ]
         )
     acq = build(name, inputs, q)
     with warnings.catch_warnings():
@@ -212,8 +223,7 @@ def _maximize(acq, bounds, q, discrete_dims, cat_dims, fixed, settings) -> torch
             num_restarts=settings.num_restarts,
             raw_samples=settings.raw_samples,
             fixed_features=fixed or None,
-            options={"maxiter_continuous": min(settings.maxiter, 8),
-                     "maxiter_alternating": 16},
+            options={"maxiter_continuous": min(settings.maxiter, 8), "maxiter_alternating": 16},
         )
     else:
         candidates, _ = optimize_acqf(

@@ -4,12 +4,13 @@ State in, state out: every loop's ``ask`` and ``tell`` are pure functions of a J
 :class:`State`, so a run can be saved, moved, served over HTTP or split across workers.
 """
 
-from asktell import errors
+from asktell import (
+    errors,
+    loops,  # noqa: E402,I001  (registers every loop)
+)
 from asktell.api import Result, load, minimize
 from asktell.space import Categorical, Integer, Real, Space
 from asktell.state import State, Trial
-
-from asktell import loops  # noqa: E402,I001  (registers every loop)
 
 __all__ = [
     "Categorical",

@@ -94,7 +94,9 @@ def minimize(
     return Result(best=state.best(), trials=state.trials, state=state)
 
 
-def _evaluate_and_tell(f: Callable[[dict[str, Any]], Any], loop: Any, state: State, trial: Trial) -> State:
+def _evaluate_and_tell(
+    f: Callable[[dict[str, Any]], Any], loop: Any, state: State, trial: Trial
+) -> State:
     try:
         value = f(dict(trial.params))
     except Exception as exc:  # the black box failed: record it, keep going

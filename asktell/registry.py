@@ -18,11 +18,14 @@ def register_loop(cls: T) -> T:
     """Class decorator: register a loop class under its ``name`` attribute."""
     name = getattr(cls, "name", None)
     if not isinstance(name, str) or not name:
-        raise RegistryError(f"a loop class needs a non-empty string `name`, got {name!r} on {cls!r}.")
+        raise RegistryError(
+            f"a loop class needs a non-empty string `name`, got {name!r} on {cls!r}."
+        )
     existing = _LOOPS.get(name)
     # the same class re-imported (a module reload) may register again; another class may not
     same = existing is not None and (existing.__module__, existing.__qualname__) == (
-        cls.__module__, cls.__qualname__  # type: ignore[attr-defined]
+        cls.__module__,
+        cls.__qualname__,  # type: ignore[attr-defined]
     )
     if existing is not None and not same:
         raise RegistryError(f"loop name {name!r} is already registered by {existing!r}.")

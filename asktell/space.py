@@ -32,14 +32,14 @@ import struct
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
 from asktell.errors import ParamError, SpaceError
 
-Choice = Union[str, int, float, bool, None]
+Choice = str | int | float | bool | None
 _JSON_SCALARS = (str, int, float, bool, type(None))
 
 
@@ -109,7 +109,9 @@ class Real:
         object.__setattr__(self, "low", _finite_number(self.low, "`low`"))
         object.__setattr__(self, "high", _finite_number(self.high, "`high`"))
         if not self.low < self.high:
-            raise SpaceError(f"`low < high` must hold, but got low={self.low!r}, high={self.high!r}.")
+            raise SpaceError(
+                f"`low < high` must hold, but got low={self.low!r}, high={self.high!r}."
+            )
         if self.log and self.low <= 0:
             raise SpaceError(f"`log=True` needs `low > 0`, but got low={self.low!r}.")
 
@@ -161,7 +163,9 @@ class Integer:
                 raise SpaceError(f"`{field}` must be an integer, got {value!r}.")
             object.__setattr__(self, field, int(value))
         if not self.low < self.high:
-            raise SpaceError(f"`low < high` must hold, but got low={self.low!r}, high={self.high!r}.")
+            raise SpaceError(
+                f"`low < high` must hold, but got low={self.low!r}, high={self.high!r}."
+            )
         if self.log and self.low <= 0:
             raise SpaceError(f"`log=True` needs `low > 0`, but got low={self.low!r}.")
 
@@ -255,7 +259,7 @@ class Categorical:
         return {"type": self.kind, "choices": list(self.choices)}
 
 
-Param = Union[Real, Integer, Categorical]
+Param = Real | Integer | Categorical
 _PARAM_TYPES: dict[str, type] = {"real": Real, "integer": Integer, "categorical": Categorical}
 
 
@@ -270,7 +274,9 @@ def param_from_dict(data: Any) -> Param:
     allowed = {"choices"} if kind == "categorical" else {"low", "high", "log"}
     unknown = set(fields) - allowed
     if unknown:
-        raise SpaceError(f"unknown keys {sorted(unknown)} for a {kind} parameter; allowed: {sorted(allowed)}.")
+        raise SpaceError(
+            f"unknown keys {sorted(unknown)} for a {kind} parameter; allowed: {sorted(allowed)}."
+        )
     try:
         return _PARAM_TYPES[kind](**fields)
     except TypeError as exc:
@@ -381,8 +387,10 @@ class Space:
         """Decode a ``d`` vector of the unit cube (values outside are clipped) to a point."""
         values = torch.as_tensor(x, dtype=torch.float64).reshape(-1).tolist()
         if len(values) != self.dim:
-            raise ParamError(f"expected an encoded point of {self.dim} coordinates, got {len(values)}.")
-        return {n: self._params[n].decode(u) for n, u in zip(self.names, values)}
+            raise ParamError(
+                f"expected an encoded point of {self.dim} coordinates, got {len(values)}."
+            )
+        return {n: self._params[n].decode(u) for n, u in zip(self.names, values, strict=False)}
 
     def decode_many(self, X: torch.Tensor) -> list[dict[str, Any]]:
         """Decode an ``n x d`` tensor to ``n`` points."""
@@ -400,7 +408,9 @@ class Space:
     def discrete_dims(self) -> dict[int, list[float]]:
         """Encoded values of the ordinal (``Integer``) coordinates, for BoTorch's mixed optimizer."""
         return {
-            i: p.encoded_values() for i, p in enumerate(self._params.values()) if isinstance(p, Integer)
+            i: p.encoded_values()
+            for i, p in enumerate(self._params.values())
+            if isinstance(p, Integer)
         }
 
     def categorical_dims(self) -> dict[int, list[float]]:
@@ -421,7 +431,9 @@ class Space:
             return data
         if isinstance(data, Mapping):
             pairs = list(data.items())
-        elif isinstance(data, list) and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in data):
+        elif isinstance(data, list) and all(
+            isinstance(p, (list, tuple)) and len(p) == 2 for p in data
+        ):
             pairs = [tuple(p) for p in data]
         else:
             raise SpaceError(f"a space must be a JSON object of parameters, got {data!r}.")

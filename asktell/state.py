@@ -20,7 +20,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -32,10 +32,12 @@ SCHEMA_VERSION = 1
 FORMAT = "asktell.state"
 PENDING, COMPLETED, FAILED = "pending", "completed", "failed"
 STATUSES = (PENDING, COMPLETED, FAILED)
-Value = Union[float, tuple[float, ...], None]
+Value = float | tuple[float, ...] | None
 
 
-def check_value(value: Any, n_objectives: int, trial_id: int | None = None) -> float | tuple[float, ...]:
+def check_value(
+    value: Any, n_objectives: int, trial_id: int | None = None
+) -> float | tuple[float, ...]:
     """Validate an objective value: a finite float, or ``n_objectives`` finite floats.
 
     Raises:
@@ -53,7 +55,9 @@ def check_value(value: Any, n_objectives: int, trial_id: int | None = None) -> f
             )
         return number
     if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
-        raise TrialError(f"value must be a list of {n_objectives} finite floats, got {value!r}{where}.")
+        raise TrialError(
+            f"value must be a list of {n_objectives} finite floats, got {value!r}{where}."
+        )
     if len(value) != n_objectives:
         raise TrialError(
             f"value must have {n_objectives} objectives, got {len(value)}: {list(value)!r}{where}."
@@ -106,19 +110,25 @@ class Trial:
             raise StateError(f"a trial must be a JSON object, got {data!r}.")
         expected = {"id", "params", "status", "value", "metadata"}
         if set(data) != expected:
-            raise StateError(f"a trial must have exactly the keys {sorted(expected)}, got {sorted(data)}.")
+            raise StateError(
+                f"a trial must have exactly the keys {sorted(expected)}, got {sorted(data)}."
+            )
         tid = data["id"]
         if isinstance(tid, bool) or not isinstance(tid, int) or tid < 0:
             raise StateError(f"trial ids must be non-negative integers, got {tid!r}.")
         status = data["status"]
         if status not in STATUSES:
-            raise StateError(f"trial {tid}: status must be one of {list(STATUSES)}, got {status!r}.")
+            raise StateError(
+                f"trial {tid}: status must be one of {list(STATUSES)}, got {status!r}."
+            )
         try:
             params = space.check(data["params"])
             if status == COMPLETED:
                 value: Value = check_value(data["value"], n_objectives, tid)
             elif data["value"] is not None:
-                raise StateError(f"trial {tid} is {status} and must have value null, got {data['value']!r}.")
+                raise StateError(
+                    f"trial {tid} is {status} and must have value null, got {data['value']!r}."
+                )
             else:
                 value = None
             metadata = _json_metadata(data["metadata"], f"trial {tid} metadata")
@@ -211,7 +221,10 @@ class State:
     def from_json(cls, text: str | bytes) -> State:
         """Read a state; refuses malformed JSON, another schema version or an unknown loop."""
         if not isinstance(text, (str, bytes, bytearray)):
-            raise StateError(f"State.from_json takes the JSON text (a str), got {type(text).__name__}.")
+            raise StateError(
+                f"State.from_json takes the JSON text (a str), got {type(text).__name__}."
+            )
+
         def refuse_constant(name: str) -> Any:
             raise StateError(f"not a valid asktell state: it contains {name}, which JSON forbids.")
 
@@ -225,7 +238,7 @@ class State:
     def from_dict(cls, data: Any) -> State:
         if not isinstance(data, Mapping) or data.get("format") != FORMAT:
             raise StateError(
-                f"not an asktell state: expected a JSON object with \"format\": \"{FORMAT}\"."
+                f'not an asktell state: expected a JSON object with "format": "{FORMAT}".'
             )
         version = data.get("schema_version")
         if version != SCHEMA_VERSION:
@@ -262,7 +275,9 @@ class State:
         trials = tuple(Trial.from_dict(t, space, n_objectives) for t in data["trials"])
         for index, trial in enumerate(trials):
             if trial.id != index:
-                raise StateError(f"trial ids must be 0, 1, 2, ... in order; position {index} has id {trial.id}.")
+                raise StateError(
+                    f"trial ids must be 0, 1, 2, ... in order; position {index} has id {trial.id}."
+                )
         return cls(
             schema_version=version,
             loop_name=loop_name,
@@ -298,7 +313,9 @@ def finish_trial(
     """
     trial = state.trial(trial_id)
     if status not in (COMPLETED, FAILED):
-        raise TrialError(f"status must be 'completed' or 'failed', got {status!r} for trial {trial.id}.")
+        raise TrialError(
+            f"status must be 'completed' or 'failed', got {status!r} for trial {trial.id}."
+        )
     if trial.done:
         raise TrialError(
             f"trial {trial.id} is already {trial.status}; a finished trial cannot be told again."

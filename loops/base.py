@@ -22,8 +22,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from asktell.errors import ConfigError, ParamError, StateError
-from asktell.state import COMPLETED, SCHEMA_VERSION, State, Trial, finish_trial
 from asktell.space import Space
+from asktell.state import COMPLETED, SCHEMA_VERSION, State, Trial, finish_trial
 
 L = TypeVar("L", bound="Loop")
 
@@ -119,12 +119,14 @@ class Loop:
             raise ConfigError(f"n must be a positive integer, got {n!r}.")
         proposal = self._propose(state, n)
         if len(proposal.params) != n:  # a loop bug, not a user error
-            raise RuntimeError(f"{type(self).__name__} proposed {len(proposal.params)} points, not {n}.")
+            raise RuntimeError(
+                f"{type(self).__name__} proposed {len(proposal.params)} points, not {n}."
+            )
         metadata = proposal.metadata or [{} for _ in range(n)]
         first = len(state.trials)
         new = [
             Trial(id=first + k, params=state.space.check(p), metadata=dict(meta))
-            for k, (p, meta) in enumerate(zip(proposal.params, metadata))
+            for k, (p, meta) in enumerate(zip(proposal.params, metadata, strict=False))
         ]
         new_state = replace(
             state, counter=state.counter + 1, trials=state.trials + tuple(new), memo=proposal.memo

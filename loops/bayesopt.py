@@ -33,6 +33,7 @@ from asktell.space import Categorical
 from asktell.state import State, Trial
 from asktell.surrogates.gp import GPFit, fit_gp
 
+
 def _positive_int(name: str, value: Any, allow_none: bool = False) -> None:
     if allow_none and value is None:
         return
@@ -76,15 +77,23 @@ class BayesOpt(Loop):
                 f"acquisition must be one of {sorted(ACQUISITIONS)}, got {self.acquisition!r}."
             )
         _positive_int("n_init", self.n_init, allow_none=True)
-        for key in ("num_restarts", "raw_samples", "acq_maxiter", "max_fit_iter", "warm_fit_iter",
-                    "refit_every"):
+        for key in (
+            "num_restarts",
+            "raw_samples",
+            "acq_maxiter",
+            "max_fit_iter",
+            "warm_fit_iter",
+            "refit_every",
+        ):
             _positive_int(key, getattr(self, key))
         if self.noise_std is not None and (
             isinstance(self.noise_std, bool)
             or not isinstance(self.noise_std, (int, float))
             or not 0 <= self.noise_std < float("inf")
         ):
-            raise ConfigError(f"noise_std must be None or a finite number >= 0, got {self.noise_std!r}.")
+            raise ConfigError(
+                f"noise_std must be None or a finite number >= 0, got {self.noise_std!r}."
+            )
         if isinstance(self.beta, bool) or not isinstance(self.beta, (int, float)) or self.beta < 0:
             raise ConfigError(f"beta must be a number >= 0, got {self.beta!r}.")
 
@@ -106,8 +115,9 @@ class BayesOpt(Loop):
             X = sobol_points(space.dim, state.seed, memo["sobol_issued"], k)
             memo["sobol_issued"] += k
             params.extend(space.decode_many(X))
-            metadata.extend({"model": "sobol", **({"fallback": reason} if reason else {})}
-                            for _ in range(k))
+            metadata.extend(
+                {"model": "sobol", **({"fallback": reason} if reason else {})} for _ in range(k)
+            )
 
         take_sobol(n_design, None)
         n_model = n - n_design
@@ -130,7 +140,10 @@ class BayesOpt(Loop):
                 notes = list(fit.notes)
             except Exception as exc:  # noqa: BLE001 - a failed optimization must not fail the ask
                 X = None
-                notes = [*fit.notes, f"acquisition optimization failed ({type(exc).__name__}: {exc})"]
+                notes = [
+                    *fit.notes,
+                    f"acquisition optimization failed ({type(exc).__name__}: {exc})",
+                ]
             acq_seconds = time.perf_counter() - start
         memo["gp"] = fit.hyperparameters
         memo["fits"] = memo["fits"] + 1
@@ -183,7 +196,9 @@ class BayesOpt(Loop):
             warm_max_iter=self.warm_fit_iter,
         )
 
-    def _optimize(self, state: State, fit: GPFit, extra_pending: list[dict], q: int) -> torch.Tensor:
+    def _optimize(
+        self, state: State, fit: GPFit, extra_pending: list[dict], q: int
+    ) -> torch.Tensor:
         X, Y = self._training_data(state)
         pending = [t.params for t in state.pending] + list(extra_pending)
         inputs = AcquisitionInputs(

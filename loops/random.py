@@ -9,10 +9,10 @@ import torch
 from torch.quasirandom import SobolEngine
 
 from asktell.errors import ConfigError
+from asktell.loops.base import Loop, Proposal
 from asktell.registry import register_loop
 from asktell.rng import derive_seed, torch_rng
 from asktell.state import State
-from asktell.loops.base import Loop, Proposal
 
 
 def _check_objectives(n_objectives: Any) -> None:

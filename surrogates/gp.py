@@ -67,8 +67,9 @@ def build_gp(
         var = noise_std**2 if noise_std > 0 else NOISELESS_VARIANCE * max(float(Y.var()), 1e-12)
         Yvar = torch.full_like(Y, var)
     if cat_dims:
-        return MixedSingleTaskGP(X, Y, cat_dims=list(cat_dims), train_Yvar=Yvar,
-                                 outcome_transform=Standardize(m=1))
+        return MixedSingleTaskGP(
+            X, Y, cat_dims=list(cat_dims), train_Yvar=Yvar, outcome_transform=Standardize(m=1)
+        )
     return SingleTaskGP(X, Y, train_Yvar=Yvar, outcome_transform=Standardize(m=1))
 
 
@@ -110,7 +111,9 @@ def fit_gp(
     so in ``notes``: the model is still usable, only not tuned.
     """
     if X.ndim != 2 or Y.shape != (X.shape[0], 1):
-        raise ValueError(f"expected X: n x d and Y: n x 1, got {tuple(X.shape)} and {tuple(Y.shape)}")
+        raise ValueError(
+            f"expected X: n x d and Y: n x 1, got {tuple(X.shape)} and {tuple(Y.shape)}"
+        )
     start = time.perf_counter()
     model = build_gp(X, Y, cat_dims=cat_dims, noise_std=noise_std)
     warm = warm_start is not None and _load_hyperparameters(model, warm_start)

@@ -32,12 +32,15 @@ def integers(draw):
 
 
 choice_values = st.one_of(
-    st.text(min_size=1, max_size=5), st.integers(-5, 5), st.booleans(), st.none(),
+    st.text(min_size=1, max_size=5),
+    st.integers(-5, 5),
+    st.booleans(),
+    st.none(),
     st.floats(allow_nan=False, allow_infinity=False, width=32),
 )
-categoricals = st.lists(choice_values, min_size=1, max_size=5, unique_by=lambda v: (type(v), v)).map(
-    lambda c: Categorical(tuple(c))
-)
+categoricals = st.lists(
+    choice_values, min_size=1, max_size=5, unique_by=lambda v: (type(v), v)
+).map(lambda c: Categorical(tuple(c)))
 params = st.one_of(reals(), integers(), categoricals)
 
 
@@ -45,8 +48,9 @@ params = st.one_of(reals(), integers(), categoricals)
 def spaces(draw, max_params: int = 4, numeric_only: bool = False):
     n = draw(st.integers(min_value=1, max_value=max_params))
     kinds = st.one_of(reals(), integers()) if numeric_only else params
-    names = draw(st.lists(st.text("abcdefgh_", min_size=1, max_size=6), min_size=n, max_size=n,
-                          unique=True))
+    names = draw(
+        st.lists(st.text("abcdefgh_", min_size=1, max_size=6), min_size=n, max_size=n, unique=True)
+    )
     return Space({name: draw(kinds) for name in names})
 
 
@@ -57,8 +61,9 @@ def points(draw, space: Space):
     for name, p in space.params.items():
         if isinstance(p, Real):
             if p.log:
-                out[name] = draw(st.floats(min_value=p.low, max_value=p.high).filter(
-                    lambda v: math.isfinite(v)))
+                out[name] = draw(
+                    st.floats(min_value=p.low, max_value=p.high).filter(lambda v: math.isfinite(v))
+                )
             else:
                 out[name] = draw(st.floats(min_value=p.low, max_value=p.high))
         elif isinstance(p, Integer):

@@ -41,7 +41,9 @@ def test_invalid_definitions_are_refused_with_the_rule(make, rule):
 
 
 def test_duplicate_names_in_json_are_refused():
-    text = '{"x": {"type": "real", "low": 0, "high": 1}, "x": {"type": "real", "low": 0, "high": 2}}'
+    text = (
+        '{"x": {"type": "real", "low": 0, "high": 1}, "x": {"type": "real", "low": 0, "high": 2}}'
+    )
     with pytest.raises(SpaceError, match="unique"):
         Space.from_json(text)
 
@@ -90,7 +92,11 @@ def test_encode_is_in_unit_cube_and_decodes_back():
     assert bool(((x >= 0) & (x <= 1)).all())
     assert SPACE.encode(SPACE.decode(x)).tolist() == x.tolist()
     decoded = SPACE.decode(x)
-    assert {k: decoded[k] for k in ("layers", "width", "act")} == {"layers": 3, "width": 64, "act": "tanh"}
+    assert {k: decoded[k] for k in ("layers", "width", "act")} == {
+        "layers": 3,
+        "width": 64,
+        "act": "tanh",
+    }
     assert (decoded["lr"], decoded["x"]) == pytest.approx((0.01, 0.5), rel=1e-15)
 
 
@@ -154,4 +160,6 @@ def test_mixed_dims_for_botorch():
 def test_log_integer_decodes_every_value():
     p = Integer(1, 1000, log=True)
     assert all(p.decode(p.encode(v)) == v for v in range(1, 1001))
-    assert math.isclose(p.encode(1000), 1 - (math.log(1000.5) - math.log(1000)) / math.log(1000.5 / 0.5))
+    assert math.isclose(
+        p.encode(1000), 1 - (math.log(1000.5) - math.log(1000)) / math.log(1000.5 / 0.5)
+    )

@@ -22,15 +22,27 @@ from asktell.registry import loop_class, registered_loops
 
 # Cheaper configurations for expensive loops; loops absent here use their defaults.
 FAST_CONFIGS: dict[str, dict] = {
-    "bayesopt": {"n_init": 3, "num_restarts": 2, "raw_samples": 32, "max_fit_iter": 20, "acq_maxiter": 20},
+    "bayesopt": {
+        "n_init": 3,
+        "num_restarts": 2,
+        "raw_samples": 32,
+        "max_fit_iter": 20,
+        "acq_maxiter": 20,
+    },
     "zord": {"n_init": 3},
 }
 # Hypothesis examples per loop: model-based loops fit a GP per ask.
 EXAMPLES = {"random": 25, "sobol": 25}
 LOOPS = registered_loops()
 
-MIXED = Space({"x": Real(-2.0, 3.0), "lr": Real(1e-3, 1.0, log=True), "k": Integer(1, 6),
-               "c": Categorical(["a", "b", "c"])})
+MIXED = Space(
+    {
+        "x": Real(-2.0, 3.0),
+        "lr": Real(1e-3, 1.0, log=True),
+        "k": Integer(1, 6),
+        "c": Categorical(["a", "b", "c"]),
+    }
+)
 NUMERIC = Space({"x": Real(-2.0, 3.0), "lr": Real(1e-3, 1.0, log=True), "k": Integer(1, 6)})
 
 
@@ -42,9 +54,15 @@ def init(loop, space: Space, seed: int = 0) -> State:
     try:
         return loop.init(space, seed=seed)
     except ParamError:
-        return loop.init(NUMERIC if space is MIXED else Space(
-            {n: p for n, p in space.params.items() if not isinstance(p, Categorical)}
-            or {"x": Real(0.0, 1.0)}), seed=seed)
+        return loop.init(
+            NUMERIC
+            if space is MIXED
+            else Space(
+                {n: p for n, p in space.params.items() if not isinstance(p, Categorical)}
+                or {"x": Real(0.0, 1.0)}
+            ),
+            seed=seed,
+        )
 
 
 def objective(params: dict) -> float:
@@ -161,10 +179,15 @@ def test_bad_n_is_refused(loop, n):
 def test_property_random_spaces_and_values(loop):
     examples = EXAMPLES.get(loop.name, 4)
 
-    @settings(max_examples=examples, deadline=None, derandomize=True,
-              suppress_health_check=[HealthCheck.too_slow])
-    @given(space=spaces(), values=st.lists(finite, min_size=3, max_size=6),
-           seed=st.integers(0, 2**31))
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    @given(
+        space=spaces(), values=st.lists(finite, min_size=3, max_size=6), seed=st.integers(0, 2**31)
+    )
     def check(space, values, seed):
         state = init(loop, space, seed=seed)
         for value in values:

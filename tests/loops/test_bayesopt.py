@@ -59,13 +59,22 @@ def test_asks_with_four_pending_trials_do_not_land_on_them():
     assert float(torch.linalg.norm(fresh_X[0] - fresh_X[1])) > 1e-3
 
 
-MIXED = Space({"x": Real(0.0, 1.0), "k": Integer(1, 5), "w": Integer(2, 64, log=True),
-               "c": Categorical(["a", "b", "c"])})
+MIXED = Space(
+    {
+        "x": Real(0.0, 1.0),
+        "k": Integer(1, 5),
+        "w": Integer(2, 64, log=True),
+        "c": Categorical(["a", "b", "c"]),
+    }
+)
 
 
 def mixed_f(p):
-    return (p["x"] - 0.3) ** 2 + 0.1 * abs(p["k"] - 3) + 0.01 * abs(math.log(p["w"] / 8)) + (
-        0.0 if p["c"] == "b" else 0.5
+    return (
+        (p["x"] - 0.3) ** 2
+        + 0.1 * abs(p["k"] - 3)
+        + 0.01 * abs(math.log(p["w"] / 8))
+        + (0.0 if p["c"] == "b" else 0.5)
     )
 
 

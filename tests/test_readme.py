@@ -1,0 +1,28 @@
+"""The README's example is executed, so it cannot rot."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _example() -> str:
+    text = README.read_text()
+    section = text.split("## Example", 1)[1]
+    match = re.search(r"```python\n(.*?)```", section, re.S)
+    assert match, "README has no python block under '## Example'"
+    return match.group(1)
+
+
+def test_readme_example_runs_and_finds_a_good_point(capsys):
+    code = _example()
+    assert len([line for line in code.splitlines() if line.strip()]) <= 12
+    namespace: dict = {}
+    exec(compile(code, str(README), "exec"), namespace)
+    state = namespace["state"]
+    assert len(state.trials) == 12 and state.best() is not None
+    # the optimum is x=2, n=1 (value 1); 12 evaluations get within 1.0 of it
+    assert state.best().value < 2.0
+    assert str(state.best().value) in capsys.readouterr().out
