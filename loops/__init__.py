@@ -3,8 +3,9 @@
 from asktell.loops.base import Loop, LoopProtocol, Proposal
 from asktell.loops.bayesopt import BayesOpt
 from asktell.loops.random import RandomSearch, Sobol
+from asktell.loops.zeroth import ZOSGD
 
-__all__ = ["BayesOpt", "Loop", "LoopProtocol", "Proposal", "RandomSearch", "Sobol"]
+__all__ = ["BayesOpt", "Loop", "LoopProtocol", "Proposal", "RandomSearch", "Sobol", "ZOSGD"]
 
 
 def default_loop() -> Loop:
