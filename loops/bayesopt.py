@@ -26,7 +26,7 @@ import torch
 from asktell.acquisition.bo import ACQUISITIONS, AcquisitionInputs, OptimizerSettings, optimize
 from asktell.errors import ConfigError
 from asktell.loops.base import Loop, Proposal
-from asktell.loops.random import sobol_points
+from asktell.loops.trajectory import modelling_obstacle, sobol_design, trajectory
 from asktell.registry import register_loop
 from asktell.rng import derive_seed, torch_rng
 from asktell.space import Categorical
@@ -108,25 +108,14 @@ class BayesOpt(Loop):
         space = state.space
         memo = dict(state.memo)
         n_design = max(0, min(n, self.initial_design_size(space.dim) - len(state.trials)))
-        params: list[dict[str, Any]] = []
-        metadata: list[dict[str, Any]] = []
-
-        def take_sobol(k: int, reason: str | None) -> None:
-            X = sobol_points(space.dim, state.seed, memo["sobol_issued"], k)
-            memo["sobol_issued"] += k
-            params.extend(space.decode_many(X))
-            metadata.extend(
-                {"model": "sobol", **({"fallback": reason} if reason else {})} for _ in range(k)
-            )
-
-        take_sobol(n_design, None)
+        params, metadata = sobol_design(state, memo, n_design)
         n_model = n - n_design
         if n_model == 0:
             return Proposal(params, memo, metadata)
-        reason = self._cannot_model(state)
+        reason = modelling_obstacle(state)
         if reason:
-            take_sobol(n_model, reason)
-            return Proposal(params, memo, metadata)
+            more, info = sobol_design(state, memo, n_model, reason)
+            return Proposal(params + more, memo, metadata + info)
 
         with torch.random.fork_rng(devices=[]):
             # BoTorch draws restarts, raw samples and sample paths from torch's global generator;
@@ -148,8 +137,8 @@ class BayesOpt(Loop):
         memo["gp"] = fit.hyperparameters
         memo["fits"] = memo["fits"] + 1
         if X is None:
-            take_sobol(n_model, "; ".join(notes))
-            return Proposal(params, memo, metadata)
+            more, info = sobol_design(state, memo, n_model, "; ".join(notes))
+            return Proposal(params + more, memo, metadata + info)
         info = {
             "model": "gp",
             "acquisition": self.acquisition,
@@ -165,20 +154,9 @@ class BayesOpt(Loop):
             metadata.append({**info, **point[1]})
         return Proposal(params, memo, metadata)
 
-    def _cannot_model(self, state: State) -> str | None:
-        values = [t.value for t in state.completed]
-        if len(values) < 2:
-            return f"only {len(values)} completed trial(s); a GP needs at least 2"
-        if max(values) == min(values):  # type: ignore[type-var]
-            return "all completed values are equal; nothing to model"
-        return None
-
     def _training_data(self, state: State) -> tuple[torch.Tensor, torch.Tensor]:
-        done = state.completed
-        X = state.space.encode_many([t.params for t in done])
-        # BoTorch maximizes: the model regresses the negated objective.
-        Y = -torch.tensor([[float(t.value)] for t in done], dtype=torch.float64)  # type: ignore[arg-type]
-        return X, Y
+        X, y = trajectory(state)
+        return X, -y.unsqueeze(-1)  # BoTorch maximizes: the model regresses the negated objective
 
     def _cat_dims(self, state: State) -> list[int]:
         return [i for i, p in enumerate(state.space.params.values()) if isinstance(p, Categorical)]
@@ -248,7 +226,7 @@ class BayesOpt(Loop):
         else the completed point with the best posterior mean (a lucky noisy draw is not a
         recommendation)."""
         self._check_state(state)
-        if self.noise_std == 0 or self._cannot_model(state):
+        if self.noise_std == 0 or modelling_obstacle(state):
             return state.best()
         X, _ = self._training_data(state)
         with torch.random.fork_rng(devices=[]):

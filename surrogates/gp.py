@@ -106,7 +106,8 @@ def fit_gp(
     """Fit a GP on a trajectory: ``X`` is ``n x d`` in the unit cube, ``Y`` is ``n x 1``.
 
     With ``warm_start`` (hyperparameters of an earlier fit on similar data) L-BFGS starts there and
-    runs at most ``warm_max_iter`` iterations; otherwise from BoTorch's defaults with ``max_iter``.
+    runs at most ``warm_max_iter`` iterations (0: no fit, just condition on the data with them);
+    otherwise from BoTorch's defaults with ``max_iter``.
     A fit that fails (non-PD matrices, numerical errors) keeps the starting hyperparameters and says
     so in ``notes``: the model is still usable, only not tuned.
     """
@@ -121,6 +122,9 @@ def fit_gp(
     if warm_start is not None and not warm:
         notes.append("stored hyperparameters did not match the model; fitted from defaults")
     mll = ExactMarginalLogLikelihood(model.likelihood, model)
+    if warm and warm_max_iter == 0:  # condition on the data with the stored hyperparameters as they are
+        model.eval()
+        return GPFit(model, dict(warm_start or {}), time.perf_counter() - start, True, notes)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", OptimizationWarning)
