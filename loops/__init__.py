@@ -4,8 +4,9 @@ from asktell.loops.base import Loop, LoopProtocol, Proposal
 from asktell.loops.bayesopt import BayesOpt
 from asktell.loops.random import RandomSearch, Sobol
 from asktell.loops.zeroth import ZOSGD
+from asktell.loops.zord import ZoRD
 
-__all__ = ["BayesOpt", "Loop", "LoopProtocol", "Proposal", "RandomSearch", "Sobol", "ZOSGD"]
+__all__ = ["BayesOpt", "Loop", "LoopProtocol", "Proposal", "RandomSearch", "Sobol", "ZOSGD", "ZoRD"]
 
 
 def default_loop() -> Loop:

@@ -1,0 +1,213 @@
+"""ZoRD: zeroth-order descent along the gradient of a GP surrogate fitted on the trajectory.
+
+The derived GP (:mod:`asktell.surrogates.gradient`) gives, from the points already queried, a
+posterior over the gradient: its mean is a descent direction, its covariance says how far to trust
+it. Each ask (ALGORITHMS.md 3.2, with this project's decisions):
+
+1. **Start** at the best completed point (the reference code's greedy restart: after an improving
+   query this *is* the last query, after a worse one the run returns to the best). When
+   ``tolerance`` completed queries in a row have not improved on the best, Adam's moments are reset
+   once for that best point.
+2. **Local surrogate**: a GP on the ``n_local`` completed points nearest the start (default 150), so
+   an ask costs the same after 100 or 10 000 queries. Its hyperparameters live in the memo: they
+   are re-fitted (warm-started) every ``refit_every`` asks and reused as they are in between; the
+   reference code refits at every step, which costs far more and moves them little.
+3. **Virtual steps**: Adam steps along the posterior-mean gradient, without queries, while the
+   normalized gradient uncertainty ``tr Cov[grad f(z)] / tr Cov_prior[grad f(z)]`` (0: known, 1:
+   nothing known) stays below ``threshold``, at most ``max_virtual_steps``; the first step is
+   always taken. The surrogate is fitted once per ask, at the start point: virtual steps move a
+   few ``lr`` away, well inside the local subset.
+4. **Query** the last virtual point (clipped to the box). ``ask(n=k)`` adds ``k - 1`` active
+   queries: candidates uniform in a box of half-width ``active_radius`` around it, chosen to shrink
+   the trace of the gradient covariance there (:mod:`asktell.acquisition.active`).
+
+Coordinates are those of the unit cube (``lr`` and radii included). Integer parameters are relaxed
+(the point is decoded to the nearest allowed value); categorical ones are refused. The first
+``n_init`` trials are a Sobol design (ZoRD's uniform initialisation, spread evenly).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from asktell.acquisition.active import RULES, select_active_queries
+from asktell.errors import ConfigError
+from asktell.loops.adam import AdamState, adam_step
+from asktell.loops.base import Loop, Proposal, require_numeric
+from asktell.loops.trajectory import modelling_obstacle, sobol_design, trajectory
+from asktell.registry import register_loop
+from asktell.rng import derive_seed, torch_rng
+from asktell.space import Space
+from asktell.state import State
+from asktell.surrogates.gp import GPFit, fit_gp
+from asktell.surrogates.gradient import derived_gp
+
+
+def nearest(X: torch.Tensor, center: torch.Tensor, k: int) -> torch.Tensor:
+    """Indices of the ``k`` rows of ``X`` (``n x d``) nearest ``center`` (``d``), nearest first."""
+    distances = torch.linalg.norm(X - center, dim=-1)
+    return torch.argsort(distances, stable=True)[:k]
+
+
+def _positive(name: str, value: Any, integer: bool = False, allow_zero: bool = False) -> None:
+    kinds = (int,) if integer else (int, float)
+    ok = not isinstance(value, bool) and isinstance(value, kinds)
+    if not ok or not (value >= 0 if allow_zero else value > 0) or value != value:
+        kind = "an integer" if integer else "a number"
+        raise ConfigError(f"{name} must be {kind} {'>=' if allow_zero else '>'} 0, got {value!r}.")
+
+
+@register_loop
+@dataclass(frozen=True)
+class ZoRD(Loop):
+    """Trajectory-informed zeroth-order descent with dynamic virtual updates.
+
+    Args:
+        lr: learning rate of the virtual steps (unit-cube coordinates).
+        threshold: largest normalized gradient uncertainty (in [0, 1]) at which virtual steps go on.
+        max_virtual_steps: virtual steps per query at most.
+        n_init: size of the Sobol initial design (default 10).
+        n_local: nearest completed points the local surrogate is fitted on.
+        optimizer: ``"adam"`` or ``"sgd"`` (plain steps of ``lr`` times the gradient).
+        tolerance: non-improving queries before Adam's moments are reset.
+        refit_every: fit the local GP's hyperparameters every this many asks (1: every ask).
+        noise_std: observation noise (``None`` infers it, ``0.0`` declares the function noiseless).
+        active_radius, active_candidates, active_rule: the active queries of ``ask(n > 1)``.
+    """
+
+    lr: float = 0.02
+    threshold: float = 0.5
+    max_virtual_steps: int = 10
+    n_init: int = 10
+    n_local: int = 150
+    optimizer: str = "adam"
+    tolerance: int = 10
+    refit_every: int = 5
+    noise_std: float | None = None
+    active_radius: float = 0.05
+    active_candidates: int = 100
+    active_rule: str = "trace_at_iterate"
+    name = "zord"
+
+    def _validate_config(self) -> None:
+        _positive("lr", self.lr)
+        if (
+            isinstance(self.threshold, bool)
+            or not isinstance(self.threshold, (int, float))
+            or not (0 <= self.threshold <= 1)
+        ):
+            raise ConfigError(f"threshold must be a number in [0, 1], got {self.threshold!r}.")
+        for key in ("max_virtual_steps", "n_init", "n_local", "tolerance", "refit_every"):
+            _positive(key, getattr(self, key), integer=True)
+        _positive("active_candidates", self.active_candidates, integer=True)
+        _positive("active_radius", self.active_radius)
+        if self.optimizer not in ("adam", "sgd"):
+            raise ConfigError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}.")
+        if self.active_rule not in RULES:
+            raise ConfigError(f"active_rule must be one of {sorted(RULES)}, got {self.active_rule!r}.")
+        if self.noise_std is not None:
+            _positive("noise_std", self.noise_std, allow_zero=True)
+
+    def _check_space(self, space: Space) -> None:
+        require_numeric(space, "ZoRD")
+
+    def _init_memo(self, space: Space, seed: int) -> dict[str, Any]:
+        return {
+            "sobol_issued": 0,
+            "adam": AdamState.zeros(space.dim).to_dict(),
+            "reset_for": None,  # id of the best trial whose stagnation last reset Adam
+            "gp": None,
+            "asks": 0,
+        }
+
+    def _propose(self, state: State, n: int) -> Proposal:
+        memo = dict(state.memo)
+        n_design = max(0, min(n, self.n_init - len(state.trials)))
+        params, metadata = sobol_design(state, memo, n_design)
+        if n_design == n:
+            return Proposal(params, memo, metadata)
+        reason = modelling_obstacle(state)
+        if reason:
+            more, info = sobol_design(state, memo, n - n_design, reason)
+            return Proposal(params + more, memo, metadata + info)
+
+        X, y = trajectory(state)
+        best = int(torch.argmin(y))
+        start = X[best]
+        adam = self._maybe_reset(state, memo)
+        local = nearest(X, start, self.n_local)
+        fit = self._fit(state, X[local], y[local], memo)
+        begin = time.perf_counter()
+        dgp = derived_gp(fit.model)
+        z, adam, steps, uncertainty = self._virtual_steps(dgp, start, adam)
+        points = [z]
+        if n - n_design > 1:
+            extra = select_active_queries(
+                fit.model,
+                z,
+                m=n - n_design - 1,
+                n_candidates=max(self.active_candidates, 2 * (n - n_design)),
+                radius=self.active_radius,
+                generator=torch_rng(state.seed, "active", state.counter),
+                rule=self.active_rule,
+            )
+            points.extend(extra)
+        memo.update(adam=adam.to_dict(), gp=fit.hyperparameters, asks=memo["asks"] + 1)
+        info = {
+            "model": "zord",
+            "virtual_steps": steps,
+            "uncertainty": uncertainty,
+            "n_train": int(local.numel()),
+            "fit_seconds": fit.seconds,
+            "step_seconds": time.perf_counter() - begin,
+        }
+        if fit.notes:
+            info["fallback"] = "; ".join(fit.notes)
+        new = state.space.decode_many(torch.stack(points))
+        roles = ["descent"] + ["active"] * (len(points) - 1)
+        return Proposal(params + new, memo, metadata + [{**info, "role": r} for r in roles])
+
+    def _maybe_reset(self, state: State, memo: dict[str, Any]) -> AdamState:
+        """Adam's moments, reset once when ``tolerance`` queries in a row missed the best."""
+        best = state.best()
+        assert best is not None
+        since_best = sum(1 for t in state.completed if t.id > best.id)
+        if since_best >= self.tolerance and memo["reset_for"] != best.id:
+            memo["reset_for"] = best.id
+            return AdamState.zeros(state.space.dim)
+        return AdamState.from_dict(memo["adam"])
+
+    def _fit(self, state: State, X: torch.Tensor, y: torch.Tensor, memo: dict[str, Any]) -> GPFit:
+        refit = memo["gp"] is None or memo["asks"] % self.refit_every == 0
+        with torch.random.fork_rng(devices=[]):
+            # a failed fit may restart from samples of the priors (torch's global generator)
+            torch.manual_seed(derive_seed(state.seed, "zord-fit", state.counter))
+            return fit_gp(
+                X,
+                y.unsqueeze(-1),
+                noise_std=self.noise_std,
+                warm_start=memo["gp"],
+                warm_max_iter=40 if refit else 0,
+            )
+
+    def _virtual_steps(self, dgp, start: torch.Tensor, adam: AdamState):
+        """Descend along the surrogate's gradient while it is trusted: (point, adam, steps, u)."""
+        z = start.clone()
+        steps, uncertainty = 0, 1.0
+        for step in range(self.max_virtual_steps):
+            Z = z.unsqueeze(0)
+            uncertainty = float(dgp.trace(Z) / dgp.prior_trace(Z))
+            if step > 0 and uncertainty >= self.threshold:
+                break
+            grad = dgp.mean(Z)[0]
+            if self.optimizer == "adam":
+                delta, adam = adam_step(grad, adam, self.lr)
+            else:
+                delta = self.lr * grad
+            z = (z - delta).clamp(0.0, 1.0)
+            steps += 1
+        return z, adam, steps, uncertainty
