@@ -26,3 +26,16 @@ __all__ = [
     "minimize",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """``asktell.Client`` loads on first use (it needs httpx, from the ``service`` extra)."""
+    if name == "Client":
+        try:
+            from asktell.service.client import Client
+        except ImportError as exc:
+            raise ImportError(
+                f"asktell.Client needs the service extra: pip install 'asktell[service]' ({exc})."
+            ) from exc
+        return Client
+    raise AttributeError(f"module 'asktell' has no attribute {name!r}")

@@ -285,6 +285,19 @@ def _state_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _state_or_url_options(parser: argparse.ArgumentParser) -> None:
+    """``--state FILE``, or ``--url URL --study NAME [--token T]`` for a server (``asktell serve``)."""
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--state", type=Path, metavar="FILE", help="the run's JSON state file")
+    target.add_argument(
+        "--url", metavar="URL", help="an asktell server instead of a file (with --study)"
+    )
+    parser.add_argument("--study", metavar="NAME", help="the study on the server (with --url)")
+    parser.add_argument(
+        "--token", metavar="TOKEN", help="the server's bearer token (default: $ASKTELL_TOKEN)"
+    )
+
+
 # --- init, ask, tell, show ----------------------------------------------------------------------
 
 
@@ -329,12 +342,16 @@ def _init(args: argparse.Namespace) -> int:
 
 @subcommand("ask", "ask for new trials: prints one JSON line {\"id\", \"params\"} per trial")
 def _define_ask(parser: argparse.ArgumentParser) -> Run:
-    _state_option(parser)
+    _state_or_url_options(parser)
     parser.add_argument("--n", type=int, default=1, help="number of trials to ask for (default: 1)")
     return _ask
 
 
 def _ask(args: argparse.Namespace) -> int:
+    if args.url is not None:
+        from asktell.service.commands import remote_ask
+
+        return remote_ask(args)
     with _locked_state_file(args.state) as text:
         loop, state = load(text)
         state, trials = loop.ask(state, n=args.n)
@@ -347,7 +364,7 @@ def _ask(args: argparse.Namespace) -> int:
 
 @subcommand("tell", "report a trial's value (or that its evaluation failed)")
 def _define_tell(parser: argparse.ArgumentParser) -> Run:
-    _state_option(parser)
+    _state_or_url_options(parser)
     parser.add_argument("--trial", required=True, type=int, metavar="ID", help="the trial's id")
     outcome = parser.add_mutually_exclusive_group(required=True)
     outcome.add_argument(
@@ -367,6 +384,10 @@ def _tell(args: argparse.Namespace) -> int:
         args.metadata, "--metadata", TrialError, 'an object like {"seconds": 12.5}'
     )
     status = FAILED if args.failed else COMPLETED
+    if args.url is not None:
+        from asktell.service.commands import remote_tell
+
+        return remote_tell(args, value, status, metadata)
     with _locked_state_file(args.state) as text:
         loop, state = load(text)
         state = loop.tell(state, args.trial, value, status=status, metadata=metadata)
@@ -475,6 +496,16 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"regret:      {result.best_value - BRANIN_MINIMUM:.6f}")
     print(f"trials:      {len(result.trials)} ({failed} failed) in {seconds:.1f} s")
     return 0
+
+
+# --- serve (asktell.service) --------------------------------------------------------------------
+
+
+@subcommand("serve", "run the HTTP ask/tell service on a database (needs the service extra)")
+def _define_serve(parser: argparse.ArgumentParser) -> Run:
+    from asktell.service.commands import define_serve
+
+    return define_serve(parser)
 
 
 if __name__ == "__main__":

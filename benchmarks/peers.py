@@ -1,15 +1,15 @@
 """asktell and its peers behind one small interface, for side-by-side benchmark runs.
 
-A :class:`Method` makes a :class:`Session` per (problem instance, seed): ``ask() -> (params, token)``,
-``tell(token, value)`` and ``recommend() -> params | None``. :meth:`Method.run` drives a session for
-the problem's budget and returns a :class:`RunRecord`:
+A :class:`Method` makes a :class:`Session` per (problem instance, seed):
+``ask() -> (params, token)``, ``tell(token, value)`` and ``recommend() -> params | None``.
+:meth:`Method.run` drives a session for the problem's budget and returns a :class:`RunRecord`:
 
 - ``overhead_s[i]``: seconds spent inside ask and tell for evaluation ``i`` (the function itself is
   not timed); building the session (creating a study, configuring an experiment) is recorded apart
   in ``setup_s``.
 - ``regret[i]``: simple regret, on the noiseless function, of the point the method would recommend
-  after ``i + 1`` evaluations. For noiseless problems that is the best observed point. For noisy ones
-  it is the method's own recommendation, computed outside the timed region:
+  after ``i + 1`` evaluations. For noiseless problems that is the best observed point. For noisy
+  ones it is the method's own recommendation, computed outside the timed region:
 
   - asktell loops: ``loop.recommend(state)`` when the loop has one, else ``state.best()``;
   - the plain BoTorch loop and scikit-optimize: the evaluated point of lowest posterior mean of the
@@ -157,7 +157,6 @@ class _AskTellSession(Session):
     def __init__(self, loop: Any, space: Space, seed: int):
         self.loop = loop
         self.state = loop.init(space, seed=seed)
-        self.times: dict[str, list[float]] = {}
 
     def ask(self) -> tuple[Params, Any]:
         self.state, (trial,) = self.loop.ask(self.state, 1)
@@ -167,23 +166,20 @@ class _AskTellSession(Session):
         self.state = self.loop.tell(self.state, token, value)
 
     def recommend(self) -> Params | None:
-        if hasattr(self.loop, "recommend"):
-            best = self.loop.recommend(self.state)
-        else:
-            best = self.state.best()
+        recommend = getattr(self.loop, "recommend", None)
+        best = recommend(self.state) if recommend is not None else self.state.best()
         if best is None:
             return None
         return dict(best.params) if hasattr(best, "params") else dict(best)
 
     def extra(self) -> dict[str, Any]:
-        """Numeric timings the loop wrote into trial metadata (keys ending in ``_s``)."""
+        """Timings the loop wrote into trial metadata (keys ending in ``_seconds`` or ``_s``)."""
         times: dict[str, list[float | None]] = {}
         trials = self.state.trials
-        keys = sorted({k for t in trials for k in t.metadata if k.endswith("_s")})
+        keys = sorted({k for t in trials for k in t.metadata if k.endswith(("_seconds", "_s"))})
         for key in keys:
             times[key] = [
-                float(v) if isinstance(v := t.metadata.get(key), (int, float)) else None
-                for t in trials
+                float(v) if isinstance(v := t.metadata.get(key), (int, float)) else None for t in trials
             ]
         notes = sorted({str(t.metadata["fallback"]) for t in trials if "fallback" in t.metadata})
         out: dict[str, Any] = {"metadata_times": times} if times else {}
@@ -210,7 +206,7 @@ class AskTellMethod(Method):
 
 def asktell_method() -> tuple[Method, str | None]:
     """asktell's global-BO method: ``BayesOpt()`` when it exists, else Sobol with a warning."""
-    import asktell.loops as loops
+    from asktell import loops
 
     if hasattr(loops, "BayesOpt"):
         return AskTellMethod(loops.BayesOpt, "asktell"), None
@@ -354,7 +350,7 @@ class _SkoptSession(Session):
 
     def ask(self) -> tuple[Params, Any]:
         x = self.opt.ask()
-        return dict(zip(self.names, x)), x
+        return dict(zip(self.names, x, strict=True)), x
 
     def tell(self, token: Any, value: float) -> None:
         self.opt.tell(token, value)
@@ -364,7 +360,7 @@ class _SkoptSession(Session):
             return None
         Xt = self.opt.space.transform(self.opt.Xi)
         mean = self.opt.models[-1].predict(Xt)
-        return dict(zip(self.names, self.opt.Xi[int(np.argmin(mean))]))
+        return dict(zip(self.names, self.opt.Xi[int(np.argmin(mean))], strict=True))
 
 
 class SkoptMethod(Method):
@@ -406,7 +402,8 @@ class _BoTorchSession(Session):
         torch.manual_seed(seed)  # the tutorials' seeding: raw samples and MC samplers use it
         self.space = space
         d = space.dim
-        self.initial = SobolEngine(d, scramble=True, seed=seed).draw(2 * (d + 1), dtype=torch.float64)
+        sobol = SobolEngine(d, scramble=True, seed=seed)
+        self.initial = sobol.draw(2 * (d + 1), dtype=torch.float64)
         self.X: list[torch.Tensor] = []
         self.Y: list[float] = []
         self.fit_s: list[float] = []
@@ -431,9 +428,7 @@ class _BoTorchSession(Session):
             t1 = time.perf_counter()
             acqf = qLogNoisyExpectedImprovement(model=model, X_baseline=train_X, prune_baseline=True)
             bounds = torch.stack([torch.zeros(self.space.dim), torch.ones(self.space.dim)])
-            candidate, _ = optimize_acqf(
-                acqf, bounds=bounds.double(), q=1, num_restarts=10, raw_samples=512
-            )
+            candidate, _ = optimize_acqf(acqf, bounds=bounds.double(), q=1, num_restarts=10, raw_samples=512)
             x = candidate.detach()[0]
             self.fit_s.append(t1 - t0)
             self.acq_s.append(time.perf_counter() - t1)
@@ -511,7 +506,7 @@ class _AxSession(Session):
 def quiet_ax() -> None:
     from ax.utils.common.logger import set_stderr_log_level
 
-    set_stderr_log_level(logging.WARNING)
+    set_stderr_log_level(logging.ERROR)  # its per-trial INFO and "model fit is poor" WARNINGs
 
 
 class AxMethod(Method):
@@ -561,14 +556,37 @@ def quiet() -> None:
     warnings.filterwarnings("ignore", message=".*objective has been evaluated at this point.*")
     warnings.filterwarnings("ignore", category=UserWarning, module="skopt")
     try:
-        from botorch.exceptions.warnings import InputDataWarning, OptimizationWarning
+        from botorch.exceptions.warnings import (
+            BadInitialCandidatesWarning,
+            InputDataWarning,
+            OptimizationWarning,
+        )
 
-        warnings.filterwarnings("ignore", category=InputDataWarning)
-        warnings.filterwarnings("ignore", category=OptimizationWarning)
+        for category in (BadInitialCandidatesWarning, InputDataWarning, OptimizationWarning):
+            warnings.filterwarnings("ignore", category=category)
     except ImportError:
         pass
     warnings.filterwarnings("ignore", category=RuntimeWarning, module="botorch")
+    try:
+        from linear_operator.utils.warnings import NumericalWarning
+
+        warnings.filterwarnings("ignore", category=NumericalWarning)
+    except ImportError:
+        pass
     if _missing("optuna") is None:
         quiet_optuna()
     if _missing("ax") is None:
         quiet_ax()
+
+
+def init_worker(threads: int) -> None:
+    """Set up a benchmark process: ``threads`` torch threads, quiet peers."""
+    torch.set_num_threads(threads)
+    quiet()
+
+
+def run_job(method: str, problem: str, seed: int, quick: bool) -> dict[str, Any]:
+    """Run one (method, problem, seed) and return the record as a dict (for process pools)."""
+    from benchmarks.problems import get_problem
+
+    return get_method(method).run(get_problem(problem, quick=quick), seed).to_dict()

@@ -243,12 +243,12 @@ PROBLEMS: dict[str, Problem] = _problems()
 
 # Budgets of ``--quick``: enough for every model-based method to leave its initial design.
 QUICK_BUDGETS = {
-    "branin": 20,
-    "hartmann6": 25,
-    "ackley10": 30,
-    "rosenbrock4": 25,
-    "mixed": 20,
-    "hartmann6-noisy": 25,
+    "branin": 15,
+    "hartmann6": 20,
+    "ackley10": 28,
+    "rosenbrock4": 18,
+    "mixed": 18,
+    "hartmann6-noisy": 20,
 }
 
 

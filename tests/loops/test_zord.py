@@ -7,7 +7,7 @@ import torch
 
 from asktell import Categorical, Integer, Real, Space
 from asktell.errors import ConfigError, ParamError
-from asktell.loops import ZoRD, ZOSGD
+from asktell.loops import ZOSGD, ZoRD
 from asktell.loops.zord import nearest
 
 SPACE = Space({f"x{i}": Real(-1.0, 1.0) for i in range(6)})
