@@ -179,7 +179,8 @@ class _AskTellSession(Session):
         keys = sorted({k for t in trials for k in t.metadata if k.endswith(("_seconds", "_s"))})
         for key in keys:
             times[key] = [
-                float(v) if isinstance(v := t.metadata.get(key), (int, float)) else None for t in trials
+                float(v) if isinstance(v := t.metadata.get(key), (int, float)) else None
+                for t in trials
             ]
         notes = sorted({str(t.metadata["fallback"]) for t in trials if "fallback" in t.metadata})
         out: dict[str, Any] = {"metadata_times": times} if times else {}
@@ -426,9 +427,13 @@ class _BoTorchSession(Session):
             t0 = time.perf_counter()
             model = _fit_gp(train_X, train_Y)
             t1 = time.perf_counter()
-            acqf = qLogNoisyExpectedImprovement(model=model, X_baseline=train_X, prune_baseline=True)
+            acqf = qLogNoisyExpectedImprovement(
+                model=model, X_baseline=train_X, prune_baseline=True
+            )
             bounds = torch.stack([torch.zeros(self.space.dim), torch.ones(self.space.dim)])
-            candidate, _ = optimize_acqf(acqf, bounds=bounds.double(), q=1, num_restarts=10, raw_samples=512)
+            candidate, _ = optimize_acqf(
+                acqf, bounds=bounds.double(), q=1, num_restarts=10, raw_samples=512
+            )
             x = candidate.detach()[0]
             self.fit_s.append(t1 - t0)
             self.acq_s.append(time.perf_counter() - t1)

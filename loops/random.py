@@ -42,6 +42,8 @@ class RandomSearch(Loop):
 
 def sobol_points(dim: int, seed: int, skip: int, n: int):
     """Points ``skip .. skip + n - 1`` of the scrambled Sobol sequence for ``seed``: ``n x dim``."""
+    if n == 0:  # SobolEngine.draw(0) fails on a fresh engine
+        return torch.zeros(0, dim, dtype=torch.float64)
     engine = SobolEngine(dim, scramble=True, seed=derive_seed(seed, "sobol") % (2**31))
     if skip:
         engine.fast_forward(skip)
