@@ -17,11 +17,13 @@ between two runs of the same state and call (see :mod:`asktell.state`).
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import torch
+from gpytorch.mlls import ExactMarginalLogLikelihood
 
 from asktell.acquisition.bo import ACQUISITIONS, AcquisitionInputs, OptimizerSettings, optimize
 from asktell.errors import ConfigError
@@ -41,6 +43,41 @@ def _positive_int(name: str, value: Any, allow_none: bool = False) -> None:
         raise ConfigError(f"{name} must be a positive integer, got {value!r}.")
 
 
+def _warp_shift(r: torch.Tensor) -> float:
+    return max(float(r.median()) / 10, 1e-12 * max(float(r.max()), 1.0))
+
+
+def log_warp(y: torch.Tensor) -> torch.Tensor:
+    """``log(y - min y + s)`` with ``s`` a tenth of the median distance to the minimum (``n``)."""
+    r = y - y.min()
+    return torch.log(r + _warp_shift(r))
+
+
+def log_warp_jacobian(y: torch.Tensor) -> float:
+    """``sum log |d log_warp(y) / dy|``: turns a density of warped values into one of ``y``."""
+    r = y - y.min()
+    return float(-torch.log(r + _warp_shift(r)).sum())
+
+
+def log_evidence(model) -> float:
+    """Log marginal likelihood of the model's training targets in their original units.
+
+    BoTorch's ``ExactMarginalLogLikelihood`` is an average over the standardized targets; the
+    total adds back ``n log`` of Standardize's scale so two models of differently transformed
+    values can be compared after their Jacobians are added.
+    """
+    model.train()
+    try:
+        mll = ExactMarginalLogLikelihood(model.likelihood, model)
+        with torch.no_grad():
+            inputs = model.train_inputs[0]
+            value = float(mll(model(inputs), model.train_targets)) * inputs.shape[0]
+    finally:
+        model.eval()
+    scale = float(model.outcome_transform.stdvs.reshape(-1)[0])
+    return value - inputs.shape[0] * math.log(scale)
+
+
 @register_loop
 @dataclass(frozen=True)
 class BayesOpt(Loop):
@@ -51,6 +88,12 @@ class BayesOpt(Loop):
         n_init: size of the Sobol initial design (default: ``min(max(5, d + 1), 20)``).
         noise_std: observation noise in the objective's units: ``None`` infers it (default),
             ``0.0`` declares the function noiseless.
+        min_noise: floor of an inferred noise variance, relative to the data's variance.
+        warp: ``"auto"`` (default) models ``log(y - min y + s)`` instead of ``y`` when that
+            explains the values better (marginal likelihood, decided at each cold fit), ``"log"``
+            always, ``"none"`` never. The map
+            is monotone, so the minimizer is unchanged; a GP on values spanning orders of magnitude
+            (Rosenbrock's 1 to 1e6) otherwise spends its whole variance on the worst points.
         beta: exploration weight of UCB.
         num_restarts, raw_samples, acq_maxiter: effort of the acquisition optimizer.
         max_fit_iter: L-BFGS iterations of a fit from BoTorch's default hyperparameters.
@@ -62,6 +105,8 @@ class BayesOpt(Loop):
     acquisition: str = "qlognei"
     n_init: int | None = None
     noise_std: float | None = None
+    min_noise: float = 1e-6
+    warp: str = "auto"
     beta: float = 2.0
     num_restarts: int = 4
     raw_samples: int = 256
@@ -73,9 +118,7 @@ class BayesOpt(Loop):
 
     def _validate_config(self) -> None:
         if self.acquisition not in ACQUISITIONS:
-            raise ConfigError(
-                f"acquisition must be one of {sorted(ACQUISITIONS)}, got {self.acquisition!r}."
-            )
+            raise ConfigError(f"acquisition must be one of {sorted(ACQUISITIONS)}, got {self.acquisition!r}.")
         _positive_int("n_init", self.n_init, allow_none=True)
         for key in (
             "num_restarts",
@@ -91,9 +134,9 @@ class BayesOpt(Loop):
             or not isinstance(self.noise_std, (int, float))
             or not 0 <= self.noise_std < float("inf")
         ):
-            raise ConfigError(
-                f"noise_std must be None or a finite number >= 0, got {self.noise_std!r}."
-            )
+            raise ConfigError(f"noise_std must be None or a finite number >= 0, got {self.noise_std!r}.")
+        if self.warp not in ("auto", "log", "none"):
+            raise ConfigError(f"warp must be 'auto', 'log' or 'none', got {self.warp!r}.")
         if isinstance(self.beta, bool) or not isinstance(self.beta, (int, float)) or self.beta < 0:
             raise ConfigError(f"beta must be a number >= 0, got {self.beta!r}.")
 
@@ -101,7 +144,7 @@ class BayesOpt(Loop):
         return self.n_init if self.n_init is not None else min(max(5, dim + 1), 20)
 
     def _init_memo(self, space, seed) -> dict[str, Any]:
-        return {"sobol_issued": 0, "gp": None, "fits": 0}
+        return {"sobol_issued": 0, "gp": None, "fits": 0, "warped": False}
 
     # --- ask ----------------------------------------------------------------------------------
     def _propose(self, state: State, n: int) -> Proposal:
@@ -154,29 +197,52 @@ class BayesOpt(Loop):
             metadata.append({**info, **point[1]})
         return Proposal(params, memo, metadata)
 
-    def _training_data(self, state: State) -> tuple[torch.Tensor, torch.Tensor]:
+    def _training_data(self, state: State, warped: bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``X`` (``n x d``) and the model's targets ``n x 1``: the (possibly warped) values, negated
+        because BoTorch maximizes. ``warped=None`` uses the choice stored in the memo."""
         X, y = trajectory(state)
-        return X, -y.unsqueeze(-1)  # BoTorch maximizes: the model regresses the negated objective
+        if warped is None:
+            warped = self.warp == "log" or (self.warp == "auto" and bool(state.memo.get("warped")))
+        return X, -(log_warp(y) if warped else y).unsqueeze(-1)
 
     def _cat_dims(self, state: State) -> list[int]:
         return [i for i, p in enumerate(state.space.params.values()) if isinstance(p, Categorical)]
 
     def _fit(self, state: State, memo: dict[str, Any], extra_pending: list[dict]) -> GPFit:
-        X, Y = self._training_data(state)
-        cold = memo["gp"] is None or memo["fits"] % self.refit_every == 0
-        return fit_gp(
-            X,
-            Y,
-            cat_dims=self._cat_dims(state),
-            noise_std=self.noise_std,
-            warm_start=None if cold else memo["gp"],
-            max_iter=self.max_fit_iter,
-            warm_max_iter=self.warm_fit_iter,
-        )
+        """Fit the GP, warm-started from the memo; a cold fit every ``refit_every`` fits.
 
-    def _optimize(
-        self, state: State, fit: GPFit, extra_pending: list[dict], q: int
-    ) -> torch.Tensor:
+        With ``warp="auto"``, each cold fit also fits the log-warped values and keeps the model
+        whose marginal likelihood of the *original* values is higher (the warped one's includes
+        the log map's Jacobian), so the choice is a likelihood comparison, not a threshold.
+        """
+        cold = memo["gp"] is None or memo["fits"] % self.refit_every == 0
+        candidates = [None]
+        if cold and self.warp == "auto":
+            candidates = [False, True]
+        best: tuple[float, GPFit, bool | None] | None = None
+        for warped in candidates:
+            X, Y = self._training_data(state, warped)
+            fit = fit_gp(
+                X,
+                Y,
+                cat_dims=self._cat_dims(state),
+                noise_std=self.noise_std,
+                warm_start=None if cold else memo["gp"],
+                max_iter=self.max_fit_iter,
+                warm_max_iter=self.warm_fit_iter,
+                min_noise=self.min_noise,
+            )
+            if len(candidates) == 1:
+                return fit
+            _, y = trajectory(state)
+            score = log_evidence(fit.model) + (log_warp_jacobian(y) if warped else 0.0)
+            if best is None or score > best[0]:
+                best = (score, fit, warped)
+        assert best is not None
+        memo["warped"] = best[2]
+        return best[1]
+
+    def _optimize(self, state: State, fit: GPFit, extra_pending: list[dict], q: int) -> torch.Tensor:
         X, Y = self._training_data(state)
         pending = [t.params for t in state.pending] + list(extra_pending)
         inputs = AcquisitionInputs(
@@ -228,7 +294,7 @@ class BayesOpt(Loop):
         self._check_state(state)
         if self.noise_std == 0 or modelling_obstacle(state):
             return state.best()
-        X, _ = self._training_data(state)
+        X, _ = trajectory(state)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(derive_seed(state.seed, "recommend", state.counter))
             fit = self._fit(state, dict(state.memo), [])
