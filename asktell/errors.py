@@ -37,3 +37,7 @@ class RegistryError(AskTellError, KeyError):
 
     def __str__(self) -> str:  # KeyError quotes its message; keep it readable.
         return str(self.args[0]) if self.args else ""
+
+
+class FederationError(AskTellError, ValueError):
+    """A federated exchange is out of order: a report before the work is done, a stale broadcast."""

@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import torch
 
 from asktell.loops.random import sobol_points
-from asktell.state import State
+from asktell.space import Space
+from asktell.state import State, Trial
+
+
+# Encoded rows of trials, keyed by the trial object's identity. Encoding is a pure function of the
+# (immutable) trial and its space, so this memo changes no result; it keeps a long run's asks from
+# re-encoding every past point (a federated client re-reads its whole trajectory every local step).
+_ROWS: dict[int, tuple[weakref.ref, tuple[str, ...], torch.Tensor]] = {}
+
+
+def _encoded(space: Space, trial: Trial) -> torch.Tensor:
+    key = id(trial)
+    hit = _ROWS.get(key)
+    if hit is not None and hit[0]() is trial and hit[1] == space.names:
+        return hit[2]
+    row = space.encode(trial.params)
+    _ROWS[key] = (weakref.ref(trial, lambda _, k=key: _ROWS.pop(k, None)), space.names, row)
+    return row
 
 
 def trajectory(state: State) -> tuple[torch.Tensor, torch.Tensor]:
@@ -16,7 +34,9 @@ def trajectory(state: State) -> tuple[torch.Tensor, torch.Tensor]:
     Failed and pending trials are never values.
     """
     done = state.completed
-    X = state.space.encode_many([t.params for t in done])
+    if not done:
+        return torch.zeros(0, state.space.dim, dtype=torch.float64), torch.zeros(0, dtype=torch.float64)
+    X = torch.stack([_encoded(state.space, t) for t in done])
     y = torch.tensor([float(t.value) for t in done], dtype=torch.float64)  # type: ignore[arg-type]
     return X, y
 

@@ -30,6 +30,21 @@ FAST_CONFIGS: dict[str, dict] = {
         "acq_maxiter": 20,
     },
     "zord": {"n_init": 3},
+    "fzoos": {
+        "n_features": 200,
+        "local_steps": 2,
+        "local_active": 1,
+        "local_candidates": 10,
+        "post_active": 2,
+        "post_candidates": 10,
+        "n_init": 2,
+        "n_local": 30,
+        "n_rff": 40,
+    },
+    "fedzo": {"local_steps": 2, "q": 3},
+    "fedprox": {"local_steps": 2, "q": 3},
+    "scaffold1": {"local_steps": 2, "q": 3},
+    "scaffold2": {"local_steps": 2, "q": 3},
 }
 # Hypothesis examples per loop: model-based loops fit a GP per ask.
 EXAMPLES = {"random": 25, "sobol": 25}
@@ -185,9 +200,7 @@ def test_property_random_spaces_and_values(loop):
         derandomize=True,
         suppress_health_check=[HealthCheck.too_slow],
     )
-    @given(
-        space=spaces(), values=st.lists(finite, min_size=3, max_size=6), seed=st.integers(0, 2**31)
-    )
+    @given(space=spaces(), values=st.lists(finite, min_size=3, max_size=6), seed=st.integers(0, 2**31))
     def check(space, values, seed):
         state = init(loop, space, seed=seed)
         for value in values:

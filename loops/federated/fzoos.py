@@ -1,0 +1,219 @@
+"""FZooS: federated zeroth-order optimization with trajectory-informed surrogate gradients.
+
+Each client descends along the derived-GP gradient of a GP fitted on its own query trajectory (the
+``n_local`` points nearest the current iterate), corrected by the difference between the global and
+its own random-Fourier-feature (RFF) surrogate gradients of the previous round, both evaluated at
+the current local iterate (ALGORITHMS.md 2.4-2.5):
+
+    g = grad mu_i(x) + gamma_t * (grad phi(x)^T w_{r-1} - grad phi(x)^T w^{(i)}_{r-1})
+
+``correction="adaptive"`` (default) uses ``gamma_t = 1/t``; ``"fixed"`` uses ``gamma = 1`` and
+evaluates the bracket at the round's start point ``x_{r-1}`` (the ablation's fixed variant);
+``"none"`` drops it (with one client this is the single-client surrogate descent).
+
+Queries per client and round (defaults): the round's start point, then per local step its new
+iterate plus ``local_active`` active queries around it (not after the last step); after the
+iterate exchange, the new global point plus ``post_active`` active queries in a box of half-width
+``rho_i`` (half the client's mean coordinate displacement in the round), after which the client
+fits its RFF weights on the ``n_rff`` points nearest the global point and sends them. With
+``T = 10``: ``1 + 10 + 5 * 9 + 1 + 50 = 107`` queries. Before round 1 each client also queries
+``n_init`` points within 0.01 of ``x_0``.
+
+Decisions (ALGORITHMS.md, top): gradients of GP means in closed form, uncertainty as the trace of
+the gradient covariance, the intended local active-query rule, no server-side acceptance test,
+every query counted. The local GP is isotropic RBF (hundreds of dimensions, ~150 points), its
+hyperparameters re-fitted every ``refit_every`` steps and reused in between.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from asktell.acquisition.active import draw_candidates, select_active_queries
+from asktell.errors import ConfigError
+from asktell.loops.adam import AdamState, adam_step
+from asktell.loops.federated.protocol import Federated, _positive
+from asktell.loops.trajectory import modelling_obstacle, trajectory
+from asktell.loops.zord import nearest
+from asktell.registry import register_loop
+from asktell.rng import derive_seed, torch_rng
+from asktell.state import State
+from asktell.surrogates.gp import GPFit, fit_gp
+from asktell.surrogates.gradient import derived_gp
+from asktell.surrogates.rff import fit_rff_weights, rff_features
+
+CORRECTIONS = ("adaptive", "fixed", "none")
+
+
+@register_loop
+@dataclass(frozen=True)
+class FZooS(Federated):
+    """FZooS (see the module docstring).
+
+    Args:
+        n_features: ``M``, random Fourier features of the shared surrogate.
+        rff_lengthscale: RBF lengthscale of the RFF kernel (unit-cube coordinates).
+        n_local, n_rff: nearest points for the local GP and for the RFF weights.
+        local_active, local_candidates, local_radius: active queries after each local step.
+        post_active, post_candidates: active queries around the new global point.
+        n_init: queries near ``x_0`` before round 1.
+        correction: ``"adaptive"``, ``"fixed"`` or ``"none"``.
+        refit_every: local GP hyperparameter fits every this many local steps.
+    """
+
+    n_features: int = 10000
+    rff_lengthscale: float = 1.0
+    n_local: int = 150
+    n_rff: int = 500
+    local_active: int = 5
+    local_candidates: int = 100
+    local_radius: float = 0.01
+    post_active: int = 50
+    post_candidates: int = 200
+    n_init: int = 10
+    correction: str = "adaptive"
+    refit_every: int = 5
+    name = "fzoos"
+    has_post_exchange = True
+
+    def _validate_config(self) -> None:
+        super()._validate_config()
+        for key in ("n_features", "n_local", "n_rff", "local_candidates", "post_candidates", "refit_every"):
+            _positive(key, getattr(self, key), integer=True)
+        for key in ("local_active", "post_active", "n_init"):
+            _positive(key, getattr(self, key), integer=True, allow_zero=True)
+        _positive("rff_lengthscale", self.rff_lengthscale)
+        _positive("local_radius", self.local_radius)
+        if self.local_active > self.local_candidates or self.post_active > self.post_candidates:
+            raise ConfigError("active queries must not outnumber their candidates.")
+        if self.correction not in CORRECTIONS:
+            raise ConfigError(f"correction must be one of {CORRECTIONS}, got {self.correction!r}.")
+
+    # ---------------------------------------------------------------- local phase
+    def _start_local(self, state: State, memo: dict[str, Any]) -> dict[str, Any]:
+        x = memo["x"]
+        points = [x]
+        if memo["round"] == 1 and self.n_init:  # ALGORITHMS.md 2.2.3: 10 points near x_0
+            xt = torch.tensor(x, dtype=torch.float64)
+            noise = torch.rand(
+                self.n_init, len(x), generator=torch_rng(state.seed, "init"), dtype=torch.float64
+            )
+            points += (xt + 0.01 * (2 * noise - 1)).clamp(0.0, 1.0).tolist()
+        memo["unit"] = {"points": points, "ids": [], "center": x}
+        return memo
+
+    def _next_unit(self, state: State, memo: dict[str, Any]) -> dict[str, Any]:
+        if memo["phase"] == "post":
+            return self._finish_post(state, memo)
+        if memo["t"] >= self.local_steps:
+            memo.update(phase="report", outbox={"x": memo["x"]})
+            return memo
+        x = torch.tensor(memo["x"], dtype=torch.float64)
+        model = self._local_model(state, memo, x)
+        t = memo["t"] + 1
+        # no model yet (fewer than two distinct values): the step follows the correction alone
+        local = derived_gp(model).mean(x.unsqueeze(0))[0] if model is not None else torch.zeros_like(x)
+        direction = local + self._correction(state, memo, x, t)
+        delta, adam = adam_step(direction, AdamState.from_dict(memo["adam"]), self.lr)
+        x_new = (x - delta).clamp(0.0, 1.0)
+        points = [x_new.tolist()]
+        if t < self.local_steps and self.local_active:
+            generator = torch_rng(state.seed, "local-active", memo["round"], t)
+            points += self._active(
+                model, x_new, self.local_active, self.local_candidates, self.local_radius, generator
+            )
+        memo.update(
+            x=x_new.tolist(),
+            adam=adam.to_dict(),
+            t=t,
+            unit={"points": points, "ids": [], "center": x_new.tolist()},
+        )
+        return memo
+
+    def _correction(self, state: State, memo: dict[str, Any], x: torch.Tensor, t: int) -> torch.Tensor:
+        own, shared = memo["own"].get("w"), memo["received"].get("w")
+        if self.correction == "none" or own is None or shared is None:
+            return torch.zeros_like(x)
+        features = rff_features(x.numel(), self.n_features, float(self.rff_lengthscale), self._rff_seed(memo))
+        difference = torch.tensor(shared, dtype=torch.float64) - torch.tensor(own, dtype=torch.float64)
+        if self.correction == "fixed":
+            at = torch.tensor(memo["x_start"], dtype=torch.float64)
+            return features.gradient(at.unsqueeze(0), difference)[0]
+        return features.gradient(x.unsqueeze(0), difference)[0] / t
+
+    def _local_model(self, state: State, memo: dict[str, Any], x: torch.Tensor):
+        """The local GP on the ``n_local`` completed points nearest ``x``, or None without data."""
+        if modelling_obstacle(state):
+            return None
+        X, y = trajectory(state)
+        local = nearest(X, x, self.n_local)
+        refit = memo["gp"] is None or memo["fits"] % self.refit_every == 0
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(derive_seed(state.seed, "fzoos-fit", state.counter))
+            fit: GPFit = fit_gp(
+                X[local],
+                y[local].unsqueeze(-1),
+                warm_start=memo["gp"],
+                warm_max_iter=40 if refit else 0,
+                isotropic=True,
+                min_noise=1e-6,
+            )
+        memo.update(gp=fit.hyperparameters, fits=memo["fits"] + 1)
+        return fit.model
+
+    def _active(self, model, x: torch.Tensor, m: int, n_candidates: int, radius: float, generator) -> list:
+        """``m`` active queries around ``x`` (uniform candidates when there is no model yet)."""
+        if model is None:
+            return draw_candidates(x, m, radius, generator).tolist()
+        return select_active_queries(
+            model, x, m=m, n_candidates=n_candidates, radius=radius, generator=generator
+        ).tolist()
+
+    # ---------------------------------------------------------------- post phase
+    def _start_post(self, state: State, memo: dict[str, Any]) -> dict[str, Any]:
+        x_global = torch.tensor(memo["x_global"], dtype=torch.float64)
+        points = [x_global.tolist()]
+        if self.post_active:
+            # rho_i: half the client's mean absolute coordinate displacement in the round
+            rho = max(float((x_global - torch.tensor(memo["x"], dtype=torch.float64)).abs().mean()) / 2, 1e-3)
+            model = self._local_model(state, memo, x_global)
+            generator = torch_rng(state.seed, "post-active", memo["round"])
+            points += self._active(model, x_global, self.post_active, self.post_candidates, rho, generator)
+        memo["unit"] = {"points": points, "ids": [], "center": x_global.tolist()}
+        return memo
+
+    def _finish_post(self, state: State, memo: dict[str, Any]) -> dict[str, Any]:
+        """Fit the client's RFF weights on the points nearest the global iterate and send them."""
+        X, y = trajectory(state)
+        if not len(y):  # every query failed: a zero surrogate
+            memo.update(phase="report_post", outbox={"w": [0.0] * self.n_features})
+            return memo
+        center = torch.tensor(memo["x_global"], dtype=torch.float64)
+        near = nearest(X, center, self.n_rff)
+        y_near = y[near]
+        low, span = float(y_near.min()), float(y_near.max() - y_near.min()) or 1.0
+        features = rff_features(
+            X.shape[1], self.n_features, float(self.rff_lengthscale), self._rff_seed(memo)
+        )
+        # min-max normalized targets, weights scaled back: the global surrogate averages the
+        # clients' surrogates in their own units (ALGORITHMS.md 2.3)
+        w = fit_rff_weights(features, X[near], (y_near - low) / span, noise=1e-6) * span
+        memo.update(phase="report_post", outbox={"w": w.tolist()})
+        return memo
+
+    def _extra_points(self, state: State, memo: dict[str, Any], k: int) -> torch.Tensor:
+        center = torch.tensor(memo["unit"]["center"], dtype=torch.float64)
+        u = torch.rand(
+            k, center.numel(), generator=torch_rng(state.seed, "extra", state.counter), dtype=torch.float64
+        )
+        return (center + self.local_radius * (2 * u - 1)).clamp(0.0, 1.0)
+
+    def _is_last_unit(self, memo: dict[str, Any]) -> bool:
+        return memo["phase"] == "post" or memo["t"] >= self.local_steps
+
+    def _rff_seed(self, memo: dict[str, Any]) -> int:
+        # shared by all clients and the server: derived from the federation, not from the client
+        return int(memo["rff_seed"])

@@ -1,0 +1,502 @@
+"""The federated protocol: one stateless loop per client plus pure server functions.
+
+A federated algorithm object holds configuration only. Its pieces (DESIGN.md, "Federated loops"):
+
+    server = fed.server_init(space, n_clients, seed)       # ServerState, JSON-serializable
+    state = fed.client_init(server, i)                     # an asktell State per client
+    state, trials = fed.ask(state); state = fed.tell(...)  # the client's own queries
+    if fed.client_ready(state):
+        message = fed.client_report(state)                 # Message: small numpy payload
+        state = fed.client_reported(state)
+    server, broadcast = fed.aggregate(server, messages)    # messages of the clients that reported
+    state = fed.client_sync(state, broadcast)
+
+A round has one or two exchanges. **Iterate exchange**: after ``T`` local steps each client sends its
+local iterate ``x_i``; the server averages them (weighted by client weights, over the clients that
+reported) into ``x_r``. Algorithms with a **post exchange** (FZooS: active queries and the RFF
+surrogate; SCAFFOLD-I: a finite-difference gradient at ``x_r``) then send ``x_r`` back, each client
+queries around it and sends a second message; the server averages that too. The last broadcast of a
+round is a ``"start"`` message (``x_r`` and the global quantities the next round needs); the server
+keeps it, so a client that missed rounds (partial participation, a dropout) rejoins by syncing with
+``fed.start_message(server)``.
+
+Client work is organised in *units*: a list of points that can be queried without waiting for
+each other's values (a finite-difference stencil, a descent point and its active queries). A unit is
+done when every point was asked and told (completed or failed); the next ask computes the next unit
+from the values. Asking for more points than the unit plans adds *extra* points to it (more
+directions or more local points), so ``ask(n)`` always returns ``n`` trials.
+
+``fed.init(space, seed=...)`` makes a standalone client: a federation of one whose exchanges happen
+inside ``ask``. It is how the conformance suite runs the algorithms, and with N = 1 and no
+correction FZooS is exactly the single-client surrogate descent.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import torch
+
+from asktell.errors import ConfigError, FederationError, StateError
+from asktell.loops.adam import AdamState
+from asktell.loops.base import Loop, Proposal, require_numeric
+from asktell.registry import loop_class
+from asktell.rng import derive_seed, torch_rng
+from asktell.space import Space
+from asktell.state import SCHEMA_VERSION, State
+
+ITERATE, POST, START = "iterate", "post", "start"
+SERVER_FORMAT = "asktell.federated.server"
+
+
+@dataclass(frozen=True)
+class Message:
+    """What crosses the network: named float64 arrays plus a small JSON dict.
+
+    Attributes:
+        kind: ``"iterate"`` or ``"post"`` (client to server), ``"post"`` or ``"start"`` (server
+            to clients).
+        round: the round it belongs to (1-based).
+        client: the sender's index, or -1 for the server.
+        arrays: ``name -> 1-d float64 numpy array`` (the iterate ``x``, RFF weights ``w``, ...).
+    """
+
+    kind: str
+    round: int
+    client: int
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def nbytes(self) -> int:
+        """Payload size: the arrays' bytes (the few header numbers are not counted)."""
+        return int(sum(a.nbytes for a in self.arrays.values()))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "round": self.round,
+            "client": self.client,
+            "arrays": {k: v.tolist() for k, v in self.arrays.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Message:
+        try:
+            return cls(
+                kind=str(data["kind"]),
+                round=int(data["round"]),
+                client=int(data["client"]),
+                arrays={k: np.asarray(v, dtype=np.float64) for k, v in data["arrays"].items()},
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StateError(f"not a federated message: {exc}") from None
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), allow_nan=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> Message:
+        return cls.from_dict(json.loads(text))
+
+
+@dataclass(frozen=True)
+class ServerState:
+    """The server's whole state: JSON-serializable, immutable.
+
+    Attributes:
+        algorithm, config: the federated algorithm's registry name and configuration.
+        space: the search space (iterates live in its unit cube).
+        n_clients, weights: number of clients and their aggregation weights (summing to 1).
+        seed: the federation's seed (shared RFF features, client seeds, participation draws).
+        round: rounds completed so far.
+        phase: ``"iterate"`` (awaiting iterates) or ``"post"`` (awaiting post messages).
+        x: the global iterate (``d`` floats).
+        globals: global quantities of the last completed round (``name -> list of floats``).
+        pending_x: during the post exchange, the new iterate ``x_r`` (else None).
+    """
+
+    algorithm: str
+    config: dict[str, Any]
+    space: Space
+    n_clients: int
+    weights: tuple[float, ...]
+    seed: int
+    round: int = 0
+    phase: str = ITERATE
+    x: tuple[float, ...] = ()
+    globals: dict[str, list[float]] = field(default_factory=dict)
+    pending_x: tuple[float, ...] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": SERVER_FORMAT,
+            "schema_version": SCHEMA_VERSION,
+            "algorithm": self.algorithm,
+            "config": self.config,
+            "space": self.space.to_dict(),
+            "n_clients": self.n_clients,
+            "weights": list(self.weights),
+            "seed": self.seed,
+            "round": self.round,
+            "phase": self.phase,
+            "x": list(self.x),
+            "globals": self.globals,
+            "pending_x": None if self.pending_x is None else list(self.pending_x),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ServerState:
+        if not isinstance(data, dict) or data.get("format") != SERVER_FORMAT:
+            raise StateError(f'not a federated server state: expected "format": "{SERVER_FORMAT}".')
+        if data.get("schema_version") != SCHEMA_VERSION:
+            raise StateError(
+                f"server state schema version {data.get('schema_version')!r} is not {SCHEMA_VERSION}."
+            )
+        try:
+            return cls(
+                algorithm=data["algorithm"],
+                config=dict(data["config"]),
+                space=Space.from_dict(data["space"]),
+                n_clients=int(data["n_clients"]),
+                weights=tuple(float(w) for w in data["weights"]),
+                seed=int(data["seed"]),
+                round=int(data["round"]),
+                phase=str(data["phase"]),
+                x=tuple(float(v) for v in data["x"]),
+                globals={k: [float(v) for v in vs] for k, vs in data["globals"].items()},
+                pending_x=None if data["pending_x"] is None else tuple(float(v) for v in data["pending_x"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StateError(f"malformed federated server state: {exc}") from None
+
+    @classmethod
+    def from_json(cls, text: str) -> ServerState:
+        return cls.from_dict(json.loads(text))
+
+
+def _positive(name: str, value: Any, integer: bool = False, allow_zero: bool = False) -> None:
+    kinds = (int,) if integer else (int, float)
+    ok = not isinstance(value, bool) and isinstance(value, kinds) and value == value
+    if not ok or not (value >= 0 if allow_zero else value > 0):
+        raise ConfigError(f"{name} must be {'an integer' if integer else 'a number'} > 0, got {value!r}.")
+
+
+@dataclass(frozen=True)
+class Federated(Loop):
+    """Base class of the federated algorithms: the protocol engine. Subclasses define the units.
+
+    Args:
+        local_steps: ``T``, local steps per round.
+        lr: Adam's learning rate (unit-cube coordinates); Adam is reset every round.
+        start: ``"random"`` (a uniform point from the seed) or ``"center"`` for ``x_0``.
+    """
+
+    local_steps: int = 10
+    lr: float = 0.01
+    start: str = "random"
+    has_post_exchange = False
+
+    def _validate_config(self) -> None:
+        _positive("local_steps", self.local_steps, integer=True)
+        _positive("lr", self.lr)
+        if self.start not in ("random", "center"):
+            raise ConfigError(f"start must be 'random' or 'center', got {self.start!r}.")
+
+    def _check_space(self, space: Space) -> None:
+        require_numeric(space, type(self).__name__)
+
+    # ---------------------------------------------------------------- server functions
+    def server_init(
+        self, space: Space, n_clients: int, seed: int = 0, weights: list[float] | None = None
+    ) -> ServerState:
+        """The server's initial state: ``x_0`` from the seed, equal or given client weights."""
+        self._check_space(space)
+        _positive("n_clients", n_clients, integer=True)
+        if weights is None:
+            weights = [1.0] * n_clients
+        if len(weights) != n_clients or any(not (w > 0) for w in weights):
+            raise ConfigError(f"weights must be {n_clients} positive numbers, got {weights!r}.")
+        total = float(sum(weights))
+        if self.start == "center":
+            x0 = [0.5] * space.dim
+        else:
+            x0 = torch.rand(space.dim, generator=torch_rng(seed, "x0"), dtype=torch.float64).tolist()
+        return ServerState(
+            algorithm=self.name,
+            config=self.config(),
+            space=space,
+            n_clients=n_clients,
+            weights=tuple(w / total for w in weights),
+            seed=seed,
+            x=tuple(x0),
+        )
+
+    def start_message(self, server: ServerState) -> Message:
+        """The broadcast that starts round ``server.round + 1``: ``x`` and the global quantities."""
+        arrays = {"x": np.asarray(server.x, dtype=np.float64)}
+        arrays.update({k: np.asarray(v, dtype=np.float64) for k, v in server.globals.items()})
+        return Message(START, server.round + 1, -1, arrays)
+
+    def aggregate(self, server: ServerState, messages: list[Message]) -> tuple[ServerState, Message]:
+        """Average the messages of the clients that reported; returns the new server and broadcast.
+
+        Clients that did not report (dropped out, not selected) are simply left out: their weights
+        are renormalized over those that did. With no message at all the round still completes,
+        with the iterate unchanged.
+        """
+        self._check_server(server)
+        kind = ITERATE if server.phase == ITERATE else POST
+        expected_round = server.round + 1
+        for m in messages:
+            if m.kind != kind or m.round != expected_round or not 0 <= m.client < server.n_clients:
+                raise FederationError(
+                    f"the server expects {kind!r} messages of round {expected_round} from clients "
+                    f"0..{server.n_clients - 1}, got {m.kind!r} of round {m.round} from client {m.client}."
+                )
+        if len({m.client for m in messages}) != len(messages):
+            raise FederationError("two messages from the same client in one exchange.")
+        averages = _weighted_means(messages, server.weights)
+        if kind == ITERATE:
+            x_new = tuple(averages.pop("x").tolist()) if "x" in averages else server.x
+            iterate_globals = {k: v.tolist() for k, v in averages.items()}
+            if self.has_post_exchange:
+                post = replace(
+                    server, phase=POST, pending_x=x_new, globals={**server.globals, **iterate_globals}
+                )
+                return post, Message(POST, expected_round, -1, {"x": np.asarray(x_new)})
+            done = replace(
+                server, round=expected_round, x=x_new, globals={**server.globals, **iterate_globals}
+            )
+            return done, self.start_message(done)
+        x_new = server.pending_x if server.pending_x is not None else server.x
+        new_globals = dict(server.globals)
+        new_globals.update({k: v.tolist() for k, v in averages.items()})
+        done = replace(
+            server, round=expected_round, phase=ITERATE, x=x_new, globals=new_globals, pending_x=None
+        )
+        return done, self.start_message(done)
+
+    def select_clients(self, server: ServerState, fraction: float = 1.0) -> list[int]:
+        """The clients that take part in the next round: a seeded draw of ``fraction`` of them."""
+        if not 0 < fraction <= 1:
+            raise ConfigError(f"fraction must be in (0, 1], got {fraction!r}.")
+        k = max(1, round(fraction * server.n_clients))
+        if k == server.n_clients:
+            return list(range(server.n_clients))
+        perm = torch.randperm(server.n_clients, generator=torch_rng(server.seed, "select", server.round))
+        return sorted(perm[:k].tolist())
+
+    # ---------------------------------------------------------------- client functions
+    def client_init(self, server: ServerState, client: int) -> State:
+        """Client ``client``'s initial state, synced with the server's first round."""
+        self._check_server(server)
+        if isinstance(client, bool) or not isinstance(client, int) or not 0 <= client < server.n_clients:
+            raise ConfigError(f"client must be an index in 0..{server.n_clients - 1}, got {client!r}.")
+        state = State(
+            schema_version=SCHEMA_VERSION,
+            loop_name=self.name,
+            loop_config=self.config(),
+            space=server.space,
+            seed=int(torch.randint(0, 2**62, (1,), generator=torch_rng(server.seed, "client", client))),
+            memo=self._client_memo(server, client, standalone=False),
+        )
+        return self.client_sync(state, self.start_message(server))
+
+    def client_ready(self, state: State) -> bool:
+        """Whether the client has a message to send (its iterate, or its post report)."""
+        return state.memo["phase"] in ("report", "report_post")
+
+    def client_report(self, state: State) -> Message:
+        """The client's message for the current exchange. Pure: see :meth:`client_reported`."""
+        self._check_state(state)
+        memo = state.memo
+        if not self.client_ready(state):
+            raise FederationError(
+                f"client {memo['client']} has nothing to report in phase {memo['phase']!r}."
+            )
+        kind = ITERATE if memo["phase"] == "report" else POST
+        arrays = {k: np.asarray(v, dtype=np.float64) for k, v in memo["outbox"].items()}
+        return Message(kind, memo["round"], memo["client"], arrays)
+
+    def client_reported(self, state: State) -> State:
+        """The client's state once its report is sent: it now waits for the broadcast."""
+        self.client_report(state)
+        waiting = "await" if state.memo["phase"] == "report" else "await_post"
+        return replace(state, memo={**state.memo, "phase": waiting})
+
+    def client_sync(self, state: State, broadcast: Message) -> State:
+        """Apply a server broadcast: a ``"post"`` request or the ``"start"`` of a round.
+
+        A ``"start"`` message is accepted in any phase (a client that missed rounds rejoins); a
+        ``"post"`` request only for the round the client reported its iterate in.
+        """
+        self._check_state(state)
+        memo = dict(state.memo)
+        if broadcast.kind == START:
+            # what this client sent in the round just closed (besides its iterate) is its "own"
+            # part of the averages just received: corrections compare the two
+            sent = {k: v for k, v in memo.get("outbox", {}).items() if k != "x"}
+            memo["own"] = {**memo.get("own", {}), **sent}
+            memo.update(
+                round=broadcast.round,
+                x_start=broadcast.arrays["x"].tolist(),
+                x=broadcast.arrays["x"].tolist(),
+                received={k: v.tolist() for k, v in broadcast.arrays.items() if k != "x"},
+                t=0,
+                adam=AdamState.zeros(state.space.dim).to_dict(),
+                phase="local",
+                outbox={},
+            )
+            memo = self._start_local(state, memo)
+        elif broadcast.kind == POST:
+            if memo["round"] != broadcast.round or memo["phase"] not in ("report", "await"):
+                raise FederationError(
+                    f"client {memo['client']} cannot take the post request of round {broadcast.round} "
+                    f"in round {memo['round']}, phase {memo['phase']!r}."
+                )
+            memo.update(phase="post", x_global=broadcast.arrays["x"].tolist(), outbox={})
+            memo = self._start_post(state, memo)
+        else:
+            raise FederationError(f"a client takes 'start' or 'post' broadcasts, got {broadcast.kind!r}.")
+        return replace(state, memo=memo)
+
+    # ---------------------------------------------------------------- the loop protocol
+    def init(self, space: Space | dict, *, seed: int = 0) -> State:  # type: ignore[override]
+        """A standalone client: a federation of one whose exchanges happen inside ``ask``.
+
+        It is client 0 of ``server_init(space, 1, seed)`` (so its state's seed is that client's
+        derived seed), which makes a standalone run identical to ``simulate`` with one client.
+        """
+        space = space if isinstance(space, Space) else Space.from_dict(space)
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ConfigError(f"seed must be a non-negative integer, got {seed!r}.")
+        server = self.server_init(space, 1, seed)
+        state = self.client_init(server, 0)
+        return replace(state, memo={**state.memo, "standalone": True, "server": server.to_dict()})
+
+    def _client_memo(self, server: ServerState, client: int, standalone: bool) -> dict[str, Any]:
+        return {
+            "client": client,
+            "n_clients": server.n_clients,
+            "standalone": standalone,
+            "round": 0,
+            "phase": "await_post",
+            "unit": {"points": [], "ids": [], "center": list(server.x)},
+            "gp": None,
+            "fits": 0,
+            "own": {},
+            "rff_seed": derive_seed(server.seed, "rff"),  # shared by every client of the federation
+        }
+
+    def _propose(self, state: State, n: int) -> Proposal:
+        state = self._run_standalone_exchanges(state)
+        memo = dict(state.memo)
+        if memo["phase"] in ("local", "post") and self._unit_done(state, memo):
+            memo = self._next_unit(state, memo)
+        if memo["phase"] not in ("local", "post"):
+            raise FederationError(
+                f"client {memo['client']} is in phase {memo['phase']!r}: send client_report to the "
+                "server and client_sync its broadcast before asking again."
+            )
+        unit = dict(memo["unit"])
+        issued = len(unit["ids"])
+        planned = unit["points"][issued : issued + n]
+        extra = n - len(planned)
+        points = list(planned)
+        if extra > 0:
+            more = self._extra_points(state, memo, extra).tolist()
+            unit["points"] = unit["points"] + more
+            points += more
+        first = len(state.trials)
+        unit["ids"] = unit["ids"] + list(range(first, first + n))
+        memo["unit"] = unit
+        params = state.space.decode_many(torch.tensor(points, dtype=torch.float64))
+        meta = [{"round": memo["round"], "phase": memo["phase"], "step": memo.get("t", 0)} for _ in range(n)]
+        return Proposal(params, memo, meta)
+
+    def _after_tell(self, state: State, trial) -> State:
+        """When the phase's last unit is complete, close the phase: the report is ready."""
+        memo = state.memo
+        if memo["phase"] in ("local", "post") and self._is_last_unit(memo) and self._unit_done(state, memo):
+            return replace(state, memo=self._next_unit(state, dict(memo)))
+        return state
+
+    def _run_standalone_exchanges(self, state: State) -> State:
+        """For a standalone client, perform the exchanges with its own one-client server."""
+        while state.memo["standalone"] and self.client_ready(state):
+            server = ServerState.from_dict(state.memo["server"])
+            server, broadcast = self.aggregate(server, [self.client_report(state)])
+            state = self.client_sync(self.client_reported(state), broadcast)
+            state = replace(state, memo={**state.memo, "server": server.to_dict()})
+        return state
+
+    def _is_last_unit(self, memo: dict[str, Any]) -> bool:
+        """Whether the current unit is the phase's last (its completion makes the report)."""
+        raise NotImplementedError
+
+    def _unit_done(self, state: State, memo: dict[str, Any]) -> bool:
+        unit = memo["unit"]
+        ids = unit["ids"]
+        return len(ids) >= len(unit["points"]) and all(state.trials[i].done for i in ids)
+
+    def _unit_results(
+        self, state: State, memo: dict[str, Any]
+    ) -> tuple[torch.Tensor, torch.Tensor, list[bool]]:
+        """The unit's points (``k x d``), values (``k``, 0 where failed) and which completed."""
+        unit = memo["unit"]
+        trials = [state.trials[i] for i in unit["ids"]]
+        X = torch.tensor(unit["points"][: len(trials)], dtype=torch.float64)
+        ok = [t.status == "completed" for t in trials]
+        y = torch.tensor(
+            [float(t.value) if o else 0.0 for t, o in zip(trials, ok, strict=True)], dtype=torch.float64
+        )  # type: ignore[arg-type]
+        return X, y, ok
+
+    def _check_server(self, server: ServerState) -> None:
+        if not isinstance(server, ServerState):
+            raise StateError(f"expected a ServerState, got {type(server).__name__}.")
+        if server.algorithm != self.name or server.config != self.config():
+            raise StateError(
+                f"this server state belongs to {server.algorithm!r} with config {server.config}, "
+                f"not to {self!r}."
+            )
+
+    # ---------------------------------------------------------------- hooks
+    def _start_local(self, state: State, memo: dict[str, Any]) -> dict[str, Any]:
+        """Set the first unit of the local phase (``memo['x']`` is the round's start point)."""
+        raise NotImplementedError
+
+    def _start_post(self, state: State, memo: dict[str, Any]) -> dict[str, Any]:
+        """Set the first unit of the post phase (``memo['x_global']`` is ``x_r``)."""
+        raise NotImplementedError
+
+    def _next_unit(self, state: State, memo: dict[str, Any]) -> dict[str, Any]:
+        """The unit is done: compute the next one, or end the phase (set ``phase`` and ``outbox``)."""
+        raise NotImplementedError
+
+    def _extra_points(self, state: State, memo: dict[str, Any], k: int) -> torch.Tensor:
+        """``k x d`` more points for the current unit, beyond its plan."""
+        raise NotImplementedError
+
+
+def _weighted_means(messages: list[Message], weights: tuple[float, ...]) -> dict[str, np.ndarray]:
+    """Per array name, the weighted mean over the messages that carry it."""
+    names = sorted({k for m in messages for k in m.arrays})
+    out = {}
+    for name in names:
+        carriers = [m for m in messages if name in m.arrays]
+        total = sum(weights[m.client] for m in carriers)
+        out[name] = sum(weights[m.client] / total * m.arrays[name] for m in carriers)
+    return out
+
+
+def load_server(text: str) -> tuple[Federated, ServerState]:
+    """Resume a server from its JSON: returns ``(algorithm, server_state)``."""
+    server = ServerState.from_json(text)
+    return loop_class(server.algorithm).from_config(server.config), server
