@@ -1,11 +1,11 @@
 """asktell.loops: the stateless ask/tell loops. Importing this package registers them all."""
 
+from asktell.loops import federated  # noqa: E402,I001  (registers the federated algorithms)
 from asktell.loops.base import Loop, LoopProtocol, Proposal
 from asktell.loops.bayesopt import BayesOpt
 from asktell.loops.random import RandomSearch, Sobol
 from asktell.loops.zeroth import ZOSGD
 from asktell.loops.zord import ZoRD
-from asktell.loops import federated  # noqa: E402,I001  (registers the federated algorithms)
 
 __all__ = ["BayesOpt", "Loop", "LoopProtocol", "Proposal", "RandomSearch", "Sobol", "ZOSGD", "ZoRD"]
 

@@ -119,9 +119,7 @@ class Loop:
             raise ConfigError(f"n must be a positive integer, got {n!r}.")
         proposal = self._propose(state, n)
         if len(proposal.params) != n:  # a loop bug, not a user error
-            raise RuntimeError(
-                f"{type(self).__name__} proposed {len(proposal.params)} points, not {n}."
-            )
+            raise RuntimeError(f"{type(self).__name__} proposed {len(proposal.params)} points, not {n}.")
         metadata = proposal.metadata or [{} for _ in range(n)]
         first = len(state.trials)
         new = [

@@ -74,6 +74,4 @@ class Sobol(Loop):
     def _propose(self, state: State, n: int) -> Proposal:
         issued = int(state.memo["sobol_issued"])
         X = sobol_points(state.space.dim, state.seed, issued, n)
-        return Proposal(
-            params=state.space.decode_many(X), memo={**state.memo, "sobol_issued": issued + n}
-        )
+        return Proposal(params=state.space.decode_many(X), memo={**state.memo, "sobol_issued": issued + n})

@@ -11,7 +11,6 @@ from asktell.loops.random import sobol_points
 from asktell.space import Space
 from asktell.state import State, Trial
 
-
 # Encoded rows of trials, keyed by the trial object's identity. Encoding is a pure function of the
 # (immutable) trial and its space, so this memo changes no result; it keeps a long run's asks from
 # re-encoding every past point (a federated client re-reads its whole trajectory every local step).
