@@ -7,7 +7,17 @@ from asktell.loops.random import RandomSearch, Sobol
 from asktell.loops.zeroth import ZOSGD
 from asktell.loops.zord import ZoRD
 
-__all__ = ["BayesOpt", "federated", "Loop", "LoopProtocol", "Proposal", "RandomSearch", "Sobol", "ZOSGD", "ZoRD"]
+__all__ = [
+    "BayesOpt",
+    "federated",
+    "Loop",
+    "LoopProtocol",
+    "Proposal",
+    "RandomSearch",
+    "Sobol",
+    "ZOSGD",
+    "ZoRD",
+]
 
 
 def default_loop() -> Loop:
