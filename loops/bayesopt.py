@@ -216,9 +216,7 @@ class BayesOpt(Loop):
         the log map's Jacobian), so the choice is a likelihood comparison, not a threshold.
         """
         cold = memo["gp"] is None or memo["fits"] % self.refit_every == 0
-        candidates = [None]
-        if cold and self.warp == "auto":
-            candidates = [False, True]
+        candidates: list[bool | None] = [False, True] if cold and self.warp == "auto" else [None]
         best: tuple[float, GPFit, bool | None] | None = None
         for warped in candidates:
             X, Y = self._training_data(state, warped)

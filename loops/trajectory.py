@@ -23,7 +23,10 @@ def _encoded(space: Space, trial: Trial) -> torch.Tensor:
     if hit is not None and hit[0]() is trial and hit[1] == space.names:
         return hit[2]
     row = space.encode(trial.params)
-    _ROWS[key] = (weakref.ref(trial, lambda _, k=key: _ROWS.pop(k, None)), space.names, row)
+    def forget(_: weakref.ref, k: int = key) -> None:
+        _ROWS.pop(k, None)
+
+    _ROWS[key] = (weakref.ref(trial, forget), space.names, row)
     return row
 
 

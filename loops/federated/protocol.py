@@ -492,7 +492,7 @@ def _weighted_means(messages: list[Message], weights: tuple[float, ...]) -> dict
     for name in names:
         carriers = [m for m in messages if name in m.arrays]
         total = sum(weights[m.client] for m in carriers)
-        out[name] = sum(weights[m.client] / total * m.arrays[name] for m in carriers)
+        out[name] = np.sum([weights[m.client] / total * m.arrays[name] for m in carriers], axis=0)
     return out
 
 
