@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: demo test test-all lint bench bench-bo clean
+.PHONY: demo test test-all lint bench bench-bo bench-zo bench-hpo bench-service bench-fed clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,21 @@ lint: $(VENV)/.installed-dev
 bench-bo: $(VENV)/.installed-dev,bench
 	$(PY) benchmarks/global_bo.py $(ARGS)
 
-bench: bench-bo
+bench-zo: $(VENV)/.installed-dev,bench
+	$(PY) benchmarks/zeroth_order.py $(ARGS)
+
+bench-hpo: $(VENV)/.installed-dev,bench
+	$(PY) benchmarks/hpo.py $(ARGS)
+
+# the HTTP service under 1, 4 and 16 client processes, against Optuna's RDB storage (ARGS=--quick)
+bench-service: $(VENV)/.installed-dev,bench
+	$(PY) benchmarks/service.py $(ARGS)
+
+# FZooS against FedZO, FedProx, SCAFFOLD-I/II (ARGS=--quick for a small version)
+bench-fed: $(VENV)/.installed-dev,bench
+	$(PY) benchmarks/federated.py $(ARGS)
+
+bench: bench-bo bench-zo bench-hpo bench-service
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, CancelledError, Executor, Future, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,9 +53,10 @@ def minimize(
     budget: int = 50,
     seed: int = 0,
     *,
-    batch_size: int = 1,
+    batch_size: int | None = None,
     state: State | None = None,
     progress: bool | None = None,
+    executor: Executor | None = None,
 ) -> Result:
     """Minimize ``f(params) -> float`` over ``space`` with ``budget`` evaluations.
 
@@ -65,9 +67,25 @@ def minimize(
         loop: any asktell loop (default: ``BayesOpt()``, the recommended loop).
         budget: number of evaluations, failed ones included.
         seed: the run's seed.
-        batch_size: points asked at once (evaluated one after another).
+        batch_size: points asked at once. Without an executor they are evaluated one after
+            another (default 1). With an executor, the number of evaluations kept running at once
+            (default: the executor's ``max_workers`` where it has one, as the standard library's
+            thread and process pools do; pass it for others, such as Dask's).
         state: resume this state instead of starting a new one (``budget`` more evaluations).
         progress: show a progress bar; by default only when stderr is a terminal.
+        executor: a :class:`concurrent.futures.Executor` that evaluates ``f`` in parallel,
+            asynchronously: ``batch_size`` trials are submitted, and as soon as one finishes it is
+            told and one new trial is asked, with the still-running ones passed to the loop as
+            pending trials (so it does not ask for them again). ``f`` and the parameters must be
+            picklable for a process pool or a cluster: define ``f`` at a module's top level. The
+            trials are told in the order they finish, so a parallel run is not reproducible from
+            its seed alone; its state is valid and can be saved and resumed like any other.
+
+    Example (parallel evaluation):
+        >>> from concurrent.futures import ProcessPoolExecutor
+        >>> with ProcessPoolExecutor(4) as pool:  # doctest: +SKIP
+        ...     result = minimize(f, space, budget=40, executor=pool)
+        >>> # on a Dask cluster: Client(...).get_executor(), with batch_size=<number of workers>
     """
     if loop is None:
         from asktell.loops import default_loop
@@ -75,22 +93,24 @@ def minimize(
         loop = default_loop()
     if isinstance(budget, bool) or not isinstance(budget, int) or budget < 0:
         raise ConfigError(f"budget must be a non-negative integer, got {budget!r}.")
+    if batch_size is None:
+        batch_size = 1 if executor is None else _workers_of(executor)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}.")
     if state is None:
         state = loop.init(space if isinstance(space, Space) else Space.from_dict(space), seed=seed)
     show = sys.stderr.isatty() if progress is None else progress
     with tqdm(total=budget, disable=not show, desc=f"asktell {loop.name}") as bar:
+        if executor is not None:
+            state = _minimize_in_parallel(f, loop, state, budget, batch_size, executor, bar)
+            return Result(best=state.best(), trials=state.trials, state=state)
         done = 0
         while done < budget:
             state, trials = loop.ask(state, n=min(batch_size, budget - done))
             for trial in trials:
                 state = _evaluate_and_tell(f, loop, state, trial)
                 done += 1
-                bar.update(1)
-                best = state.best()
-                if best is not None:
-                    bar.set_postfix(best=f"{best.value:.6g}")
+                _advance(bar, state)
     return Result(best=state.best(), trials=state.trials, state=state)
 
 
@@ -100,10 +120,76 @@ def _evaluate_and_tell(
     try:
         value = f(dict(trial.params))
     except Exception as exc:  # the black box failed: record it, keep going
+        return _tell_outcome(loop, state, trial, None, exc)
+    return _tell_outcome(loop, state, trial, value, None)
+
+
+def _tell_outcome(
+    loop: Any, state: State, trial: Trial, value: Any, error: BaseException | None
+) -> State:
+    """Tell ``value``, or a failed trial when ``f`` raised or returned something not a value."""
+    if error is not None:
         return loop.tell(
-            state, trial.id, None, status=FAILED, metadata={"error": f"{type(exc).__name__}: {exc}"}
+            state,
+            trial.id,
+            None,
+            status=FAILED,
+            metadata={"error": f"{type(error).__name__}: {error}"},
         )
     try:
         return loop.tell(state, trial.id, value)
     except ValueError as exc:  # NaN, inf or a non-number from f: a failed evaluation, said so
         return loop.tell(state, trial.id, None, status=FAILED, metadata={"error": str(exc)})
+
+
+def _workers_of(executor: Executor) -> int:
+    workers = getattr(executor, "_max_workers", None)  # ThreadPoolExecutor, ProcessPoolExecutor
+    if isinstance(workers, int) and not isinstance(workers, bool) and workers >= 1:
+        return workers
+    raise ConfigError(
+        f"cannot tell how many workers {type(executor).__name__} has; pass batch_size=<number of "
+        "evaluations to run at once>."
+    )
+
+
+def _minimize_in_parallel(
+    f: Callable[[dict[str, Any]], Any],
+    loop: Any,
+    state: State,
+    budget: int,
+    n_running: int,
+    executor: Executor,
+    bar: Any,
+) -> State:
+    """Keep ``n_running`` evaluations in flight; tell each as it finishes and ask a new one."""
+    running: dict[Future, Trial] = {}
+    asked = 0
+    try:
+        while asked < budget or running:
+            free = min(n_running - len(running), budget - asked)
+            if free > 0:  # asked with the running trials pending in the state
+                state, trials = loop.ask(state, n=free)
+                asked += free
+                for trial in trials:
+                    running[executor.submit(f, dict(trial.params))] = trial
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in sorted(finished, key=lambda fut: running[fut].id):
+                trial = running.pop(future)
+                try:
+                    error = future.exception()
+                except CancelledError as exc:  # cancelled by the executor (a cluster shutting down)
+                    error = exc
+                value = None if error is not None else future.result()
+                state = _tell_outcome(loop, state, trial, value, error)
+                _advance(bar, state)
+    finally:
+        for future in running:  # interrupted: do not leave work queued behind us
+            future.cancel()
+    return state
+
+
+def _advance(bar: Any, state: State) -> None:
+    bar.update(1)
+    best = state.best()
+    if best is not None:
+        bar.set_postfix(best=f"{best.value:.6g}")

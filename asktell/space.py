@@ -342,6 +342,12 @@ class Space:
     def __hash__(self) -> int:
         return hash(json.dumps(self.to_dict(), sort_keys=False))
 
+    def __reduce__(self):
+        # The parameters live in a read-only MappingProxyType, which neither pickle nor deepcopy
+        # handle; scikit-learn's clone deep-copies estimator arguments and joblib pickles them to
+        # workers. A space is immutable and rebuilt exactly from its (name, parameter) pairs.
+        return Space, (list(self._params.items()),)
+
     def __repr__(self) -> str:
         inner = ", ".join(f"{n!r}: {p!r}" for n, p in self._params.items())
         return f"Space({{{inner}}})"

@@ -25,6 +25,7 @@ LAYERS = {  # module prefix -> rank; a module may import only from ranks <= its 
     "asktell.loops": 3,
     "asktell.api": 4,
     "asktell.cli": 5,
+    "asktell.plot": 5,
     "asktell.service": 5,
     "asktell.integrations": 5,
 }
