@@ -131,7 +131,9 @@ class Trial:
                 )
             else:
                 value = None
-            metadata = _json_metadata(data["metadata"], f"trial {tid} metadata")
+            metadata = data["metadata"]
+            if not isinstance(metadata, dict):  # already parsed JSON: no round trip needed
+                raise StateError(f"trial {tid} metadata must be a JSON object, got {metadata!r}.")
         except AskTellError as exc:
             raise StateError(f"trial {tid} is invalid: {exc}") from None
         return cls(id=tid, params=params, status=status, value=value, metadata=metadata)

@@ -1,0 +1,524 @@
+"""The HTTP API: a FastAPI app over a :class:`~asktell.service.storage.Storage`.
+
+Every route but ``GET /health`` needs ``Authorization: Bearer <token>``: the server's token (set at
+start), or, for the routes of one study, that study's own token if it was created with one. A
+missing or wrong token gets 401 and changes nothing.
+
+Routes (bodies and answers are JSON; the OpenAPI schema is at ``/openapi.json``, docs at ``/docs``)::
+
+    GET    /health                         no token needed
+    POST   /studies                        create {name, loop, config, space, seed, ...}   201
+    GET    /studies                        list (server token only)
+    GET    /studies/{name}                 one study, without its trials
+    DELETE /studies/{name}                                                                204
+    POST   /studies/{name}/ask             {n} -> {trials: [{id, params, ...}], expired: [...]}
+    POST   /studies/{name}/tell            {trial_id, value | failed: true, metadata}
+    GET    /studies/{name}/trials          ?status=&offset=&limit=
+    GET    /studies/{name}/trials/{id}
+    GET    /studies/{name}/best            {trial: ... | null}
+    GET    /studies/{name}/state           export the whole state (asktell.State JSON)
+    PUT    /studies/{name}/state           import (replace, or create the study)
+
+Refusals are 4xx with ``{"detail": "<what was wrong and what to do>"}``: 400 a body that is not
+strict JSON (NaN and Infinity are not JSON), 401 the token, 404 an unknown study or trial, 409 a
+study name taken or a trial already told, 413 a body over the limit (1 MiB; 64 MiB for a state
+import), 422 a request that is well-formed JSON but cannot be applied (a value of the wrong type,
+a parameter out of range, an unknown loop, ...). 503 means concurrent requests kept winning the
+race for the study, or the database was busy: nothing was changed, retry.
+"""
+
+import gc
+import hmac
+import json
+import os
+import time
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import DBAPIError
+
+import asktell
+from asktell.errors import AskTellError
+from asktell.registry import loop_class
+from asktell.service import models as m
+from asktell.service.errors import (
+    BadRequest,
+    ServiceError,
+    TrialFinished,
+    Unauthorized,
+)
+from asktell.service.storage import (
+    Snapshot,
+    Storage,
+    Study,
+    check_strict_json,
+    hash_token,
+    load_state_dict,
+    trial_not_found,
+)
+from asktell.space import Space
+from asktell.state import COMPLETED, FAILED, PENDING, State, Trial
+
+MAX_BODY_BYTES = 1 << 20  # 1 MiB: every request but a state import
+MAX_STATE_BYTES = 64 << 20  # 64 MiB: PUT /studies/{name}/state
+NameParam = Annotated[str, Path(pattern=m.NAME_PATTERN, max_length=128, examples=["branin-1"])]
+
+
+def create_app(
+    storage: Storage | str,
+    token: str,
+    *,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    max_state_bytes: int = MAX_STATE_BYTES,
+) -> FastAPI:
+    """The ask/tell app on ``storage`` (a Storage, or a database URL), guarded by ``token``."""
+    if not isinstance(token, str) or not token:
+        raise ValueError("the server needs a non-empty token (--token or ASKTELL_TOKEN).")
+    store = storage if isinstance(storage, Storage) else Storage(storage)
+    app = FastAPI(
+        title="asktell",
+        version=asktell.__version__,
+        description="Stateless ask/tell optimization over HTTP. Every route but /health takes "
+        "`Authorization: Bearer <token>`.",
+    )
+    app.state.storage = store
+    app.add_middleware(_BodyGuard, max_body=max_body_bytes, max_state=max_state_bytes)
+    _add_error_handlers(app)
+    bearer = HTTPBearer(auto_error=False, description="the server's token, or the study's")
+    Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+    def _is_server(credentials: HTTPAuthorizationCredentials | None) -> bool:
+        return credentials is not None and hmac.compare_digest(
+            credentials.credentials.encode(), token.encode()
+        )
+
+    def server_auth(credentials: Credentials) -> None:
+        if not _is_server(credentials):
+            raise _unauthorized(credentials, "the server's token")
+
+    def study_auth(name: NameParam, credentials: Credentials) -> None:
+        if _is_server(credentials):
+            return
+        if credentials is not None:
+            try:
+                study = store.study(name)
+            except ServiceError:
+                study = None  # an unknown study: say 401, not whether it exists
+            if (
+                study is not None
+                and study.token_hash is not None
+                and hmac.compare_digest(hash_token(credentials.credentials), study.token_hash)
+            ):
+                return
+        raise _unauthorized(credentials, f"the server's token or the token of study {name!r}")
+
+    ServerAuth = Annotated[None, Depends(server_auth)]
+    StudyAuth = Annotated[None, Depends(study_auth)]
+    errors: dict[int | str, dict[str, Any]] = {
+        code: {"model": m.ErrorOut} for code in (400, 401, 404, 409, 413, 422, 503)
+    }
+
+    @app.get("/health", response_model=m.Health, tags=["service"])
+    def health() -> m.Health:
+        """Liveness: answers without a token."""
+        return m.Health(status="ok", version=asktell.__version__)
+
+    @app.post("/studies", status_code=201, response_model=m.StudyOut, responses=errors, tags=["studies"])
+    def create_study(body: m.StudyCreate, _: ServerAuth) -> m.StudyOut:
+        """Create a study: a loop (with its config), a space and a seed."""
+        config = check_strict_json(body.config, "config")
+        loop = loop_class(body.loop).from_config(config)
+        space = Space.from_dict({k: p.model_dump() for k, p in body.space.items()})
+        state = loop.init(space, seed=body.seed)
+        study = store.create_study(
+            body.name, state, token=body.token, pending_timeout_s=body.pending_timeout_s
+        )
+        return _study_out(store, study)
+
+    @app.get("/studies", response_model=list[m.StudyOut], responses=errors, tags=["studies"])
+    def list_studies(_: ServerAuth) -> list[m.StudyOut]:
+        """All studies, by name (server token only)."""
+        return [_study_out(store, s) for s in store.studies()]
+
+    @app.get("/studies/{name}", response_model=m.StudyOut, responses=errors, tags=["studies"])
+    def get_study(name: NameParam, _: StudyAuth) -> m.StudyOut:
+        """A study: loop, config, space, seed, version and trial counts."""
+        return _study_out(store, store.study(name))
+
+    @app.delete("/studies/{name}", status_code=204, responses=errors, tags=["studies"])
+    def delete_study(name: NameParam, _: StudyAuth) -> Response:
+        """Delete a study and all its trials."""
+        store.delete_study(name)
+        return Response(status_code=204)
+
+    @app.post("/studies/{name}/ask", response_model=m.AskOut, responses=errors, tags=["trials"])
+    def ask(name: NameParam, _: StudyAuth, body: m.AskIn | None = None) -> dict[str, Any]:
+        """Ask for `n` new trials. Pending trials older than the study's `pending_timeout_s` are
+        told as failed first (listed in `expired`)."""
+        n = 1 if body is None else body.n
+        trials, expired = store.update(name, lambda snap: _ask(store, snap, n))
+        return {"trials": [t.to_dict() for t in trials], "expired": expired}
+
+    @app.post("/studies/{name}/tell", response_model=m.TrialOut, responses=errors, tags=["trials"])
+    def tell(name: NameParam, body: m.TellIn, _: StudyAuth) -> dict[str, Any]:
+        """Report a pending trial's value, or `failed: true`. A trial is told once."""
+        if body.failed and body.value is not None:
+            raise BadRequest(
+                f"trial {body.trial_id}: send either a value or failed=true, not both "
+                f"(got value {body.value!r})."
+            )
+        if not body.failed and body.value is None:
+            raise BadRequest(
+                f"trial {body.trial_id}: send its value, or failed=true if the evaluation failed."
+            )
+        metadata = None if body.metadata is None else check_strict_json(body.metadata, "metadata")
+        trial = store.update(name, lambda snap: _tell(snap, body, metadata))
+        return trial.to_dict()
+
+    @app.get("/studies/{name}/trials", response_model=list[m.TrialOut], responses=errors, tags=["trials"])
+    def list_trials(
+        name: NameParam,
+        _: StudyAuth,
+        status: Literal["pending", "completed", "failed"] | None = None,
+        offset: Annotated[int, Query(ge=0, le=m.MAX_INT)] = 0,
+        limit: Annotated[int, Query(ge=1, le=m.MAX_PAGE)] = 1000,
+    ) -> list[dict[str, Any]]:
+        """Trials by id, optionally of one status; one page (`offset`, `limit`) at a time."""
+        return store.trials(name, status=status, offset=offset, limit=limit)
+
+    @app.get(
+        "/studies/{name}/trials/{trial_id}", response_model=m.TrialOut, responses=errors, tags=["trials"]
+    )
+    def get_trial(
+        name: NameParam, trial_id: Annotated[int, Path(ge=0, le=m.MAX_INT)], _: StudyAuth
+    ) -> dict[str, Any]:
+        """One trial."""
+        return store.trial(name, trial_id)
+
+    @app.get("/studies/{name}/best", response_model=m.BestOut, responses=errors, tags=["trials"])
+    def best(name: NameParam, _: StudyAuth) -> dict[str, Any]:
+        """The completed trial with the lowest value (null while none has completed)."""
+        study = store.study(name)
+        n_objectives = _n_objectives(study)
+        if n_objectives != 1:
+            raise BadRequest(
+                f"study {name!r} has {n_objectives} objectives, so no single best trial; "
+                "list its trials (GET /studies/{name}/trials?status=completed) instead."
+            )
+        return {"trial": store.best(name)}
+
+    @app.get(
+        "/studies/{name}/state",
+        response_model=None,
+        responses={
+            200: {"model": m.StateDoc, "description": "the state, as asktell.State.to_json()"},
+            **errors,
+        },
+        tags=["state"],
+    )
+    def export_state(name: NameParam, _: StudyAuth) -> Response:
+        """Export the study's whole state; `asktell.load(text)` resumes it anywhere."""
+        return Response(store.state(name).to_json(), media_type="application/json")
+
+    @app.put(
+        "/studies/{name}/state",
+        response_model=m.ImportOut,
+        responses={
+            201: {"model": m.ImportOut, "description": "the study was created"},
+            **errors,
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/StateDoc"}}},
+            }
+        },
+        tags=["state"],
+    )
+    def import_state(
+        name: NameParam,
+        request: Request,
+        credentials: Credentials,
+    ) -> JSONResponse:
+        """Import a whole state: replaces the study's, or creates the study (server token)."""
+        exists = _exists(store, name)
+        if not exists and not _is_server(credentials):
+            raise _unauthorized(credentials, "the server's token (to create a study)")
+        if exists:
+            study_auth(name, credentials)
+        data = getattr(request.state, "asktell_json", _MISSING)
+        if data is _MISSING:
+            raise BadRequest("send the state as a JSON body (what GET .../state returns).")
+        state = load_state_dict(data)
+        study, created = store.put_state(name, state)
+        body = m.ImportOut(study=_study_out(store, study), created=created)
+        return JSONResponse(body.model_dump(mode="json"), status_code=201 if created else 200)
+
+    return app
+
+
+_MISSING = object()
+
+
+def _exists(store: Storage, name: str) -> bool:
+    try:
+        store.study(name)
+    except ServiceError:
+        return False
+    return True
+
+
+def _ask(store: Storage, snap: Snapshot, n: int) -> tuple[State, tuple[list[Trial], list[int]]]:
+    loop, state, study = snap.loop, snap.state, snap.study
+    expired: list[int] = []
+    timeout = study.pending_timeout_s
+    if timeout is not None:
+        for trial_id in store.pending_since(study, time.time() - timeout):
+            if trial_id < len(state.trials) and state.trials[trial_id].status == PENDING:
+                reason = {"reason": "expired", "pending_timeout_s": timeout}
+                state = loop.tell(state, trial_id, None, status=FAILED, metadata=reason)
+                expired.append(trial_id)
+    state, trials = loop.ask(state, n)
+    return state, (trials, expired)
+
+
+def _tell(snap: Snapshot, body: m.TellIn, metadata: dict[str, Any] | None) -> tuple[State, Trial]:
+    state, trial_id = snap.state, body.trial_id
+    if trial_id >= len(state.trials):
+        raise trial_not_found(snap.study, trial_id)
+    trial = state.trials[trial_id]
+    if trial.done:
+        why = ""
+        if trial.metadata.get("reason") == "expired":
+            why = (
+                f" (it expired: no tell within the study's pending_timeout_s of "
+                f"{trial.metadata.get('pending_timeout_s')} s)"
+            )
+        raise TrialFinished(
+            f"trial {trial_id} of study {snap.study.name!r} is already {trial.status}{why}; "
+            "a finished trial cannot be told again."
+        )
+    status = FAILED if body.failed else COMPLETED
+    new = snap.loop.tell(state, trial_id, body.value, status=status, metadata=metadata)
+    return new, new.trials[trial_id]
+
+
+def _n_objectives(study: Study) -> int:
+    core = study.core_dict()
+    return loop_class(core["loop_name"]).from_config(core["loop_config"]).n_objectives
+
+
+def _study_out(store: Storage, study: Study) -> m.StudyOut:
+    core = study.core_dict()
+    return m.StudyOut(
+        name=study.name,
+        loop=study.loop_name,
+        config=core["loop_config"],
+        space=core["space"],
+        seed=core["seed"],
+        version=study.version,
+        n_trials=study.n_trials,
+        counts=store.counts(study),
+        pending_timeout_s=study.pending_timeout_s,
+        has_token=study.token_hash is not None,
+        created_at=study.created_at,
+        updated_at=study.updated_at,
+    )
+
+
+def _unauthorized(credentials: HTTPAuthorizationCredentials | None, needed: str) -> Unauthorized:
+    if credentials is None:
+        return Unauthorized(f"send `Authorization: Bearer <token>` with {needed}.")
+    return Unauthorized(f"the bearer token is not {needed}; check the token you send.")
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ServiceError)
+    def _service(_: Request, exc: ServiceError) -> JSONResponse:
+        status = exc.status or 400
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if status == 503:
+            headers = {"Retry-After": "1"}
+        return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+
+    @app.exception_handler(AskTellError)
+    def _asktell(_: Request, exc: AskTellError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(RequestValidationError)
+    def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": describe_validation(exc.errors())}, status_code=422)
+
+    @app.exception_handler(DBAPIError)
+    def _database(_: Request, exc: DBAPIError) -> JSONResponse:
+        if exc.connection_invalidated or "locked" in str(exc.orig) or "busy" in str(exc.orig):
+            return JSONResponse(
+                {"detail": f"the database is busy or unreachable ({exc.orig}); retry."},
+                status_code=503,
+                headers={"Retry-After": "1"},
+            )
+        raise exc
+
+
+def describe_validation(errors: Any) -> str:
+    """Pydantic's errors as one sentence per field: where, what is wrong, what was sent.
+
+    The alternatives of a union (a value that is neither a number nor a list) are one sentence.
+    """
+    merged: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for error in list(errors)[:20]:
+        loc = tuple(str(x) for x in error.get("loc", ()))
+        key = loc[:-1] if error.get("ctx", {}).get("union") or _is_branch(loc) else loc
+        merged.setdefault(key, []).append(error)
+    parts = []
+    for loc, group in list(merged.items())[:10]:
+        where = {"body": "body", "query": "query parameter", "path": "path parameter"}.get(
+            loc[0] if loc else "", "request"
+        )
+        field = ".".join(loc[1:])
+        if not field:
+            place = f"the {where}"
+        else:
+            place = f"{where} field {field!r}" if where == "body" else f"{where} {field!r}"
+        messages = " or ".join(dict.fromkeys(e.get("msg", "invalid") for e in group))
+        got = group[0].get("input", None)
+        missing = got is None and group[0].get("type") == "missing"
+        hint = ""
+        if isinstance(got, str) and got.strip().lower().lstrip("+-") in ("nan", "inf", "infinity"):
+            hint = "; report a failed evaluation with failed=true instead"
+        parts.append(f"{place}: {messages}{'' if missing else f' (got {_short(got)})'}{hint}")
+    return "; ".join(parts) + "."
+
+
+def _is_branch(loc: tuple[str, ...]) -> bool:
+    """Whether the last element of a location names a union's alternative (a type, not a field)."""
+    last = loc[-1] if loc else ""
+    return len(loc) > 2 and (
+        last in ("float", "int", "str", "bool", "none")
+        or last.startswith(("list[", "dict[", "function-"))
+        or last.endswith("Param")
+    )
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+# --- the body guard -----------------------------------------------------------------------------
+
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class _BodyGuard:
+    """ASGI middleware: refuse bodies over the limit (413) and bodies that are not strict JSON (400).
+
+    The body is read in full (it is at most the limit), parsed once with NaN and Infinity refused,
+    and replayed to the app; the parsed JSON is left in ``request.state.asktell_json``.
+    """
+
+    def __init__(self, app: Any, max_body: int, max_state: int):
+        self.app, self.max_body, self.max_state = app, max_body, max_state
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            return await self.app(scope, receive, send)
+        is_state = scope["method"] == "PUT" and scope["path"].endswith("/state")
+        limit = self.max_state if is_state else self.max_body
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return await _reject(send, 413, _too_large(limit, length.decode("latin-1")))
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                return await _reject(send, 413, _too_large(limit, f"more than {limit}"))
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        content_type = headers.get(b"content-type", b"application/json").lower()
+        if body and b"json" in content_type:
+            try:
+                parsed = json.loads(body, parse_constant=_refuse_constant)
+            except _NonFinite as exc:
+                return await _reject(send, 400, str(exc))
+            except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, too many digits
+                return await _reject(send, 400, f"the request body is not valid JSON: {exc}.")
+            scope.setdefault("state", {})["asktell_json"] = parsed
+        sent = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return await self.app(scope, replay, send)
+
+
+class _NonFinite(ValueError):
+    pass
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NonFinite(
+        f"the request body contains {name}, which is not JSON; "
+        "report a failed evaluation with failed=true instead of a NaN or infinite value."
+    )
+
+
+def _too_large(limit: int, got: str) -> str:
+    return (
+        f"the request body is too large: {got} bytes, the limit is {limit} bytes; "
+        "send a smaller body (an import over the limit: start the server with a larger "
+        "--max-state-bytes)."
+    )
+
+
+async def _reject(send: Send, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def app_from_env() -> FastAPI:
+    """The app configured by environment variables (what ``asktell serve`` sets for uvicorn):
+    ``ASKTELL_DB`` (default ``sqlite:///asktell.db``), ``ASKTELL_TOKEN`` (required),
+    ``ASKTELL_MAX_BODY_BYTES``, ``ASKTELL_MAX_STATE_BYTES``."""
+    token = os.environ.get("ASKTELL_TOKEN", "")
+    app = create_app(
+        os.environ.get("ASKTELL_DB", "sqlite:///asktell.db"),
+        token,
+        max_body_bytes=int(os.environ.get("ASKTELL_MAX_BODY_BYTES", MAX_BODY_BYTES)),
+        max_state_bytes=int(os.environ.get("ASKTELL_MAX_STATE_BYTES", MAX_STATE_BYTES)),
+    )
+    # What is loaded now (torch, BoTorch, the app) lives as long as the process: keep it out of
+    # the cyclic garbage collector, whose full passes over it would pause requests for 100+ ms.
+    gc.collect()
+    gc.freeze()
+    return app

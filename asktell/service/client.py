@@ -1,0 +1,324 @@
+"""``asktell.Client``: the Python side of the HTTP service (needs only httpx, not FastAPI).
+
+Example:
+    >>> client = asktell.Client("http://127.0.0.1:8080", token="s3cret")     # doctest: +SKIP
+    >>> client.create_study("demo", "random", {"x": {"type": "real", "low": 0, "high": 1}})
+    >>> (trial,) = client.ask("demo")
+    >>> client.tell("demo", trial.id, trial.params["x"] ** 2)
+
+Requests that never reached the server (connection refused, a server restarting) and answers 503
+(concurrent requests won the race; nothing was changed) are retried for up to ``retry_s`` seconds.
+A tell whose answer was lost is retried too, and a retry that finds the trial already told with the
+same outcome counts as done; an ask whose answer was lost is not retried (its trial stays pending
+until the study's ``pending_timeout_s`` expires it).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from asktell.errors import AskTellError
+from asktell.service.errors import (
+    BadRequest,
+    Conflict,
+    ServiceError,
+    StudyExists,
+    StudyNotFound,
+    TrialFinished,
+    TrialNotFound,
+    Unauthorized,
+)
+from asktell.space import Space
+from asktell.state import COMPLETED, FAILED, State, Trial
+
+
+class Client:
+    """A client of ``asktell serve``.
+
+    Args:
+        url: the server's base URL, e.g. ``http://127.0.0.1:8080``.
+        token: the server's token or a study's token (default: ``$ASKTELL_TOKEN``).
+        timeout: seconds to wait for one answer (a BayesOpt ask behind many others can take long).
+        retry_s: how long to keep retrying requests the server did not receive or refused with 503.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        *,
+        timeout: float = 600.0,
+        retry_s: float = 60.0,
+    ):
+        token = os.environ.get("ASKTELL_TOKEN") if token is None else token
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.url = url.rstrip("/")
+        self.retry_s = retry_s
+        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Client({self.url!r})"
+
+    # --- studies ----------------------------------------------------------------------------
+    def create_study(
+        self,
+        name: str,
+        loop: Any = "bayesopt",
+        space: Space | Mapping[str, Any] | None = None,
+        seed: int = 0,
+        *,
+        config: Mapping[str, Any] | None = None,
+        pending_timeout_s: float | None = None,
+        study_token: str | None = None,
+        exist_ok: bool = False,
+    ) -> dict[str, Any]:
+        """Create a study; returns its description (as ``GET /studies/{name}``).
+
+        Args:
+            loop: a loop object (its name and configuration are sent) or a registered loop name.
+            space: an ``asktell.Space`` or its dict form.
+            config: the loop's options when ``loop`` is a name.
+            pending_timeout_s: expire pending trials older than this at the next ask.
+            study_token: a token that gives access to this study alone.
+            exist_ok: return the existing study instead of raising StudyExists.
+        """
+        if space is None:
+            raise BadRequest("create_study needs a space (an asktell.Space or its dict).")
+        if isinstance(loop, str):
+            name_, loop_config = loop, dict(config or {})
+        else:
+            if config is not None:
+                raise BadRequest("pass config only with a loop name; a loop object has its own.")
+            name_, loop_config = loop.name, loop.config()
+        body = {
+            "name": name,
+            "loop": name_,
+            "config": loop_config,
+            "space": space.to_dict() if isinstance(space, Space) else dict(space),
+            "seed": seed,
+            "pending_timeout_s": pending_timeout_s,
+            "token": study_token,
+        }
+        try:
+            return self._request("POST", "/studies", json=body)
+        except StudyExists:
+            if not exist_ok:
+                raise
+            return self.study(name)
+
+    def study(self, study: str) -> dict[str, Any]:
+        """The study's description: loop, config, space, seed, version, trial counts."""
+        return self._request("GET", f"/studies/{study}")
+
+    def studies(self) -> list[dict[str, Any]]:
+        """All studies (needs the server's token)."""
+        return self._request("GET", "/studies")
+
+    def delete_study(self, study: str) -> None:
+        self._request("DELETE", f"/studies/{study}")
+
+    # --- ask and tell -----------------------------------------------------------------------
+    def ask(self, study: str, n: int = 1) -> list[Trial]:
+        """Ask for ``n`` new trials (pending ``asktell.Trial`` objects)."""
+        answer = self._request("POST", f"/studies/{study}/ask", json={"n": n}, idempotent=False)
+        return [_trial(t) for t in answer["trials"]]
+
+    def tell(
+        self,
+        study: str,
+        trial_id: int,
+        value: Any = None,
+        failed: bool = False,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Trial:
+        """Report a trial's value (or ``failed=True``); returns the finished trial."""
+        if hasattr(value, "tolist"):  # numpy and torch scalars or vectors
+            value = value.tolist()
+        if isinstance(value, tuple):
+            value = list(value)
+        _check_finite(value, trial_id)
+        body: dict[str, Any] = {"trial_id": trial_id, "failed": failed}
+        if value is not None:
+            body["value"] = value
+        if metadata is not None:
+            body["metadata"] = dict(metadata)
+        try:
+            answer = self._request("POST", f"/studies/{study}/tell", json=body, retried_tell=True)
+        except _ToldBefore as exc:  # a retry of a tell whose answer was lost
+            trial = self.trial(study, trial_id)
+            expected = FAILED if failed else COMPLETED
+            told = list(trial.value) if isinstance(trial.value, tuple) else trial.value
+            if trial.status == expected and (failed or told == _as_told(value)):
+                return trial
+            raise exc.error from None
+        return _trial(answer)
+
+    # --- reading ----------------------------------------------------------------------------
+    def trial(self, study: str, trial_id: int) -> Trial:
+        return _trial(self._request("GET", f"/studies/{study}/trials/{trial_id}"))
+
+    def trials(self, study: str, status: str | None = None) -> list[Trial]:
+        """All trials of the study, by id (optionally only those of one status)."""
+        out: list[Trial] = []
+        page = 10000
+        while True:
+            params: dict[str, Any] = {"offset": len(out), "limit": page}
+            if status is not None:
+                params["status"] = status
+            batch = self._request("GET", f"/studies/{study}/trials", params=params)
+            out.extend(_trial(t) for t in batch)
+            if len(batch) < page:
+                return out
+
+    def best(self, study: str) -> Trial | None:
+        """The completed trial with the lowest value, or None."""
+        trial = self._request("GET", f"/studies/{study}/best")["trial"]
+        return None if trial is None else _trial(trial)
+
+    def state(self, study: str) -> State:
+        """Export the study's whole state."""
+        return State.from_json(self._raw("GET", f"/studies/{study}/state").content)
+
+    def put_state(self, study: str, state: State | str) -> dict[str, Any]:
+        """Import a whole state: replaces the study's (or creates the study)."""
+        text = state if isinstance(state, str) else state.to_json()
+        return self._request(
+            "PUT",
+            f"/studies/{study}/state",
+            content=text.encode(),
+            headers={"Content-Type": "application/json"},
+        )
+
+    def health(self) -> dict[str, Any]:
+        return self._request("GET", "/health")
+
+    # --- plumbing ---------------------------------------------------------------------------
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._raw(method, path, **kwargs)
+        return None if response.status_code == 204 else response.json()
+
+    def _raw(
+        self,
+        method: str,
+        path: str,
+        *,
+        idempotent: bool = True,
+        retried_tell: bool = False,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        deadline = time.monotonic() + self.retry_s
+        attempt, maybe_sent = 0, False
+        while True:
+            attempt += 1
+            try:
+                response = self._http.request(method, path, **kwargs)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                # never reached the server: always safe to retry
+                error: Exception = exc
+            except (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError) as exc:
+                # the server may have applied the request before the connection broke
+                if not (idempotent or retried_tell):
+                    raise ServiceError(
+                        f"{method} {self.url}{path}: the connection broke before the answer "
+                        f"({exc}); the request may or may not have been applied."
+                    ) from None
+                error, maybe_sent = exc, True
+            except httpx.TimeoutException as exc:
+                raise ServiceError(
+                    f"{method} {self.url}{path}: no answer within the client's timeout ({exc}); "
+                    "the request may or may not have been applied. A long ask (a model-based "
+                    "loop behind many requests) needs a larger Client(timeout=...)."
+                ) from None
+            except httpx.HTTPError as exc:
+                raise ServiceError(f"{method} {self.url}{path} failed: {exc}") from None
+            else:
+                if response.status_code != 503:
+                    if response.status_code == 409 and retried_tell and maybe_sent:
+                        raise _ToldBefore(_error(response, method, path))
+                    if response.status_code >= 400:
+                        raise _error(response, method, path)
+                    return response
+                error = _error(response, method, path)
+            if time.monotonic() >= deadline:
+                if isinstance(error, AskTellError):
+                    raise error
+                raise ServiceError(
+                    f"{method} {self.url}{path} failed for {self.retry_s:g} s: {error}; "
+                    "is `asktell serve` running at that address?"
+                ) from None
+            time.sleep(min(1.0, 0.02 * 2 ** min(attempt, 6)) * random.uniform(0.5, 1.0))
+
+
+class _ToldBefore(Exception):
+    def __init__(self, error: ServiceError):
+        super().__init__(str(error))
+        self.error = error
+
+
+_ERRORS: dict[int, type[ServiceError]] = {
+    401: Unauthorized,
+    409: ServiceError,
+    422: BadRequest,
+    503: Conflict,
+}
+
+
+def _error(response: httpx.Response, method: str, path: str) -> ServiceError:
+    try:
+        detail = response.json().get("detail", response.text)
+    except ValueError:
+        detail = response.text
+    detail = str(detail)
+    status = response.status_code
+    if status == 404:
+        cls: type[ServiceError] = TrialNotFound if "no trial" in detail else StudyNotFound
+    elif status == 409:
+        cls = StudyExists if "already exists" in detail else TrialFinished
+    else:
+        cls = _ERRORS.get(status, ServiceError)
+    return cls(f"{detail} [{method} {path}: HTTP {status}]", status=status)
+
+
+def _check_finite(value: Any, trial_id: int) -> None:
+    """JSON has no NaN or infinity: refuse them here, with the server's wording."""
+    numbers = value if isinstance(value, list) else [value]
+    for number in numbers:
+        if isinstance(number, float) and not math.isfinite(number):
+            raise BadRequest(
+                f"value must be a finite float, got {number!r} for trial {trial_id}; "
+                "report a failed evaluation with failed=True instead."
+            )
+
+
+def _as_told(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [float(v) for v in value]
+    return None if value is None else float(value)
+
+
+def _trial(data: Mapping[str, Any]) -> Trial:
+    value = data["value"]
+    return Trial(
+        id=data["id"],
+        params=dict(data["params"]),
+        status=data["status"],
+        value=tuple(value) if isinstance(value, list) else value,
+        metadata=dict(data.get("metadata") or {}),
+    )

@@ -1,0 +1,160 @@
+"""The service's side of the ``asktell`` command: ``serve``, and ``ask``/``tell`` with ``--url``.
+
+::
+
+    asktell serve --db sqlite:///runs.db --host 127.0.0.1 --port 8080 --token s3cret [--workers 2]
+    asktell ask  --url http://127.0.0.1:8080 --study branin --n 2      # token: --token or $ASKTELL_TOKEN
+    asktell tell --url http://127.0.0.1:8080 --study branin --trial 0 --value 0.42
+
+``ask`` and ``tell`` print what their file-based forms print (one ``{"id", "params"}`` line per
+trial; the told trial), so a shell evaluator switches from a state file to a server by changing
+its options. This module imports no FastAPI: ``serve`` loads uvicorn and the app when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import sys
+from typing import Any
+
+from asktell.errors import AskTellError
+
+
+class ServiceUnavailable(AskTellError):
+    """The service extra (FastAPI, uvicorn, SQLAlchemy, httpx) is not installed."""
+
+
+def _need(module: str) -> None:
+    try:
+        __import__(module)
+    except ImportError as exc:
+        raise ServiceUnavailable(
+            f"this command needs the service extra: pip install 'asktell[service]' ({exc})."
+        ) from None
+
+
+def _client(args: argparse.Namespace) -> Any:
+    from asktell.cli import CommandError
+
+    if not args.study:
+        raise CommandError("--url needs --study NAME: the study to ask or tell.")
+    _need("httpx")
+    from asktell.service.client import Client
+
+    return Client(args.url, token=args.token, retry_s=10.0)
+
+
+def remote_ask(args: argparse.Namespace) -> int:
+    """``asktell ask --url ... --study ...``: prints one JSON line per new trial."""
+    with _client(args) as client:
+        trials = client.ask(args.study, n=args.n)
+    for trial in trials:
+        print(json.dumps({"id": trial.id, "params": trial.params}, allow_nan=False))
+    return 0
+
+
+def remote_tell(args: argparse.Namespace, value: Any, status: str, metadata: Any) -> int:
+    """``asktell tell --url ... --study ...``: prints the told trial."""
+    with _client(args) as client:
+        trial = client.tell(args.study, args.trial, value, failed=status == "failed", metadata=metadata)
+    value_json = list(trial.value) if isinstance(trial.value, tuple) else trial.value
+    print(json.dumps({"id": trial.id, "status": trial.status, "value": value_json}))
+    return 0
+
+
+def define_serve(parser: argparse.ArgumentParser) -> Any:
+    """The options of ``asktell serve``; returns its run function."""
+    parser.add_argument(
+        "--db",
+        default=os.environ.get("ASKTELL_DB", "sqlite:///asktell.db"),
+        metavar="URL",
+        help="a SQLAlchemy URL or a SQLite file path (default: $ASKTELL_DB or sqlite:///asktell.db); "
+        "PostgreSQL: postgresql://user:password@host/db",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port (default: 8080)")
+    parser.add_argument(
+        "--token",
+        default=None,
+        metavar="TOKEN",
+        help="the bearer token every request needs (default: $ASKTELL_TOKEN; "
+        "without either, a random one is made and printed)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server processes sharing the database (default: 1)"
+    )
+    parser.add_argument(
+        "--max-body-bytes", type=int, default=1 << 20, help="request size limit (default: 1 MiB)"
+    )
+    parser.add_argument(
+        "--max-state-bytes",
+        type=int,
+        default=64 << 20,
+        help="size limit of a state import, PUT /studies/NAME/state (default: 64 MiB)",
+    )
+    parser.add_argument("--log-level", default="warning", help="uvicorn's log level (default: warning)")
+    return serve
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run the app under uvicorn until interrupted."""
+    from asktell.cli import CommandError
+
+    for module in ("fastapi", "uvicorn", "sqlalchemy"):
+        _need(module)
+    import uvicorn
+
+    from asktell.service.storage import Storage, normalize_url
+
+    if args.workers < 1:
+        raise CommandError(f"--workers must be at least 1, got {args.workers}.")
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+
+    url = normalize_url(args.db)
+    try:  # create the tables once, and refuse a bad URL before starting workers
+        Storage(url).close()
+    except (ArgumentError, NoSuchModuleError, OperationalError, ValueError) as exc:
+        reason = getattr(exc, "orig", None) or exc
+        raise CommandError(f"cannot open the database {_redact(url)!r}: {reason}") from None
+    token = args.token or os.environ.get("ASKTELL_TOKEN")
+    if not token:
+        token = secrets.token_urlsafe(24)
+        print(
+            f"asktell serve: no --token or ASKTELL_TOKEN given; this run's token is {token}",
+            file=sys.stderr,
+            flush=True,
+        )
+    os.environ.update(
+        ASKTELL_DB=url,
+        ASKTELL_TOKEN=token,
+        ASKTELL_MAX_BODY_BYTES=str(args.max_body_bytes),
+        ASKTELL_MAX_STATE_BYTES=str(args.max_state_bytes),
+    )
+    print(
+        f"asktell serve: http://{args.host}:{args.port} on {_redact(url)}, {args.workers} worker(s)",
+        file=sys.stderr,
+        flush=True,
+    )
+    uvicorn.run(
+        "asktell.service.app:app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        timeout_graceful_shutdown=5,
+    )
+    return 0
+
+
+def _redact(url: str) -> str:
+    """The URL without its password."""
+    head, sep, tail = url.partition("@")
+    if not sep or "://" not in head:
+        return url
+    scheme, _, userinfo = head.partition("://")
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{tail}"

@@ -1,0 +1,208 @@
+"""Request and response bodies of the HTTP API, as Pydantic models (they make the OpenAPI schema).
+
+The models check shapes and types (strict numbers: ``"0.42"`` and ``"NaN"`` are not values, and
+NaN or infinity never are); what needs the loop or the space (a parameter out of range, a config a
+loop does not take, the number of objectives) is checked by asktell itself, with the same messages
+as everywhere else.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_INT = 2**63 - 1
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+MAX_ASK = 1000
+MAX_PAGE = 10000
+
+Finite = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+Int64 = Annotated[int, Field(strict=True, ge=-MAX_INT, le=MAX_INT)]
+StudyName = Annotated[
+    str,
+    Field(
+        pattern=NAME_PATTERN,
+        description="1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit",
+        examples=["branin-1"],
+    ),
+]
+Scalar = str | int | float | bool | None
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class RealParam(_Body):
+    type: Literal["real"]
+    low: Finite
+    high: Finite
+    log: bool = False
+
+
+class IntegerParam(_Body):
+    type: Literal["integer"]
+    low: Int64
+    high: Int64
+    log: bool = False
+
+
+class CategoricalParam(_Body):
+    type: Literal["categorical"]
+    choices: list[Scalar] = Field(min_length=1, max_length=10000)
+
+
+Param = Annotated[RealParam | IntegerParam | CategoricalParam, Field(discriminator="type")]
+
+
+class StudyCreate(_Body):
+    """A new study: which loop, its options, the space, the seed."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "branin-2",
+                    "loop": "random",
+                    "space": {
+                        "x1": {"type": "real", "low": -5.0, "high": 10.0},
+                        "n": {"type": "integer", "low": 1, "high": 8},
+                        "act": {"type": "categorical", "choices": ["relu", "tanh"]},
+                    },
+                    "seed": 0,
+                    "pending_timeout_s": 3600,
+                }
+            ]
+        },
+    )
+
+    name: StudyName
+    loop: str = Field(
+        default="bayesopt",
+        max_length=64,
+        description="a registered loop: 'random', 'sobol', 'bayesopt', ...",
+        examples=["random"],
+    )
+    config: dict[str, Any] = Field(
+        default_factory=dict, description="the loop's options (its configuration), a JSON object"
+    )
+    space: dict[str, Param] = Field(
+        min_length=1,
+        max_length=1000,
+        description="parameter name -> {type: real|integer|categorical, ...}, in order",
+        examples=[{"x": {"type": "real", "low": -5.0, "high": 10.0}}],
+    )
+    seed: int = Field(default=0, strict=True, ge=0, le=MAX_INT)
+    pending_timeout_s: Finite | None = Field(
+        default=None,
+        gt=0,
+        description="pending trials older than this many seconds are told as failed "
+        "(metadata reason 'expired') at the next ask; null: never",
+    )
+    token: str | None = Field(
+        default=None,
+        min_length=8,
+        max_length=256,
+        description="a bearer token for this study alone (the server's token works too)",
+    )
+
+
+class StudyOut(BaseModel):
+    """A study, without its trials."""
+
+    name: str
+    loop: str
+    config: dict[str, Any]
+    space: dict[str, Any]
+    seed: int
+    version: int = Field(description="incremented by every change")
+    n_trials: int
+    counts: dict[str, int] = Field(description="trials per status")
+    pending_timeout_s: float | None
+    has_token: bool = Field(description="whether the study has a token of its own")
+    created_at: float
+    updated_at: float
+
+
+class AskIn(_Body):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, json_schema_extra={"examples": [{"n": 2}]})
+
+    n: int = Field(default=1, strict=True, ge=1, le=MAX_ASK, description="how many trials")
+
+
+class TrialOut(BaseModel):
+    """A trial: asked (pending), then completed with a value, or failed."""
+
+    id: int
+    params: dict[str, Any]
+    status: Literal["pending", "completed", "failed"]
+    value: float | list[float] | None
+    metadata: dict[str, Any]
+
+
+class AskOut(BaseModel):
+    trials: list[TrialOut] = Field(description="the new pending trials")
+    expired: list[int] = Field(
+        default_factory=list, description="pending trials this ask expired (told as failed)"
+    )
+
+
+class TellIn(_Body):
+    """A trial's outcome: a value (completed), or failed=true with no value."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={
+            "examples": [
+                {"trial_id": 2, "value": 0.42, "metadata": {"host": "node-7"}},
+                {"trial_id": 3, "failed": True},
+            ]
+        },
+    )
+
+    trial_id: int = Field(strict=True, ge=0, le=MAX_INT)
+    value: Finite | list[Finite] | None = Field(
+        default=None,
+        description="the value to minimize (a list for several objectives); "
+        "JSON has no NaN: report a failed evaluation with failed=true instead",
+    )
+    failed: bool = Field(default=False, strict=True)
+    metadata: dict[str, Any] | None = Field(default=None, description="a JSON object stored with the trial")
+
+
+class BestOut(BaseModel):
+    trial: TrialOut | None = Field(description="the best completed trial; null when none yet")
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+
+
+class ErrorOut(BaseModel):
+    detail: str = Field(description="what was wrong and what to do")
+
+
+class StateDoc(BaseModel):
+    """The whole state of a study (``asktell.State.to_json()``), for export and import."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["asktell.state"]
+    schema_version: Literal[1]
+    loop_name: str
+    loop_config: dict[str, Any]
+    space: dict[str, Any]
+    seed: int
+    counter: int
+    trials: list[dict[str, Any]]
+    memo: dict[str, Any]
+
+
+class ImportOut(BaseModel):
+    study: StudyOut
+    created: bool
