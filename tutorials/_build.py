@@ -1,0 +1,930 @@
+"""Write the tutorial notebooks from the cells below (outputs are added by executing them).
+
+    .venv/bin/python tutorials/_build.py            # write the six notebooks, without outputs
+    .venv/bin/python tutorials/_build.py --execute  # and execute them in place (full budgets)
+
+Each notebook reads ``ASKTELL_SMOKE=1`` to shrink its budgets; ``tests/test_tutorials.py`` runs them
+so. Edit the cells here, not in the ``.ipynb`` files, then rebuild and re-execute.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+HERE = Path(__file__).resolve().parent
+
+SETUP = """\
+import os
+
+SMOKE = os.environ.get("ASKTELL_SMOKE") == "1"  # tiny budgets, for the test suite
+
+import matplotlib.pyplot as plt
+
+plt.rcParams.update({"figure.dpi": 80, "figure.figsize": (5.5, 3.5)})"""
+
+
+def md(text: str):
+    return new_markdown_cell(text.strip("\n"))
+
+
+def code(text: str):
+    return new_code_cell(text.strip("\n"))
+
+
+# --------------------------------------------------------------------------------------------------
+QUICKSTART = [
+    md("""
+# Quickstart: ask, tell, and a state that is plain JSON
+
+An asktell *loop* (Bayesian optimization here) holds configuration only. `loop.ask(state)` and
+`loop.tell(state, ...)` take a state and return a new one; the state is plain JSON. This notebook
+defines a space, runs ask/tell by hand, looks at the state, resumes it with `asktell.load`, and
+then lets `asktell.minimize` do the loop.
+"""),
+    code(SETUP),
+    md("""
+## A space and a black box
+
+Two parameters: a real, and a real on a log scale (`Integer` and `Categorical` parameters work the
+same way). The black box is Branin; values are *minimized*.
+"""),
+    code("""
+import math
+
+import asktell
+from asktell import Real, Space
+from asktell.loops import BayesOpt
+
+space = Space({
+    "x": Real(-5.0, 10.0),
+    "y": Real(0.1, 15.0, log=True),
+})
+
+
+def black_box(p):
+    x, y = p["x"], p["y"]
+    branin = (y - 5.1 / (4 * math.pi**2) * x**2 + 5 / math.pi * x - 6) ** 2 \\
+        + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x) + 10
+    return branin
+
+
+print(space.to_json())
+"""),
+    md("""
+## Ask and tell by hand
+
+`init` makes the first state; each `ask` returns a new state (with the trial marked pending) and
+the asked trials; `tell` records a value. The first trials come from a scrambled Sobol design, the
+later ones from the GP and its acquisition function.
+"""),
+    code("""
+loop = BayesOpt()
+state = loop.init(space, seed=0)
+n_by_hand = 6 if SMOKE else 10  # the first 5 are the Sobol design
+for _ in range(n_by_hand):
+    state, (trial,) = loop.ask(state)
+    value = black_box(trial.params)
+    state = loop.tell(state, trial.id, value)
+    print(trial.id, {k: round(v, 3) for k, v in trial.params.items()}, round(value, 3))
+print("best so far:", state.best().params, round(state.best().value, 4))
+"""),
+    md("""
+`ask` and `tell` are pure: they never change the state they are given, and the same state and call
+give the same answer. Two asks on the same state propose the same point:
+"""),
+    code("""
+_, (a,) = loop.ask(state)
+_, (b,) = loop.ask(state)
+print(a.params == b.params, len(state.trials))  # state itself still has n_by_hand trials
+"""),
+    md("""
+## The state is JSON
+
+Everything the run knows is in `state.to_json()`: the loop and its configuration, the space, the
+seed, the trials, and a small memo (the GP hyperparameters to warm-start the next fit from).
+"""),
+    code("""
+import json
+
+text = state.to_json()
+data = json.loads(text)
+print(len(text), "characters; keys:", sorted(data))
+print(json.dumps(data["trials"][0], indent=1))
+"""),
+    md("""
+## Resume anywhere
+
+Save the JSON, and `asktell.load` gives back the loop and the state, on any machine. The resumed run
+asks exactly what the original would have asked.
+"""),
+    code("""
+import tempfile
+from pathlib import Path
+
+path = Path(tempfile.mkdtemp()) / "run.json"
+path.write_text(text)
+
+loop2, state2 = asktell.load(path.read_text())
+_, (from_file,) = loop2.ask(state2)
+_, (in_memory,) = loop.ask(state)
+print(type(loop2).__name__, from_file.params == in_memory.params)
+"""),
+    md("""
+## `minimize`: the same loop for a Python function
+
+`asktell.minimize(f, space, loop, budget)` runs ask, evaluate, tell for you (exceptions raised by
+`f` become failed trials). Here BayesOpt against random search at the same budget, three seeds
+each; `asktell.plot.plot_convergence` draws the best value so far (median and interquartile band).
+"""),
+    code("""
+from asktell import minimize
+from asktell.loops import RandomSearch
+
+budget = 6 if SMOKE else 20
+seeds = [0] if SMOKE else [0, 1, 2]
+runs = {
+    "BayesOpt": [minimize(black_box, space, BayesOpt(), budget=budget, seed=s) for s in seeds],
+    "RandomSearch": [minimize(black_box, space, RandomSearch(), budget=budget, seed=s) for s in seeds],
+}
+for name, results in runs.items():
+    print(f"{name:13s}", [round(r.best_value, 3) for r in results])
+print("best:", runs["BayesOpt"][0].best_params)
+"""),
+    code("""
+try:
+    from asktell.plot import plot_convergence
+except ImportError:  # matplotlib missing: draw it by hand
+    plot_convergence = None
+
+fig, ax = plt.subplots(figsize=(5.5, 3.5))
+if plot_convergence is not None:
+    plot_convergence(runs, ax=ax, log=True, title="Branin (optimum 0.398)")
+else:
+    for name, results in runs.items():
+        ax.plot([min(t.value for t in r.trials[: i + 1]) for i in range(budget)], label=name)
+    ax.set_yscale("log"); ax.legend()
+plt.show()
+"""),
+    md("""
+Next: `02_external_evaluator.ipynb` drives the same loops from a shell script and over HTTP.
+"""),
+]
+
+# --------------------------------------------------------------------------------------------------
+EXTERNAL = [
+    md("""
+# An external evaluator: the file CLI and the HTTP service
+
+When the black box is not a Python function (a simulation started from a shell script, a lab
+instrument, a program in another language), drive asktell from outside:
+
+1. the **file CLI**: `asktell init / ask / tell / show` on a JSON state file (locked and replaced
+   atomically, so concurrent workers can share it);
+2. the **HTTP service**: `asktell serve` keeps studies in a database and answers ask and tell over
+   HTTP, to `curl` or to the Python `asktell.Client`.
+"""),
+    code(SETUP),
+    code("""
+import sys
+import tempfile
+from pathlib import Path
+
+# the console script installed next to this Python (in the virtual environment)
+ASKTELL = Path(sys.executable).with_name("asktell")
+WORK = Path(tempfile.mkdtemp(prefix="asktell-tutorial-"))
+os.environ.update({"ASKTELL": str(ASKTELL), "WORK": str(WORK), "PY": sys.executable,
+                   "N_TRIALS": "3" if SMOKE else "8", "ASKTELL_SMOKE": "1" if SMOKE else "0"})
+print(ASKTELL.exists())
+"""),
+    md("""
+## The file CLI from a shell script
+
+The space is its JSON form. The evaluator below is `awk`; in real life it is whatever computes your
+value. Each `ask` prints one JSON line per trial; `tell` records the value (or `--failed`).
+"""),
+    code("""
+%%bash
+set -euo pipefail
+cd "$WORK"
+cat > space.json <<'EOF'
+{"x": {"type": "real", "low": -5, "high": 10},
+ "lr": {"type": "real", "low": 1e-4, "high": 0.1, "log": true}}
+EOF
+"$ASKTELL" init --loop bayesopt --space space.json --state run.json --seed 0
+
+for i in $(seq "$N_TRIALS"); do
+  trial=$("$ASKTELL" ask --state run.json)                       # {"id": 0, "params": {...}}
+  id=$(echo "$trial" | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["id"])')
+  x=$(echo "$trial" | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["params"]["x"])')
+  lr=$(echo "$trial" | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["params"]["lr"])')
+  value=$(awk -v x="$x" -v lr="$lr" 'BEGIN { print (x - 2) ^ 2 + (log(lr) / log(10) + 2) ^ 2 }')
+  echo "trial $id: x=$x lr=$lr -> $value"
+  "$ASKTELL" tell --state run.json --trial "$id" --value "$value"
+done
+"$ASKTELL" show --state run.json
+"""),
+    md("""
+A mistake is refused with a message and exit status 2, and the state file is left as it was:
+"""),
+    code("""
+%%bash
+cd "$WORK"
+"$ASKTELL" tell --state run.json --trial 0 --value 1.0   # trial 0 was already told
+echo "exit status: $?"
+"""),
+    md("""
+The state file is the same JSON as `State.to_json()`, so Python can pick the run up:
+"""),
+    code("""
+import asktell
+
+loop, state = asktell.load((WORK / "run.json").read_text())
+print(type(loop).__name__, len(state.trials), "trials; best:", state.best().params)
+"""),
+    md("""
+## The HTTP service
+
+`asktell serve` needs the `service` extra (`pip install -e '.[service]'`). We start it on a free
+port of 127.0.0.1 with an SQLite database, and stop it by its process id at the end. Without the
+extra, the cells below say so and skip.
+"""),
+    code("""
+import socket
+import subprocess
+import time
+import urllib.request
+
+try:
+    import asktell.service.app  # noqa: F401  (FastAPI, uvicorn, SQLAlchemy, httpx)
+    HAVE_SERVICE = True
+except ImportError as exc:
+    HAVE_SERVICE = False
+    print("skipping the service part:", exc)
+
+server = None
+if HAVE_SERVICE:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    URL = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [str(ASKTELL), "serve", "--db", f"sqlite:///{WORK}/runs.db", "--host", "127.0.0.1",
+         "--port", str(port), "--token", "s3cret"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    deadline = time.time() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(URL + "/health", timeout=2) as response:
+                print("server up:", response.read().decode())
+                break
+        except OSError:
+            if server.poll() is not None or time.time() > deadline:
+                raise RuntimeError("asktell serve did not start: " + server.stderr.read().decode())
+            time.sleep(0.5)
+    os.environ.update({"URL": URL, "ASKTELL_TOKEN": "s3cret"})
+"""),
+    md("""
+### With curl
+
+A study is created with its loop and space; then each worker asks, evaluates and tells. `jq` would
+do the JSON parsing more tersely; Python is used so the cell runs anywhere.
+"""),
+    code("""
+%%bash
+set -euo pipefail
+if [ -z "${URL:-}" ]; then echo "service not available: skipped"; exit 0; fi
+AUTH="Authorization: Bearer $ASKTELL_TOKEN"; JSON="Content-Type: application/json"
+get() { "$PY" -c "import json, sys; print(json.load(sys.stdin)$1)"; }
+
+curl -sf -X POST "$URL/studies" -H "$AUTH" -H "$JSON" \\
+  -d '{"name": "demo", "loop": "random", "seed": 0,
+       "space": {"x": {"type": "real", "low": -5, "high": 10}}}' | get '["name"]'
+for i in $(seq "$N_TRIALS"); do
+  trial=$(curl -sf -X POST "$URL/studies/demo/ask" -H "$AUTH")
+  id=$(echo "$trial" | get '["trials"][0]["id"]'); x=$(echo "$trial" | get '["trials"][0]["params"]["x"]')
+  value=$(awk -v x="$x" 'BEGIN { print (x - 2) ^ 2 }')          # the black box
+  curl -sf -X POST "$URL/studies/demo/tell" -H "$AUTH" -H "$JSON" \\
+    -d "{\\"trial_id\\": $id, \\"value\\": $value}" > /dev/null
+  echo "trial $id: x=$x -> $value"
+done
+curl -sf "$URL/studies/demo/best" -H "$AUTH"; echo
+"""),
+    md("""
+The file CLI speaks to a server too (`--url`, `--study`; the token from `ASKTELL_TOKEN`):
+"""),
+    code("""
+%%bash
+if [ -z "${URL:-}" ]; then echo "service not available: skipped"; exit 0; fi
+"$ASKTELL" ask --url "$URL" --study demo
+"""),
+    md("""
+### With the Python client
+
+`asktell.Client` returns `asktell.Trial` objects and the study's state, which `asktell.load`
+reads like any other.
+"""),
+    code("""
+if HAVE_SERVICE:
+    client = asktell.Client(URL, token="s3cret")
+    space = asktell.Space({"x": asktell.Real(-5.0, 10.0), "n": asktell.Integer(1, 8)})
+    client.create_study("quad", "bayesopt", space, seed=0, exist_ok=True)
+    for _ in range(4 if SMOKE else 12):
+        (trial,) = client.ask("quad")
+        value = (trial.params["x"] - 2.0) ** 2 + trial.params["n"]
+        client.tell("quad", trial.id, value)
+    best = client.best("quad")
+    print("best:", best.params, round(best.value, 4))
+    loop, state = asktell.load(client.state("quad").to_json())
+    print(type(loop).__name__, len(state.trials), "trials in the exported state")
+    client.close()
+"""),
+    md("""
+Stop the server by its process id:
+"""),
+    code("""
+if server is not None:
+    server.terminate()
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+    print("server stopped")
+"""),
+]
+
+# --------------------------------------------------------------------------------------------------
+SKLEARN = [
+    md("""
+# Tuning a scikit-learn model: `AskTellSearchCV` vs `RandomizedSearchCV`
+
+`asktell.integrations.sklearn.AskTellSearchCV` is a scikit-learn search estimator (it subclasses
+the same `BaseSearchCV` as `RandomizedSearchCV`): `cv_results_`, `best_params_`, `best_score_`,
+`best_estimator_` and `n_jobs` work as there. Here both tune an RBF support vector classifier on the
+digits data set (shipped with scikit-learn) with the same number of candidates and the same folds.
+"""),
+    code(SETUP),
+    code("""
+try:
+    from asktell.integrations.sklearn import AskTellSearchCV
+    from sklearn.datasets import load_digits
+except ImportError as exc:  # needs the integrations extra
+    AskTellSearchCV = None
+    print("skipping this notebook:", exc)
+"""),
+    code("""
+if AskTellSearchCV is not None:
+    from scipy.stats import loguniform
+    from sklearn.model_selection import RandomizedSearchCV, StratifiedKFold, train_test_split
+    from sklearn.svm import SVC
+
+    from asktell import Real, Space
+
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
+    if SMOKE:
+        X_train, y_train = X_train[:300], y_train[:300]
+
+    n_iter = 4 if SMOKE else 15
+    seeds = [0] if SMOKE else [0, 1, 2]
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    space = Space({"C": Real(1e-2, 1e3, log=True), "gamma": Real(1e-5, 1e1, log=True)})
+    distributions = {"C": loguniform(1e-2, 1e3), "gamma": loguniform(1e-5, 1e1)}
+    print(X_train.shape, "training points;", n_iter, "candidates per search")
+"""),
+    md("""
+Each search evaluates `n_iter` candidates by 3-fold cross-validated accuracy. We repeat with a few
+seeds, since one run of random search can be lucky or unlucky.
+"""),
+    code("""
+if AskTellSearchCV is not None:
+    searches = {"AskTellSearchCV (BayesOpt)": [], "RandomizedSearchCV": []}
+    for seed in seeds:
+        searches["AskTellSearchCV (BayesOpt)"].append(
+            AskTellSearchCV(SVC(), space, n_iter=n_iter, cv=cv, random_state=seed).fit(X_train, y_train))
+        searches["RandomizedSearchCV"].append(
+            RandomizedSearchCV(SVC(), distributions, n_iter=n_iter, cv=cv, random_state=seed)
+            .fit(X_train, y_train))
+    for name, fitted in searches.items():
+        print(f"{name:27s} CV accuracy", [round(float(s.best_score_), 4) for s in fitted],
+              " test accuracy", [round(s.score(X_test, y_test), 4) for s in fitted])
+    best = searches["AskTellSearchCV (BayesOpt)"][0]
+    print("asktell's best parameters (seed 0):", {k: f"{v:.3g}" for k, v in best.best_params_.items()})
+"""),
+    md("""
+The best cross-validation error so far against the number of candidates (each search's
+`cv_results_["mean_test_score"]` is in the order the candidates were evaluated):
+"""),
+    code("""
+if AskTellSearchCV is not None:
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    for name, fitted in searches.items():
+        curves = np.array([np.minimum.accumulate(1 - np.nan_to_num(s.cv_results_["mean_test_score"]))
+                           for s in fitted])
+        steps = np.arange(1, n_iter + 1)
+        (line,) = ax.plot(steps, np.median(curves, 0), label=name)
+        ax.fill_between(steps, curves.min(0), curves.max(0), color=line.get_color(), alpha=0.2)
+    ax.set(xlabel="candidates evaluated", ylabel="best CV error so far", yscale="log")
+    ax.legend()
+    plt.show()
+"""),
+    md("""
+The asktell run itself is in `state_` (plain JSON, resumable), and its trials are the candidates
+in `cv_results_`. Told values are `-mean_test_score`, since asktell minimizes:
+"""),
+    code("""
+if AskTellSearchCV is not None:
+    state = best.state_
+    print(state.loop_name, len(state.trials), "trials; best told value:", round(state.best().value, 4))
+    for t in state.trials[:5]:
+        print(t.id, {k: f"{v:.3g}" for k, v in t.params.items()}, round(t.value, 4))
+"""),
+]
+
+# --------------------------------------------------------------------------------------------------
+PYTORCH = [
+    md("""
+# Tuning a small PyTorch model, with parallel workers
+
+A one-hidden-layer MLP classifies the digits data set (shipped with scikit-learn). We tune its
+learning rate, hidden width and weight decay to minimize the validation loss, evaluating two
+configurations at a time: `minimize(..., executor=pool)` keeps `max_workers` trainings running,
+tells each result as soon as it arrives, and asks the next point with the running ones pending.
+"""),
+    code(SETUP),
+    code("""
+import inspect
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import torch
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+
+import asktell
+from asktell import Integer, Real, Space
+
+torch.set_num_threads(1)  # one core per training; the workers run side by side
+
+X, y = load_digits(return_X_y=True)
+X = torch.tensor(X / 16.0, dtype=torch.float32)
+y = torch.tensor(y)
+idx_train, idx_rest = train_test_split(np.arange(len(y)), test_size=0.4, stratify=y, random_state=0)
+idx_val, idx_test = train_test_split(idx_rest, test_size=0.5, stratify=y[idx_rest], random_state=0)
+EPOCHS = 3 if SMOKE else 25
+print(len(idx_train), len(idx_val), len(idx_test), "train / validation / test points")
+"""),
+    code("""
+def train(params, seed=0, eval_idx=idx_val):
+    \"\"\"Train the MLP with these hyperparameters; return the loss on ``eval_idx`` (and the model).\"\"\"
+    gen = torch.Generator().manual_seed(seed)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(64, params["width"]), torch.nn.ReLU(), torch.nn.Linear(params["width"], 10)
+    )
+    with torch.no_grad():  # seeded initialization, independent of the other threads
+        for p in model.parameters():
+            p.uniform_(-1.0, 1.0, generator=gen).mul_(p.shape[-1] ** -0.5)
+    opt = torch.optim.AdamW(model.parameters(), lr=params["lr"], weight_decay=params["weight_decay"])
+    Xt, yt = X[idx_train], y[idx_train]
+    for _ in range(EPOCHS):
+        for batch in torch.randperm(len(yt), generator=gen).split(64):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(Xt[batch]), yt[batch]).backward()
+            opt.step()
+    with torch.no_grad():
+        loss = torch.nn.functional.cross_entropy(model(X[eval_idx]), y[eval_idx]).item()
+    return loss, model
+
+
+def val_loss(params):
+    return train(params)[0]
+
+
+space = Space({
+    "lr": Real(1e-4, 1.0, log=True),
+    "width": Integer(8, 256, log=True),
+    "weight_decay": Real(1e-6, 1e-1, log=True),
+})
+print(round(val_loss({"lr": 1e-3, "width": 32, "weight_decay": 1e-4}), 4))
+"""),
+    md("""
+With a thread pool of two workers. (PyTorch releases the GIL while it computes, so threads run in
+parallel. With a `ProcessPoolExecutor` or a Dask cluster, define the objective in an importable
+module, so the workers can unpickle it.) If this version of asktell has no `executor=` yet, the
+same is done by hand: ask a batch of two, evaluate it with the pool, tell both.
+"""),
+    code("""
+from asktell.loops import BayesOpt, RandomSearch
+
+budget = 4 if SMOKE else 20
+workers = 2
+has_executor = "executor" in inspect.signature(asktell.minimize).parameters
+
+
+def tune(loop, seed):
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        if has_executor:
+            return asktell.minimize(val_loss, space, loop, budget=budget, seed=seed, executor=pool).state
+        state = loop.init(space, seed=seed)
+        while len(state.trials) < budget:
+            state, trials = loop.ask(state, n=min(workers, budget - len(state.trials)))
+            for trial, value in zip(trials, pool.map(val_loss, [t.params for t in trials])):
+                state = loop.tell(state, trial.id, value)
+        return state
+
+
+t0 = time.perf_counter()
+bo = tune(BayesOpt(), seed=0)
+print(f"BayesOpt: {budget} trainings in {time.perf_counter() - t0:.0f} s;",
+      "best", {k: round(v, 5) if isinstance(v, float) else v for k, v in bo.best().params.items()},
+      "validation loss", round(bo.best().value, 4))
+rs = tune(RandomSearch(), seed=0)
+print("RandomSearch: best validation loss", round(rs.best().value, 4))
+"""),
+    md("""
+Convergence of both, and every BayesOpt trial in parallel coordinates (coloured by validation loss):
+"""),
+    code("""
+try:
+    from asktell.plot import plot_convergence, plot_parallel_coordinates
+except ImportError:
+    plot_convergence = plot_parallel_coordinates = None
+
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))
+if plot_convergence is not None:
+    plot_convergence({"BayesOpt": bo, "RandomSearch": rs}, ax=ax1, log=True, title="validation loss")
+    plot_parallel_coordinates(bo, ax=ax2)
+else:
+    for name, st in {"BayesOpt": bo, "RandomSearch": rs}.items():
+        ax1.plot(np.minimum.accumulate([t.value for t in st.trials]), label=name)
+    ax1.set_yscale("log"); ax1.legend()
+plt.show()
+"""),
+    md("""
+The chosen configuration, retrained and measured on the held-out test split:
+"""),
+    code("""
+test_loss, model = train(dict(bo.best().params), eval_idx=idx_test)
+with torch.no_grad():
+    accuracy = (model(X[idx_test]).argmax(1) == y[idx_test]).float().mean().item()
+print(f"test loss {test_loss:.4f}, test accuracy {accuracy:.3f}")
+"""),
+]
+
+# --------------------------------------------------------------------------------------------------
+ZORD = [
+    md("""
+# High-dimensional black boxes: ZoRD and gradient surrogates
+
+In tens of dimensions and more, global Bayesian optimization stalls and finite differences spend
+`d + 1` queries (or `q + 1` with `q` random directions) per gradient. `ZoRD` fits a local GP on the
+points it has already queried and uses the GP's posterior over the *gradient* to take several
+"virtual" steps per query, as long as that gradient is certain enough.
+
+Below: Ackley on [-5, 5]^50, its optimum shifted off the centre, with three methods at the same
+number of queries (a medium budget of 100, so the notebook runs in a few minutes), then the gradient
+posterior itself, drawn on a 2-d function.
+"""),
+    code(SETUP),
+    code("""
+import math
+import time
+
+import numpy as np
+import torch
+
+from asktell import Real, Space, minimize
+from asktell.loops import ZOSGD, ZoRD
+
+d = 10 if SMOKE else 50
+LOW, HIGH = -5.0, 5.0
+space = Space({f"x{i:02d}": Real(LOW, HIGH) for i in range(d)})
+SHIFT = torch.tensor(np.random.default_rng(0).uniform(-1.5, 1.5, d))  # the optimum, away from the centre
+
+
+def ackley_t(x):
+    z = x - SHIFT
+    return (-20 * torch.exp(-0.2 * torch.sqrt(z.pow(2).mean())) - torch.exp(torch.cos(2 * math.pi * z).mean())
+            + 20 + math.e)
+
+
+def ackley(params):
+    return float(ackley_t(torch.tensor(list(params.values()), dtype=torch.float64)))
+
+
+budget = 20 if SMOKE else 100  # a medium budget: ZoRD costs about a second a query here
+"""),
+    md("""
+The three methods, all in unit-cube coordinates:
+
+- **ZoRD** with its defaults;
+- **ZO-SGD** with 20 random orthonormal directions per gradient (21 queries a step) and Adam;
+- **finite differences**: one coordinate at a time (`d + 1 = 51` queries a step) and the same Adam
+  step, written out below in a few lines, started where ZO-SGD starts.
+"""),
+    code("""
+t0 = time.perf_counter()
+zord = minimize(ackley, space, ZoRD(), budget=budget, seed=0)
+t_zord = time.perf_counter() - t0
+zosgd = minimize(ackley, space, ZOSGD(q=20), budget=budget, seed=0)
+
+
+def finite_differences(f, x0, budget, lr=0.01, h=0.01):
+    \"\"\"Coordinate finite differences with Adam in the unit cube; returns every value queried.\"\"\"
+    x, m, v, values, t = np.array(x0), 0.0, 0.0, [], 0
+    to_params = lambda u: {name: LOW + (HIGH - LOW) * ui for name, ui in zip(space.names, u)}
+    while len(values) < budget:
+        fx = f(to_params(x)); values.append(fx)
+        g = np.zeros(d)
+        for i in range(d):
+            if len(values) >= budget:
+                return values
+            e = np.zeros(d); e[i] = h
+            values.append(f(to_params(np.clip(x + e, 0, 1)))); g[i] = (values[-1] - fx) / h
+        t += 1
+        m, v = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g**2
+        x = np.clip(x - lr * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8), 0, 1)
+    return values
+
+
+start = ZOSGD(q=20).init(space, seed=0).memo["x"]
+fd = finite_differences(ackley, start, budget)
+print(f"ZoRD {zord.best_value:.3f} ({t_zord:.0f} s)   ZO-SGD {zosgd.best_value:.3f}   "
+      f"finite differences {min(fd):.3f}   after {budget} queries (optimum 0)")
+"""),
+    code("""
+fig, ax = plt.subplots(figsize=(5.5, 3.5))
+curves = {"ZoRD": [t.value for t in zord.trials], "ZO-SGD (q = 20)": [t.value for t in zosgd.trials],
+          "coordinate finite differences": fd}
+for name, values in curves.items():
+    ax.plot(np.arange(1, len(values) + 1), np.minimum.accumulate(values), label=name)
+ax.set(xlabel="function queries", ylabel="best value so far", title=f"shifted Ackley, d = {d}")
+ax.legend()
+plt.show()
+"""),
+    md("""
+## The gradient posterior
+
+A GP on the queried points implies a GP on the gradient (the *derived GP*):
+`asktell.surrogates.gradient.derived_gp(model)` gives its mean and covariance at any point in
+closed form. Its normalized uncertainty, `trace / prior_trace` of the gradient covariance, is 0
+where the data pins the gradient down and 1 where the data says nothing; ZoRD keeps taking virtual
+steps while it stays below `threshold` (0.5 by default).
+
+On a 2-d function with 12 random points: the normalized uncertainty (left), and the cosine between
+the surrogate's gradient mean and the true gradient (right). Near the data the surrogate gradient
+points the right way; far from it, it does not, and the uncertainty says so.
+"""),
+    code("""
+from asktell.surrogates.gp import fit_gp
+from asktell.surrogates.gradient import derived_gp
+
+
+def g2(U):  # a smooth 2-d function on the unit cube: n x 2 -> n
+    return torch.sin(3 * U[:, 0]) * torch.cos(2 * U[:, 1]) + (U[:, 0] - 0.3) ** 2 + 0.5 * U[:, 1]
+
+
+gen = torch.Generator().manual_seed(0)
+U = 0.15 + 0.45 * torch.rand(12, 2, generator=gen, dtype=torch.float64)  # the data fill one corner
+dgp = derived_gp(fit_gp(U, g2(U).unsqueeze(-1), noise_std=0.0).model)
+
+grid = torch.linspace(0, 1, 41, dtype=torch.float64)
+G = torch.cartesian_prod(grid, grid)  # 1681 x 2, (u0, u1)
+with torch.no_grad():
+    uncertainty = (dgp.trace(G) / dgp.prior_trace(G)).reshape(41, 41)
+    mean = dgp.mean(G)
+Gr = G.clone().requires_grad_(True)
+true = torch.autograd.grad(g2(Gr).sum(), Gr)[0]
+cosine = torch.nn.functional.cosine_similarity(mean, true, dim=-1).reshape(41, 41)
+
+fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+for ax, Z, title, cmap in [(axes[0], uncertainty, "normalized gradient uncertainty", "viridis"),
+                           (axes[1], cosine, "cosine(surrogate gradient, true gradient)", "RdBu")]:
+    cs = ax.contourf(grid, grid, Z.T.numpy(), levels=20, cmap=cmap)
+    ax.scatter(U[:, 0], U[:, 1], c="k", s=12)
+    ax.set(xlabel="u0", ylabel="u1", title=title)
+    fig.colorbar(cs, ax=ax)
+plt.show()
+"""),
+    md("""
+The same along a 1-d slice through the data (u1 = 0.35): where the uncertainty is low, the cosine
+is close to 1.
+"""),
+    code("""
+line = torch.stack([grid, torch.full_like(grid, 0.35)], -1)
+with torch.no_grad():
+    unc_line = (dgp.trace(line) / dgp.prior_trace(line)).numpy()
+    mean_line = dgp.mean(line)
+Lr = line.clone().requires_grad_(True)
+cos_line = torch.nn.functional.cosine_similarity(
+    mean_line, torch.autograd.grad(g2(Lr).sum(), Lr)[0], dim=-1).numpy()
+
+fig, ax = plt.subplots(figsize=(5.5, 3.2))
+ax.plot(grid, unc_line, label="normalized uncertainty")
+ax.plot(grid, cos_line, label="cosine to the true gradient")
+ax.axhline(0.5, color="gray", ls=":", lw=1)
+ax.set(xlabel="u0 (u1 = 0.35)")
+ax.legend()
+plt.show()
+"""),
+    md("""
+And in d = 50: a GP on ZoRD's queries (the last 150 at most), asked for the gradient at its best
+point, against the true gradient of Ackley there (unit-cube coordinates), and against one
+ZO-SGD-style estimate from 20 random directions (21 more queries):
+"""),
+    code("""
+from asktell.loops.zeroth import finite_difference_gradient, random_directions
+
+Xq = space.encode_many([t.params for t in zord.trials[-150:]]).double()
+Yq = torch.tensor([[t.value] for t in zord.trials[-150:]], dtype=torch.float64)
+model = fit_gp(Xq, Yq, isotropic=True).model
+u_best = space.encode(zord.best.params).double().unsqueeze(0)
+with torch.no_grad():
+    surrogate = derived_gp(model).mean(u_best)[0]
+
+ub = u_best[0].clone().requires_grad_(True)
+true_grad = torch.autograd.grad(ackley_t(LOW + (HIGH - LOW) * ub), ub)[0]
+
+f_u = lambda u: float(ackley_t(LOW + (HIGH - LOW) * u))
+dirs = random_directions(d, 20, torch.Generator().manual_seed(1))
+probes = torch.tensor([f_u(u_best[0] + 0.01 * v) for v in dirs], dtype=torch.float64)
+fd_grad = finite_difference_gradient(f_u(u_best[0]), probes, dirs, 0.01)
+
+cos = lambda a, b: float(torch.nn.functional.cosine_similarity(a, b, dim=0))
+print(f"cosine to the true gradient: surrogate (0 new queries) {cos(surrogate, true_grad):.2f}, "
+      f"20-direction finite differences (21 queries) {cos(fd_grad, true_grad):.2f}")
+"""),
+]
+
+# --------------------------------------------------------------------------------------------------
+FEDERATED = [
+    md("""
+# Federated zeroth-order optimization: FZooS vs FedZO
+
+Several clients each hold a black box `f_i`; together they minimize the average
+`F(x) = mean_i f_i(x)` without sharing their functions. Each round every client runs a few local
+steps on its own `f_i`, then a server averages what they report.
+
+- **FedZO** estimates local gradients by finite differences (`q` random directions each).
+- **FZooS** fits each client's function with a GP and shares random-Fourier-feature surrogates of
+  the gradients, which corrects the clients' drift on heterogeneous functions and needs far fewer
+  queries.
+
+`asktell.loops.federated.simulate` runs one loop per client and the server in one process and
+returns a record per round (objective, queries, bytes sent). Five clients in d = 6, ten rounds (a
+medium budget, so the notebook runs in a few minutes; FedZO's drift shows already).
+"""),
+    code(SETUP),
+    md("""
+The federated quadratic: client `i` has `f_i(x) = (sum_j A_ij x_j^2 + B_ij x_j + 1) / (10 d)`
+with coefficients drawn around 1 (heterogeneity `C = 5`: larger is more different), so every
+client's own optimum differs from the global one, at `x_j = -0.5`, `F* = 0.1 / d - 0.025`.
+"""),
+    code("""
+import numpy as np
+
+from asktell import Real, Space
+from asktell.loops.federated import FedZO, FZooS, simulate
+
+d, n_clients, C = 6, 5, 5.0
+space = Space({f"x{j}": Real(-2.0, 2.0) for j in range(d)})
+rng = np.random.default_rng(0)
+a = rng.dirichlet([1 / n_clients] * n_clients, size=d).T
+b = rng.dirichlet([1 / n_clients] * n_clients, size=d).T
+
+
+def client(i):
+    A, B = 1 + C * (a[i] - 1 / n_clients), 1 + C * (b[i] - 1 / n_clients)
+    return lambda p: float(((A * np.array(list(p.values())) ** 2
+                             + B * np.array(list(p.values()))).sum() + 1) / (10 * d))
+
+
+clients = [client(i) for i in range(n_clients)]
+F_STAR = 0.1 / d - 0.025
+rounds = 2 if SMOKE else 10  # a medium budget: FZooS's rounds take seconds each here
+"""),
+    code("""
+import time
+
+methods = {
+    "FZooS": FZooS(n_features=300 if SMOKE else 1000, local_steps=5, n_rff=100,
+                   post_active=5, local_active=2, local_candidates=50, post_candidates=50, lr=0.05),
+    "FedZO": FedZO(local_steps=5, q=5, lr=0.05),
+}
+records = {}
+for name, fed in methods.items():
+    t0 = time.perf_counter()
+    records[name] = simulate(fed, space, clients, rounds=rounds, seed=0).records
+    last = records[name][-1]
+    print(f"{name:6s} gap {last['F'] - F_STAR:.2e} after {last['round']} rounds, "
+          f"{last['queries']} queries, {last['bytes_up'] / 1e3:.0f} kB up "
+          f"({time.perf_counter() - t0:.0f} s)")
+"""),
+    code("""
+try:
+    from asktell.plot import plot_federated
+except ImportError:
+    plot_federated = None
+
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+for ax, x in zip(axes, ["round", "queries"]):
+    if plot_federated is not None:
+        plot_federated(records, x=x, optimum=F_STAR, ax=ax)
+    else:
+        for name, recs in records.items():
+            ax.plot([r[x] for r in recs], [r["F"] - F_STAR for r in recs], label=name)
+        ax.set(xlabel=x, ylabel="F - F*", yscale="log"); ax.legend()
+plt.show()
+"""),
+    md("""
+## Each piece is pure and JSON
+
+`simulate` only strings together pure functions: `server_init`, `client_init`, each client's own
+`ask`/`tell`, `client_report` (a `Message` of float64 arrays), `aggregate` and `client_sync`. Their
+states and messages are JSON, so a round can cross process or machine boundaries and resume after
+any message:
+"""),
+    code("""
+fed = methods["FedZO"]
+server = fed.server_init(space, n_clients, 0, None)
+state0 = fed.client_init(server, 0)
+print(type(server).__name__, len(server.to_json()), "characters;", type(state0).__name__,
+      len(state0.to_json()), "characters")
+"""),
+    md("""
+## On Flower
+
+The same pieces run as a [Flower](https://flower.ai) federation through
+`asktell.integrations.flower` (when it is installed): each Flower client wraps a client loop and its
+black box, and the server strategy calls `aggregate`. The cell below shows what it provides.
+"""),
+    code("""
+try:
+    import asktell.integrations.flower as flower
+    print([name for name in dir(flower) if not name.startswith("_")])
+    print((flower.__doc__ or "").strip().splitlines()[0])
+except ImportError as exc:
+    print("asktell.integrations.flower is not available here:", exc)
+"""),
+]
+
+NOTEBOOKS = {
+    "01_quickstart.ipynb": QUICKSTART,
+    "02_external_evaluator.ipynb": EXTERNAL,
+    "03_sklearn_search.ipynb": SKLEARN,
+    "04_pytorch_tuning.ipynb": PYTORCH,
+    "05_zord_high_dim.ipynb": ZORD,
+    "06_federated.ipynb": FEDERATED,
+}
+
+
+def build(name: str) -> nbformat.NotebookNode:
+    nb = new_notebook(cells=NOTEBOOKS[name])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    return nb
+
+
+def execute(nb: nbformat.NotebookNode, smoke: bool, timeout: int = 1200) -> None:
+    import os
+
+    from nbclient import NotebookClient
+
+    env = dict(os.environ, ASKTELL_SMOKE="1" if smoke else "0")
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(HERE)}}
+    )
+    # the kernel inherits the environment of this process
+    old = dict(os.environ)
+    os.environ.update(env)
+    try:
+        client.execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+
+
+def main(argv: list[str]) -> None:
+    names = [a for a in argv if a.endswith(".ipynb")] or list(NOTEBOOKS)
+    for name in names:
+        nb = build(name)
+        if "--execute" in argv:
+            start = time.perf_counter()
+            execute(nb, smoke="--smoke" in argv)
+            print(f"{name}: executed in {time.perf_counter() - start:.0f} s", flush=True)
+        nbformat.validate(nb)
+        nbformat.write(nb, HERE / name)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
