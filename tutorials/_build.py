@@ -865,8 +865,20 @@ print(type(server).__name__, len(server.to_json()), "characters;", type(state0).
 ## On Flower
 
 The same pieces run as a [Flower](https://flower.ai) federation through
-`asktell.integrations.flower` (when it is installed): each Flower client wraps a client loop and its
-black box, and the server strategy calls `aggregate`. The cell below shows what it provides.
+`asktell.integrations.flower` (extra `asktell[federated]`): `client_app(fed, space, make_client)`
+wraps one client loop per node (the node's `partition-id` picks its black box) and
+`server_app(fed, space, rounds, seed)` runs the rounds with `grid.send_and_receive` and `aggregate`.
+On Flower's simulation runtime, with the same seed, the iterates equal `simulate`'s (a test checks
+this to 1e-12):
+
+```python
+from asktell.integrations.flower import run_simulation
+records = run_simulation(FedZO(), space, clients, rounds=3, seed=0)   # same shape as simulate's
+```
+
+From a shell: `asktell federate --engine flower-sim --algorithm fzoos --dim 20 --clients 3 --rounds 3`;
+for a SuperLink and SuperNodes on this machine, see `examples/flower_app/run_local.sh`. The cell below
+lists what the module provides.
 """),
     code("""
 try:
