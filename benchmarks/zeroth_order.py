@@ -681,9 +681,10 @@ def evaluate_goals(summary: dict[str, Any], problems: list[str], dims: dict[str,
         {
             "goal": "ZoRD's median final value beats CMA-ES's on at least half of the problems",
             "ok": 2 * len(wins) >= len(both) if both else None,
-            "detail": f"wins on {len(wins)} of {len(both)}: "
+            "detail": f"wins on {len(wins)} of {len(both)} (ZoRD vs CMA-ES): "
             + ", ".join(
                 f"{p} {_g(cells[p]['zord']['final_median'])} vs {_g(cells[p]['cma']['final_median'])}"
+                + (" win" if p in wins else " loss")
                 for p in both
             ),
         }
