@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from asktell import Real, Space, State
+from asktell.cli import federated_quadratic
 from asktell.errors import FederationError
 from asktell.loops.federated import (
     FedProx,
@@ -46,22 +47,7 @@ ALGORITHMS = [
 IDS = [a.name for a in ALGORITHMS]
 
 
-def quadratic_clients(n=N, d=D, C=5.0, seed=0):
-    """The federated quadratic of ALGORITHMS.md 6.1 (heterogeneity C)."""
-    rng = np.random.default_rng(seed)
-    a = rng.dirichlet([1 / n] * n, size=d).T
-    b = rng.dirichlet([1 / n] * n, size=d).T
-
-    def make(i):
-        A, B = 1 + C * (a[i] - 1 / n), 1 + C * (b[i] - 1 / n)
-        return lambda p: float(
-            ((A * np.array(list(p.values())) ** 2 + B * np.array(list(p.values()))).sum() + 1) / (10 * d)
-        )
-
-    return [make(i) for i in range(n)]
-
-
-CLIENTS = quadratic_clients()
+CLIENTS = federated_quadratic(N, D)  # ALGORITHMS.md 6.1, heterogeneity C = 5
 F_STAR = 0.1 / D - 0.025
 
 
