@@ -182,3 +182,13 @@ def require_numeric(space: Space, loop: str) -> None:
     cats = [n for n, p in space.params.items() if isinstance(p, Categorical)]
     if cats:
         raise ParamError(f"{loop} needs real or integer parameters; {cats} are categorical.")
+
+
+def check_positive(name: str, value: Any, integer: bool = False, allow_zero: bool = False) -> None:
+    """Raise ConfigError unless ``value`` is a number (an int with ``integer``) > 0 (>= 0 with
+    ``allow_zero``). Booleans and NaN are refused."""
+    kinds = (int,) if integer else (int, float)
+    ok = not isinstance(value, bool) and isinstance(value, kinds) and value == value
+    if not ok or not (value >= 0 if allow_zero else value > 0):
+        kind = "an integer" if integer else "a number"
+        raise ConfigError(f"{name} must be {kind} {'>=' if allow_zero else '>'} 0, got {value!r}.")

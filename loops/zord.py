@@ -37,7 +37,7 @@ import torch
 from asktell.acquisition.active import RULES, select_active_queries
 from asktell.errors import ConfigError
 from asktell.loops.adam import AdamState, adam_step
-from asktell.loops.base import Loop, Proposal, require_numeric
+from asktell.loops.base import Loop, Proposal, check_positive, require_numeric
 from asktell.loops.trajectory import modelling_obstacle, sobol_design, trajectory
 from asktell.registry import register_loop
 from asktell.rng import derive_seed, torch_rng
@@ -51,14 +51,6 @@ def nearest(X: torch.Tensor, center: torch.Tensor, k: int) -> torch.Tensor:
     """Indices of the ``k`` rows of ``X`` (``n x d``) nearest ``center`` (``d``), nearest first."""
     distances = torch.linalg.norm(X - center, dim=-1)
     return torch.argsort(distances, stable=True)[:k]
-
-
-def _positive(name: str, value: Any, integer: bool = False, allow_zero: bool = False) -> None:
-    kinds = (int,) if integer else (int, float)
-    ok = not isinstance(value, bool) and isinstance(value, kinds)
-    if not ok or not (value >= 0 if allow_zero else value > 0) or value != value:
-        kind = "an integer" if integer else "a number"
-        raise ConfigError(f"{name} must be {kind} {'>=' if allow_zero else '>'} 0, got {value!r}.")
 
 
 @register_loop
@@ -94,7 +86,7 @@ class ZoRD(Loop):
     name = "zord"
 
     def _validate_config(self) -> None:
-        _positive("lr", self.lr)
+        check_positive("lr", self.lr)
         if (
             isinstance(self.threshold, bool)
             or not isinstance(self.threshold, (int, float))
@@ -102,15 +94,15 @@ class ZoRD(Loop):
         ):
             raise ConfigError(f"threshold must be a number in [0, 1], got {self.threshold!r}.")
         for key in ("max_virtual_steps", "n_init", "n_local", "tolerance", "refit_every"):
-            _positive(key, getattr(self, key), integer=True)
-        _positive("active_candidates", self.active_candidates, integer=True)
-        _positive("active_radius", self.active_radius)
+            check_positive(key, getattr(self, key), integer=True)
+        check_positive("active_candidates", self.active_candidates, integer=True)
+        check_positive("active_radius", self.active_radius)
         if self.optimizer not in ("adam", "sgd"):
             raise ConfigError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}.")
         if self.active_rule not in RULES:
             raise ConfigError(f"active_rule must be one of {sorted(RULES)}, got {self.active_rule!r}.")
         if self.noise_std is not None:
-            _positive("noise_std", self.noise_std, allow_zero=True)
+            check_positive("noise_std", self.noise_std, allow_zero=True)
 
     def _check_space(self, space: Space) -> None:
         require_numeric(space, "ZoRD")

@@ -24,7 +24,8 @@ import torch
 
 from asktell.errors import ConfigError
 from asktell.loops.adam import AdamState, adam_step
-from asktell.loops.federated.protocol import Federated, _positive
+from asktell.loops.base import check_positive
+from asktell.loops.federated.protocol import Federated
 from asktell.loops.zeroth import DIRECTIONS, finite_difference_gradient, random_directions
 from asktell.registry import register_loop
 from asktell.rng import torch_rng
@@ -47,8 +48,8 @@ class FiniteDifferenceFederated(Federated):
 
     def _validate_config(self) -> None:
         super()._validate_config()
-        _positive("q", self.q, integer=True)
-        _positive("mu", self.mu)
+        check_positive("q", self.q, integer=True)
+        check_positive("mu", self.mu)
         if self.directions not in DIRECTIONS:
             raise ConfigError(f"directions must be one of {DIRECTIONS}, got {self.directions!r}.")
 

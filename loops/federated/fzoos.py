@@ -35,7 +35,8 @@ import torch
 from asktell.acquisition.active import draw_candidates, select_active_queries
 from asktell.errors import ConfigError
 from asktell.loops.adam import AdamState, adam_step
-from asktell.loops.federated.protocol import Federated, _positive
+from asktell.loops.base import check_positive
+from asktell.loops.federated.protocol import Federated
 from asktell.loops.trajectory import modelling_obstacle, trajectory
 from asktell.loops.zord import nearest
 from asktell.registry import register_loop
@@ -82,11 +83,11 @@ class FZooS(Federated):
     def _validate_config(self) -> None:
         super()._validate_config()
         for key in ("n_features", "n_local", "n_rff", "local_candidates", "post_candidates", "refit_every"):
-            _positive(key, getattr(self, key), integer=True)
+            check_positive(key, getattr(self, key), integer=True)
         for key in ("local_active", "post_active", "n_init"):
-            _positive(key, getattr(self, key), integer=True, allow_zero=True)
-        _positive("rff_lengthscale", self.rff_lengthscale)
-        _positive("local_radius", self.local_radius)
+            check_positive(key, getattr(self, key), integer=True, allow_zero=True)
+        check_positive("rff_lengthscale", self.rff_lengthscale)
+        check_positive("local_radius", self.local_radius)
         if self.local_active > self.local_candidates or self.post_active > self.post_candidates:
             raise ConfigError("active queries must not outnumber their candidates.")
         if self.correction not in CORRECTIONS:

@@ -42,7 +42,7 @@ import torch
 
 from asktell.errors import ConfigError, FederationError, StateError
 from asktell.loops.adam import AdamState
-from asktell.loops.base import Loop, Proposal, require_numeric
+from asktell.loops.base import Loop, Proposal, check_positive, require_numeric
 from asktell.registry import loop_class
 from asktell.rng import derive_seed, torch_rng
 from asktell.space import Space
@@ -180,13 +180,6 @@ class ServerState:
         return cls.from_dict(json.loads(text))
 
 
-def _positive(name: str, value: Any, integer: bool = False, allow_zero: bool = False) -> None:
-    kinds = (int,) if integer else (int, float)
-    ok = not isinstance(value, bool) and isinstance(value, kinds) and value == value
-    if not ok or not (value >= 0 if allow_zero else value > 0):
-        raise ConfigError(f"{name} must be {'an integer' if integer else 'a number'} > 0, got {value!r}.")
-
-
 @dataclass(frozen=True)
 class Federated(Loop):
     """Base class of the federated algorithms: the protocol engine. Subclasses define the units.
@@ -203,8 +196,8 @@ class Federated(Loop):
     has_post_exchange = False
 
     def _validate_config(self) -> None:
-        _positive("local_steps", self.local_steps, integer=True)
-        _positive("lr", self.lr)
+        check_positive("local_steps", self.local_steps, integer=True)
+        check_positive("lr", self.lr)
         if self.start not in ("random", "center"):
             raise ConfigError(f"start must be 'random' or 'center', got {self.start!r}.")
 
@@ -217,7 +210,7 @@ class Federated(Loop):
     ) -> ServerState:
         """The server's initial state: ``x_0`` from the seed, equal or given client weights."""
         self._check_space(space)
-        _positive("n_clients", n_clients, integer=True)
+        check_positive("n_clients", n_clients, integer=True)
         if weights is None:
             weights = [1.0] * n_clients
         if len(weights) != n_clients or any(not (w > 0) for w in weights):
