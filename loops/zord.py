@@ -68,6 +68,12 @@ class ZoRD(Loop):
         tolerance: non-improving queries before Adam's moments are reset.
         refit_every: fit the local GP's hyperparameters every this many asks (1: every ask).
         noise_std: observation noise (``None`` infers it, ``0.0`` declares the function noiseless).
+        kernel: ``"ard"`` (one lengthscale per coordinate), ``"isotropic"`` (one for all) or
+            ``"auto"`` (default): isotropic when ``d > ard_max_dim``. With ~``n_local`` points in
+            hundreds of dimensions, ARD lengthscales are not identifiable: the fit makes most
+            coordinates "irrelevant" (huge lengthscales), the gradient posterior is then confident
+            that they do not matter, and the descent moves in a small subspace only.
+        ard_max_dim: the largest dimension at which ``kernel="auto"`` uses ARD.
         active_radius, active_candidates, active_rule: the active queries of ``ask(n > 1)``.
     """
 
@@ -80,6 +86,8 @@ class ZoRD(Loop):
     tolerance: int = 10
     refit_every: int = 5
     noise_std: float | None = None
+    kernel: str = "auto"
+    ard_max_dim: int = 50
     active_radius: float = 0.05
     active_candidates: int = 100
     active_rule: str = "trace_at_iterate"
@@ -93,7 +101,9 @@ class ZoRD(Loop):
             or not (0 <= self.threshold <= 1)
         ):
             raise ConfigError(f"threshold must be a number in [0, 1], got {self.threshold!r}.")
-        for key in ("max_virtual_steps", "n_init", "n_local", "tolerance", "refit_every"):
+        if self.kernel not in ("auto", "ard", "isotropic"):
+            raise ConfigError(f"kernel must be 'auto', 'ard' or 'isotropic', got {self.kernel!r}.")
+        for key in ("max_virtual_steps", "n_init", "n_local", "tolerance", "refit_every", "ard_max_dim"):
             check_positive(key, getattr(self, key), integer=True)
         check_positive("active_candidates", self.active_candidates, integer=True)
         check_positive("active_radius", self.active_radius)
@@ -182,9 +192,14 @@ class ZoRD(Loop):
                 X,
                 y.unsqueeze(-1),
                 noise_std=self.noise_std,
+                isotropic=self.isotropic(X.shape[-1]),
                 warm_start=memo["gp"],
                 warm_max_iter=40 if refit else 0,
             )
+
+    def isotropic(self, dim: int) -> bool:
+        """Whether the local GP in ``dim`` dimensions has one lengthscale for all coordinates."""
+        return self.kernel == "isotropic" or (self.kernel == "auto" and dim > self.ard_max_dim)
 
     def _virtual_steps(self, dgp, start: torch.Tensor, adam: AdamState):
         """Descend along the surrogate's gradient while it is trusted: (point, adam, steps, u)."""

@@ -66,6 +66,18 @@ def test_hyperparameters_are_warm_started_and_refit_on_schedule():
     assert state.memo["gp"] is not None and state.memo["asks"] == 7
 
 
+def _lengthscales(state):
+    (name,) = [k for k in state.memo["gp"] if k.endswith("raw_lengthscale")]
+    return torch.tensor(state.memo["gp"][name]).numel()
+
+
+def test_kernel_is_ard_in_low_and_isotropic_in_high_dimension():
+    assert _lengthscales(run(ZoRD(n_init=5), 8)) == 6  # d = 6 <= ard_max_dim: ARD
+    assert _lengthscales(run(ZoRD(n_init=5, ard_max_dim=5), 8)) == 1  # d = 6 > 5: one lengthscale
+    assert _lengthscales(run(ZoRD(n_init=5, kernel="isotropic"), 8)) == 1
+    assert _lengthscales(run(ZoRD(n_init=5, kernel="ard", ard_max_dim=1), 8)) == 6
+
+
 def test_adam_is_reset_after_tolerance_non_improving_queries():
     loop = ZoRD(n_init=3, tolerance=2)
     state = loop.init(SPACE, seed=0)
@@ -86,7 +98,8 @@ def test_integer_parameters_are_relaxed_and_categoricals_refused():
 
 @pytest.mark.parametrize(
     "config",
-    [{"lr": 0}, {"threshold": 1.5}, {"optimizer": "rmsprop"}, {"active_rule": "x"}, {"n_local": 0}],
+    [{"lr": 0}, {"threshold": 1.5}, {"optimizer": "rmsprop"}, {"active_rule": "x"}, {"n_local": 0}]
+    + [{"kernel": "rbf"}, {"ard_max_dim": 0}],
 )
 def test_bad_configuration_is_refused(config):
     with pytest.raises(ConfigError):
