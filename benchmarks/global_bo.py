@@ -48,6 +48,7 @@ if str(ROOT) not in sys.path:  # run as a script: make the repository's `benchma
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import report  # noqa: E402  (imports no torch: threads are set first, in main)
+from benchmarks.partial import PartialRuns, complete_seeds  # noqa: E402
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -71,8 +72,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--jobs", type=int, default=None, help="runs side by side (default 1; --quick: 2)"
     )
+    parser.add_argument(
+        "--resume", action="store_true", help="reuse the finished runs in <out>/<stem>.partial.jsonl"
+    )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="no new runs: report on the finished ones (seeds that every method finished)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args(argv)
+    if args.report_only:
+        args.resume = True
     if args.quick and args.seeds == parser.get_default("seeds"):
         args.seeds = 3
     if args.jobs is None:
@@ -99,23 +110,39 @@ def _select(spec: str, known: Sequence[str], what: str) -> list[str]:
 
 
 # --- running -------------------------------------------------------------------------------------
+def _run_key(rec: dict[str, Any]) -> tuple[str, str, int]:
+    return rec["method"], rec["problem"], rec["seed"]
+
+
 def run_all(
-    methods: list[str], problems: list[str], seeds: list[int], quick: bool, jobs: int, threads: int
+    methods: list[str],
+    problems: list[str],
+    seeds: list[int],
+    quick: bool,
+    jobs: int,
+    threads: int,
+    partial: PartialRuns,
 ) -> list[dict[str, Any]]:
-    """Every (method, problem, seed) run, as record dicts; progress goes to stderr."""
+    """Every (method, problem, seed) run, as record dicts; progress goes to stderr.
+
+    Runs already in ``partial`` are reused; each new one is added to it as soon as it finishes.
+    """
     from benchmarks import peers
 
-    todo = [(m, p, s) for s in seeds for p in problems for m in methods]
-    records: list[dict[str, Any]] = []
+    cells = [(m, p, s) for s in seeds for p in problems for m in methods]
+    todo = [cell for cell in cells if cell not in partial.done]
+    records: list[dict[str, Any]] = [partial.done[cell] for cell in cells if cell in partial.done]
     start = time.perf_counter()
 
     def progress(rec: dict[str, Any]) -> None:
+        rec = _finite(rec)
+        partial.add(rec)
         records.append(rec)
         regret = rec["regret"][-1] if rec["regret"] else math.nan
         ovh = report.median(rec["overhead_s"])
         status = "ok" if rec["error"] is None else "FAILED: " + rec["error"].splitlines()[0]
         print(
-            f"[{len(records)}/{len(todo)} {time.perf_counter() - start:7.1f} s] "
+            f"[{len(records)}/{len(cells)} {time.perf_counter() - start:7.1f} s] "
             f"{rec['method']:>10} {rec['problem']:<15} seed {rec['seed']}: "
             f"regret {regret:.3g}, {ovh:.3f} s/ask, run {rec['wall_s']:.1f} s, {status}",
             file=sys.stderr,
@@ -303,8 +330,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     print(f"seeds {seeds}; methods {methods}; problems {problems}\n")
 
+    stem = "global_bo_quick" if args.quick else "global_bo"
+    partial = PartialRuns(args.out / f"{stem}.partial.jsonl", _run_key, args.resume)
+    if args.report_only:
+        cells = [(m, p) for m in methods for p in problems]
+        seeds = complete_seeds(partial.done, seeds, cells, lambda m, p, s: (m, p, s))
+        print(f"report only: seeds every method finished on every problem: {seeds}")
     start = time.perf_counter()
-    records = run_all(methods, problems, seeds, args.quick, args.jobs, args.threads)
+    records = run_all(
+        methods, problems, seeds, args.quick, args.jobs, args.threads, partial
+    )
     summary = (
         report.summarize(records, methods, problems) if problems else {"cells": {}, "overall": {}}
     )
@@ -329,7 +364,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\n{len(records)} runs in {elapsed:.0f} s")
 
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = "global_bo_quick" if args.quick else "global_bo"
     payload = {
         "environment": env,
         "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},

@@ -67,6 +67,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: make the repository's `benchmarks` importable
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.partial import PartialRuns, complete_seeds  # noqa: E402
+
 METHODS = ("asktell", "optuna-tpe", "optuna-gp", "skopt", "random")
 TASKS = ("svc-digits", "hgb-breast-cancer", "rf-wine", "mlp-digits", "elasticnet-diabetes")
 BUDGETS = (30, 60)
@@ -395,16 +397,24 @@ def _init_worker(threads: int) -> None:
     set_threads(threads)
 
 
-def run_all(jobs_list: list[tuple], jobs: int) -> list[dict[str, Any]]:
-    records: list[dict[str, Any]] = []
+def _run_key(rec: dict[str, Any]) -> tuple[str, str, int]:
+    return rec["method"], rec["task"], rec["seed"]
+
+
+def run_all(jobs_list: list[tuple], jobs: int, partial: PartialRuns) -> list[dict[str, Any]]:
+    """Every job's record; jobs already in ``partial`` are reused, new ones added as they finish."""
+    records = [partial.done[job[:3]] for job in jobs_list if job[:3] in partial.done]
+    total = len(jobs_list)
+    jobs_list = [job for job in jobs_list if job[:3] not in partial.done]
     start = time.perf_counter()
 
     def progress(rec: dict[str, Any]) -> None:
+        partial.add(rec)
         records.append(rec)
         done = [v for v in rec["losses"] if v is not None]
         status = "ok" if rec["error"] is None else "FAILED: " + rec["error"].strip().splitlines()[-1]
         print(
-            f"[{len(records)}/{len(jobs_list)} {time.perf_counter() - start:7.1f} s] "
+            f"[{len(records)}/{total} {time.perf_counter() - start:7.1f} s] "
             f"{rec['method']:>10} {rec['task']:<20} seed {rec['seed']}: "
             f"best {min(done) if done else math.nan:.4g}, run {rec['wall_s']:.1f} s "
             f"(cv {rec['cv_s']:.1f} s), {status}",
@@ -549,6 +559,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--methods", default="all", help=f"comma-separated, or all: {', '.join(METHODS)}")
     parser.add_argument("--quick", action="store_true", help="2 seeds, budgets 10 and 20, less data")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="runs side by side")
+    parser.add_argument(
+        "--resume", action="store_true", help="reuse the finished runs in <out>/hpo.partial.jsonl"
+    )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="no new runs: report on the finished ones (seeds every method finished on every task)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args(argv)
     set_threads(1)
@@ -556,19 +574,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     tasks = _select(args.tasks, TASKS, "tasks")
     methods = _select(args.methods, METHODS, "methods")
     budgets = QUICK_BUDGETS if args.quick else BUDGETS
-    # the slow runs first, so the pool is not left waiting on one long run at the end
+    # seed by seed, so an interrupted run leaves whole seeds to report; within a seed the slow
+    # tasks first, so the pool is not left waiting on one long run at the end
     order = {"mlp-digits": 0, "hgb-breast-cancer": 1, "svc-digits": 2, "rf-wine": 3}
     jobs_list = sorted(
         [(m, t, s, max(budgets), args.quick) for s in seeds for t in tasks for m in methods],
-        key=lambda job: (order.get(job[1], 9), job[2]),
+        key=lambda job: (job[2], order.get(job[1], 9)),
     )
     print(
         f"HPO benchmark: {len(tasks)} tasks x {len(methods)} methods x {len(seeds)} seeds, "
         f"{max(budgets)} evaluations each, {args.jobs} runs side by side, 1 thread each",
         file=sys.stderr,
     )
+    stem = "hpo_quick" if args.quick else "hpo"
+    partial = PartialRuns(args.out / f"{stem}.partial.jsonl", _run_key, args.resume or args.report_only)
+    if args.report_only:
+        seeds = complete_seeds(partial.done, seeds, [(m, t) for m in methods for t in tasks], lambda *k: k)
+        jobs_list = [job for job in jobs_list if job[2] in seeds]
+        print(f"report only: seeds every method finished on every task: {seeds}", file=sys.stderr)
     start = time.perf_counter()
-    records = run_all(jobs_list, args.jobs)
+    records = run_all(jobs_list, args.jobs, partial)
     elapsed = time.perf_counter() - start
     summary = summarize(records, methods, tasks, budgets)
     failed = [r for r in records if r["error"] is not None]
@@ -587,7 +612,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ok, text = goal(summary, budgets)
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / ("hpo_quick.json" if args.quick else "hpo.json")
+    path = args.out / f"{stem}.json"
     payload = {
         "environment": env,
         "seeds": seeds,
