@@ -69,9 +69,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--scale-only", action="store_true", help="only the scale test")
     parser.add_argument("--scale-repeats", type=int, default=3, help="asks timed per method")
     parser.add_argument("--threads", type=int, default=1, help="threads per process")
-    parser.add_argument(
-        "--jobs", type=int, default=None, help="runs side by side (default 1; --quick: 2)"
-    )
+    parser.add_argument("--jobs", type=int, default=None, help="runs side by side (default 1; --quick: 2)")
     parser.add_argument(
         "--resume", action="store_true", help="reuse the finished runs in <out>/<stem>.partial.jsonl"
     )
@@ -337,12 +335,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         seeds = complete_seeds(partial.done, seeds, cells, lambda m, p, s: (m, p, s))
         print(f"report only: seeds every method finished on every problem: {seeds}")
     start = time.perf_counter()
-    records = run_all(
-        methods, problems, seeds, args.quick, args.jobs, args.threads, partial
-    )
-    summary = (
-        report.summarize(records, methods, problems) if problems else {"cells": {}, "overall": {}}
-    )
+    records = run_all(methods, problems, seeds, args.quick, args.jobs, args.threads, partial)
+    summary = report.summarize(records, methods, problems) if problems else {"cells": {}, "overall": {}}
     texts = []
     for p in problems:
         prob = get_problem(p, quick=args.quick)
@@ -390,8 +384,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report.plot(records, methods, problems, png)
         written.append(png)
     print(
-        "wrote "
-        + ", ".join(str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p) for p in written)
+        "wrote " + ", ".join(str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p) for p in written)
     )
     return 0
 
