@@ -318,14 +318,20 @@ def run_all(
     config_key: str,
 ) -> list[dict[str, Any]]:
     """Every (method, problem, seed) run, in order; each finished run is appended to ``partial``
-    (one JSON line) so that ``--resume`` can pick an interrupted benchmark up."""
+    (one JSON line) so that ``--resume`` can pick an interrupted benchmark up.
+
+    ``config_key`` identifies ZoRD's configuration and source: a ZoRD run is reused only under the
+    same key; the other methods do not depend on it and are reused under the same budgets."""
     from benchmarks.zo_problems import get_problem
+
+    def key_of(method: str) -> str:
+        return config_key if method == "zord" else json.dumps([args.quick, args.budget])
 
     done: dict[tuple, dict[str, Any]] = {}
     if args.resume and partial.exists():
         for line in partial.read_text().splitlines():
             rec = json.loads(line)
-            if rec.get("config_key") == config_key:
+            if rec.get("config_key") == key_of(rec["method"]):
                 done[(rec["method"], rec["problem"], rec["seed"], rec["budget"])] = rec
         print(f"resuming: {len(done)} runs in {partial.name}", file=sys.stderr)
     else:
@@ -340,7 +346,7 @@ def run_all(
         rec = done.get((m, p, s, budget))
         if rec is None:
             rec = run_one(m, p, s, args.budget, args.quick, args.zord_options)
-            rec["config_key"] = config_key
+            rec["config_key"] = key_of(m)
             with partial.open("a") as f:
                 f.write(json.dumps(_finite(_rounded(rec)), allow_nan=False) + "\n")
         records.append(rec)
@@ -873,7 +879,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     stem = "zeroth_order" + ("_quick" if args.quick else "") + (f"_{args.tag}" if args.tag else "")
     partial = args.out / f"{stem}.partial.jsonl"
-    config_key = json.dumps([zord_config, args.quick, args.budget], sort_keys=True)
+    config_key = json.dumps([zord_config, args.quick, args.budget], sort_keys=True)  # ZoRD runs only
     start = time.perf_counter()
     records = run_all(methods, problems, seeds, args, partial, config_key)
     runs_s = time.perf_counter() - start
