@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from asktell.api import load, minimize
-from asktell.errors import AskTellError, ConfigError, StateError, TrialError
+from asktell.errors import AskTellError, ConfigError, ParamError, StateError, TrialError
 from asktell.loops import default_loop
 from asktell.registry import loop_class, registered_loops
 from asktell.space import Real, Space
@@ -364,10 +364,8 @@ def _ask(args: argparse.Namespace) -> int:
     return 0
 
 
-@subcommand("tell", "report a trial's value (or that its evaluation failed)")
-def _define_tell(parser: argparse.ArgumentParser) -> Run:
-    _state_or_url_options(parser)
-    parser.add_argument("--trial", required=True, type=int, metavar="ID", help="the trial's id")
+def _outcome_options(parser: argparse.ArgumentParser) -> None:
+    """``--value VALUE`` or ``--failed``, and ``--metadata JSON``: what ``tell`` and ``add`` report."""
     outcome = parser.add_mutually_exclusive_group(required=True)
     outcome.add_argument(
         "--value", metavar="VALUE",
@@ -377,15 +375,32 @@ def _define_tell(parser: argparse.ArgumentParser) -> Run:
     parser.add_argument(
         "--metadata", metavar="JSON", help="a JSON object to store with the trial"
     )
-    return _tell
 
 
-def _tell(args: argparse.Namespace) -> int:
+def _outcome(args: argparse.Namespace) -> tuple[Any, str, dict[str, Any] | None]:
+    """``(value, status, metadata)`` from the options of :func:`_outcome_options`."""
     value = None if args.failed else parse_value(args.value)
     metadata = None if args.metadata is None else _json_option(
         args.metadata, "--metadata", TrialError, 'an object like {"seconds": 12.5}'
     )
-    status = FAILED if args.failed else COMPLETED
+    return value, FAILED if args.failed else COMPLETED, metadata
+
+
+def _print_trial(trial: Any) -> None:
+    value_json = list(trial.value) if isinstance(trial.value, tuple) else trial.value
+    print(json.dumps({"id": trial.id, "status": trial.status, "value": value_json}))
+
+
+@subcommand("tell", "report a trial's value (or that its evaluation failed)")
+def _define_tell(parser: argparse.ArgumentParser) -> Run:
+    _state_or_url_options(parser)
+    parser.add_argument("--trial", required=True, type=int, metavar="ID", help="the trial's id")
+    _outcome_options(parser)
+    return _tell
+
+
+def _tell(args: argparse.Namespace) -> int:
+    value, status, metadata = _outcome(args)
     if args.url is not None:
         from asktell.service.commands import remote_tell
 
@@ -394,9 +409,30 @@ def _tell(args: argparse.Namespace) -> int:
         loop, state = load(text)
         state = loop.tell(state, args.trial, value, status=status, metadata=metadata)
         write_atomic(args.state, _state_bytes(state))
-    trial = state.trial(args.trial)
-    value_json = list(trial.value) if isinstance(trial.value, tuple) else trial.value
-    print(json.dumps({"id": trial.id, "status": trial.status, "value": value_json}))
+    _print_trial(state.trial(args.trial))
+    return 0
+
+
+@subcommand("add", "record an evaluation the loop did not ask for (a known point, an earlier run's)")
+def _define_add(parser: argparse.ArgumentParser) -> Run:
+    parser.add_argument("--state", type=Path, required=True, metavar="FILE", help="the run's JSON state file")
+    parser.add_argument(
+        "--params", required=True, metavar="JSON", help='the point, e.g. \'{"x": 0.5, "kernel": "rbf"}\''
+    )
+    _outcome_options(parser)
+    return _add
+
+
+def _add(args: argparse.Namespace) -> int:
+    params = _json_option(args.params, "--params", ParamError, 'an object like {"x": 0.5}')
+    if not isinstance(params, dict):
+        raise ParamError(f'--params must be a JSON object like {{"x": 0.5}}, got {args.params!r}.')
+    value, status, metadata = _outcome(args)
+    with _locked_state_file(args.state) as text:
+        loop, state = load(text)
+        state = loop.add(state, params, value, status=status, metadata=metadata)
+        write_atomic(args.state, _state_bytes(state))
+    _print_trial(state.trials[-1])
     return 0
 
 

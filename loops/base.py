@@ -151,6 +151,38 @@ class Loop:
         )
         return self._after_tell(new_state, new_state.trials[int(trial_id)])
 
+    def add(
+        self,
+        state: State,
+        params: Mapping[str, Any],
+        value: Any,
+        *,
+        status: str = COMPLETED,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> State:
+        """Record an evaluation the loop did not ask for (Optuna's ``study.add_trial``).
+
+        Use it to warm-start a run with points evaluated earlier or by hand. The trial gets the
+        next id and ``metadata["added"] = True``. Loops that model the trajectory (BayesOpt, ZoRD,
+        the federated clients' surrogates) use it like any completed trial; loops whose next
+        points follow a schedule of their own (ZO-SGD's probes, a federated client's units) do not
+        change that schedule for it.
+
+        Raises ParamError for parameters outside the space and TrialError for a bad value or
+        status, exactly as :meth:`tell`; the state passed in is never changed.
+        """
+        self._check_state(state)
+        trial = Trial(id=len(state.trials), params=state.space.check(params), metadata={"added": True})
+        new_state = finish_trial(
+            replace(state, trials=state.trials + (trial,)),
+            trial.id,
+            value,
+            status=status,
+            metadata=metadata,
+            n_objectives=self.n_objectives,
+        )
+        return self._after_tell(new_state, new_state.trials[trial.id])
+
     # --- hooks for subclasses ---------------------------------------------------------------
     def _check_space(self, space: Space) -> None:
         """Raise ParamError when this loop cannot optimize ``space``."""

@@ -87,6 +87,18 @@ def test_round_trip_init_ask_tell_show(run: Path, capsys: pytest.CaptureFixture[
     assert shown == [t.to_dict() for t in load(run).trials]
 
 
+def test_add_records_a_point_that_was_not_asked(run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ask(capsys, run, n=1)
+    point = {"x": 0.25, "k": 2, "c": None}
+    assert main(["add", "--state", str(run), "--params", json.dumps(point), "--value", "1.5",
+                 "--metadata", '{"source": "lab notebook"}']) == 0
+    assert json.loads(capsys.readouterr().out) == {"id": 1, "status": "completed", "value": 1.5}
+    trial = load(run).trials[1]
+    assert trial.params == point and trial.value == 1.5
+    assert trial.metadata == {"added": True, "source": "lab notebook"}
+    assert [t["id"] for t in ask(capsys, run, n=1)] == [2]
+
+
 def test_failed_trial(run: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ask(capsys, run, n=2)
     assert main(["tell", "--state", str(run), "--trial", "0", "--failed",
@@ -173,6 +185,13 @@ REFUSALS = {
     "metadata not an object": (["tell", "--trial", "1", "--value", "1", "--metadata", "[1]"],
                                "JSON object"),
     "ask n=0": (["ask", "--n", "0"], "n must be a positive integer"),
+    "add out of range": (["add", "--params", '{"x": 5.0, "k": 1, "c": "a"}', "--value", "1"],
+                         "parameter 'x' must lie in"),
+    "add unknown parameter": (["add", "--params", '{"x": 0.0, "k": 1, "c": "a", "z": 1}', "--value", "1"],
+                              "unexpected ['z']"),
+    "add params not JSON": (["add", "--params", "{x", "--value", "1"], "--params must be JSON"),
+    "add params not an object": (["add", "--params", "[1]", "--value", "1"], "JSON object"),
+    "add nan": (["add", "--params", '{"x": 0.0, "k": 1, "c": "a"}', "--value", "NaN"], "finite"),
     "init over it": (["init", "--space", "{space}"], "already exists"),
 }
 

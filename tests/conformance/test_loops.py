@@ -184,6 +184,31 @@ def test_bad_tells_are_refused_and_change_nothing(loop, case):
     loop.tell(state, trial.id, 0.5)  # the state is still usable
 
 
+def test_added_trials_join_the_trajectory_and_bad_adds_change_nothing(loop):
+    state = run(loop, init(loop, MIXED, seed=7), 3)
+    point = run(loop, init(loop, MIXED, seed=8), 1).trials[0].params  # a valid point of the space
+    added = loop.add(state, point, 0.25, metadata={"source": "notebook"})
+    trial = added.trials[-1]
+    assert trial.id == len(state.trials) and trial.params == point and trial.value == 0.25
+    assert trial.metadata == {"added": True, "source": "notebook"}
+    assert loop.add(state, point, None, status="failed").trials[-1].status == "failed"
+    before = state.to_json()
+    numeric = next(n for n, p in state.space.params.items() if not isinstance(p, Categorical))
+    bad = [
+        ({**point, numeric: 1e9}, 1.0, ParamError),
+        ({**point, "nope": 1.0}, 1.0, ParamError),
+        (point, float("nan"), TrialError),
+        (point, 1.0, TrialError),  # status below
+    ]
+    for params, value, error in bad:
+        kwargs = {"status": "done"} if error is TrialError and value == 1.0 else {}
+        with pytest.raises(error):
+            loop.add(state, params, value, **kwargs)
+    assert state.to_json() == before
+    added, trials = loop.ask(added, n=2)  # the loop goes on
+    assert len(trials) == 2 and {t.id for t in trials} == {trial.id + 1, trial.id + 2}
+
+
 @pytest.mark.parametrize("n", [0, -1, 1.5, True])
 def test_bad_n_is_refused(loop, n):
     state = init(loop, MIXED)

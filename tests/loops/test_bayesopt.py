@@ -124,6 +124,16 @@ def test_failed_trials_are_not_training_data():
     assert t.metadata["n_train"] == 3
 
 
+def test_added_trials_are_training_data_and_count_toward_the_initial_design():
+    loop = BayesOpt(n_init=4, **FAST)
+    state = loop.init(SPACE, seed=2)
+    known = [{"x": 0.5, "y": 1.0}, {"x": -1.0, "y": 0.0}, {"x": 1.5, "y": 2.5}, {"x": 0.0, "y": 2.0}]
+    for point in known:
+        state = loop.add(state, point, quadratic(point))
+    state, (t,) = loop.ask(state)
+    assert t.metadata["model"] == "gp" and t.metadata["n_train"] == 4  # no Sobol point needed
+
+
 @pytest.mark.parametrize("acquisition", ["qlognei", "logei", "ucb", "pi", "ts"])
 def test_every_acquisition_function_asks_single_and_batch(acquisition):
     loop = BayesOpt(acquisition=acquisition, n_init=4, **FAST)
