@@ -30,7 +30,6 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
 from asktell.loops.trajectory import modelling_obstacle
-from asktell.rng import derive_seed
 from asktell.space import Categorical, Integer, Real
 from asktell.state import State
 
@@ -147,32 +146,21 @@ def plot_convergence(
 
 
 # --- the surrogate -----------------------------------------------------------------------------
-def _fitted_model(loop: Any, state: State):
-    """The loop's GP for ``state``, built as the loop builds it for an ask.
-
-    Uses BayesOpt's own ``_fit`` so the model is built in one place, seeded from the state like
-    ``BayesOpt.recommend``, inside ``fork_rng`` so the caller's global torch generator is left as
-    it was.
-    """
-    if not hasattr(loop, "_fit"):
+def _check_model_based(loop: Any, state: State) -> None:
+    if not hasattr(loop, "predict"):
         raise TypeError(
             f"plot_surrogate needs a model-based loop such as BayesOpt, got {type(loop).__name__}."
         )
     reason = modelling_obstacle(state)
     if reason:
         raise ValueError(f"no surrogate to plot yet: {reason}.")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(derive_seed(state.seed, "plot", state.counter))
-        return loop._fit(state, dict(state.memo), []).model
 
 
-def _predict(model: Any, X: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation of the *objective* (the model regresses its negative)."""
-    with torch.no_grad():
-        posterior = model.posterior(X)
-        mean = -posterior.mean.reshape(-1)
-        std = posterior.variance.clamp_min(0).sqrt().reshape(-1)
-    return mean.numpy(), std.numpy()
+def _predict(loop: Any, state: State, X: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The loop's surrogate at encoded points ``X`` (``b x d``): median, lower, upper (``b``),
+    in the objective's units (the loop's ``predict``: a log-warped model is transformed back)."""
+    prediction = loop.predict(state, state.space.decode_many(X))
+    return prediction.median.numpy(), prediction.lower.numpy(), prediction.upper.numpy()
 
 
 def _grid(param: Any, n: int) -> torch.Tensor:
@@ -192,7 +180,7 @@ def plot_surrogate(
     ax: Axes | None = None,
     n_grid: int = 100,
 ) -> Figure:
-    """The loop's GP along one parameter (mean and 2-sigma band) or two (a contour of the mean).
+    """The loop's GP along one parameter (median and 2-sigma band) or two (a contour of the median).
 
     The other parameters are held at the best trial's values; the completed trials are drawn on
     top (in one dimension at their observed values, in two as points). Values are the objective's
@@ -208,37 +196,39 @@ def plot_surrogate(
     params = tuple(params)
     if len(params) not in (1, 2) or any(p not in space.names for p in params):
         raise ValueError(f"params must be one or two names of the space {list(space.names)}, got {params!r}.")
-    model = _fitted_model(loop, state)
+    _check_model_based(loop, state)
     best = state.best()
     anchor = space.encode(best.params if best is not None else state.completed[0].params)
     done = state.completed
     fig, ax = _axes(ax)
     if len(params) == 1:
-        _surrogate_1d(ax, model, space, params[0], anchor, done, n_grid)
+        _surrogate_1d(ax, loop, state, params[0], anchor, n_grid)
     else:
-        _surrogate_2d(fig, ax, model, space, params, anchor, done, n_grid)
+        _surrogate_2d(fig, ax, loop, state, params, anchor, n_grid)
     ax.set_title(f"{loop.name} surrogate after {len(done)} completed trials")
     return fig
 
 
-def _surrogate_1d(ax, model, space, name, anchor, done, n_grid) -> None:
+def _surrogate_1d(ax, loop, state, name, anchor, n_grid) -> None:
+    space, done = state.space, state.completed
     i = space.names.index(name)
     param = space[name]
     u = _grid(param, n_grid)
     X = anchor.repeat(len(u), 1)
     X[:, i] = u
-    mean, std = _predict(model, X)
+    mean, lower, upper = _predict(loop, state, X)
     observed = [t.params[name] for t in done]
     values = [t.value for t in done]
     if isinstance(param, Categorical):
         ticks = np.arange(len(param.choices))
-        ax.errorbar(ticks, mean, yerr=2 * std, fmt="o-", capsize=4, label="GP mean ± 2σ")
+        yerr = np.vstack([mean - lower, upper - mean])
+        ax.errorbar(ticks, mean, yerr=yerr, fmt="o-", capsize=4, label="GP median, ± 2σ band")
         ax.set_xticks(ticks, [str(c) for c in param.choices])
         ax.scatter([param.index(v) for v in observed], values, color="k", zorder=3, label="trials")
     else:
         x = np.array([space.decode(row)[name] for row in X], dtype=float)
-        (line,) = ax.plot(x, mean, label="GP mean")
-        ax.fill_between(x, mean - 2 * std, mean + 2 * std, color=line.get_color(), alpha=0.2, label="± 2σ")
+        (line,) = ax.plot(x, mean, label="GP median")
+        ax.fill_between(x, lower, upper, color=line.get_color(), alpha=0.2, label="± 2σ band")
         ax.scatter(observed, values, color="k", zorder=3, label="trials")
         if param.log:
             ax.set_xscale("log")
@@ -247,7 +237,8 @@ def _surrogate_1d(ax, model, space, name, anchor, done, n_grid) -> None:
     ax.legend()
 
 
-def _surrogate_2d(fig, ax, model, space, params, anchor, done, n_grid) -> None:
+def _surrogate_2d(fig, ax, loop, state, params, anchor, n_grid) -> None:
+    space, done = state.space, state.completed
     for name in params:
         if isinstance(space[name], Categorical):
             raise ValueError(f"a 2-d surrogate plot needs real or integer parameters; {name!r} is not.")
@@ -256,12 +247,12 @@ def _surrogate_2d(fig, ax, model, space, params, anchor, done, n_grid) -> None:
     G1, G2 = torch.meshgrid(ui, uj, indexing="ij")
     X = anchor.repeat(G1.numel(), 1)
     X[:, i], X[:, j] = G1.reshape(-1), G2.reshape(-1)
-    mean, _ = _predict(model, X)
+    mean, _, _ = _predict(loop, state, X)
     decoded = [space.decode(row) for row in X]
     x = np.array([d[params[0]] for d in decoded], dtype=float).reshape(G1.shape)
     y = np.array([d[params[1]] for d in decoded], dtype=float).reshape(G1.shape)
     contour = ax.contourf(x, y, mean.reshape(G1.shape), levels=20, cmap="viridis")
-    fig.colorbar(contour, ax=ax, label="GP mean of the objective")
+    fig.colorbar(contour, ax=ax, label="GP median of the objective")
     ax.scatter(
         [t.params[params[0]] for t in done],
         [t.params[params[1]] for t in done],

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,7 @@ import torch
 from gpytorch.mlls import ExactMarginalLogLikelihood
 
 from asktell.acquisition.bo import ACQUISITIONS, AcquisitionInputs, OptimizerSettings, optimize
-from asktell.errors import ConfigError
+from asktell.errors import ConfigError, StateError
 from asktell.loops.base import Loop, Proposal
 from asktell.loops.trajectory import modelling_obstacle, sobol_design, trajectory
 from asktell.registry import register_loop
@@ -53,6 +54,12 @@ def log_warp(y: torch.Tensor) -> torch.Tensor:
     return torch.log(r + _warp_shift(r))
 
 
+def inverse_log_warp(w: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The values whose :func:`log_warp` (with the data ``y``, ``n``) is ``w`` (any shape)."""
+    r = y - y.min()
+    return torch.exp(w) + y.min() - _warp_shift(r)
+
+
 def log_warp_jacobian(y: torch.Tensor) -> float:
     """``sum log |d log_warp(y) / dy|``: turns a density of warped values into one of ``y``."""
     r = y - y.min()
@@ -76,6 +83,20 @@ def log_evidence(model) -> float:
         model.eval()
     scale = float(model.outcome_transform.stdvs.reshape(-1)[0])
     return value - inputs.shape[0] * math.log(scale)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The surrogate's belief about the objective at ``b`` points, in the objective's units.
+
+    ``median`` (``b``) is the posterior mean of a GP on the raw values (where mean and median
+    agree), or the back-transformed mean of a GP on log-warped values; ``lower`` and ``upper``
+    (``b``) are the back-transformed mean -/+ 2 posterior standard deviations (about a 95% band).
+    """
+
+    median: torch.Tensor
+    lower: torch.Tensor
+    upper: torch.Tensor
 
 
 @register_loop
@@ -283,6 +304,34 @@ class BayesOpt(Loop):
             seen.add(_key(point))
             out.append((point, note))
         return out
+
+    # --- the surrogate ------------------------------------------------------------------------
+    def predict(self, state: State, points: Sequence[Mapping[str, Any]]) -> Prediction:
+        """The GP of the next ask, fitted as that ask would fit it, at ``points`` (``b`` dicts).
+
+        Values are in the objective's units even when the loop models log-warped values. Raises
+        StateError while there is nothing to model (fewer than two completed trials, all equal)
+        and ParamError for points outside the space.
+        """
+        self._check_state(state)
+        reason = modelling_obstacle(state)
+        if reason:
+            raise StateError(f"no surrogate yet: {reason}.")
+        X = state.space.encode_many([state.space.check(p) for p in points])
+        memo = dict(state.memo)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(derive_seed(state.seed, "predict", state.counter))
+            fit = self._fit(state, memo, [])
+        warped = self.warp == "log" or (self.warp == "auto" and bool(memo.get("warped")))
+        with torch.no_grad():
+            posterior = fit.model.posterior(X)
+            mean = -posterior.mean.reshape(-1)  # the model regresses the negated (warped) values
+            std = posterior.variance.clamp_min(0).sqrt().reshape(-1)
+        bands = (mean, mean - 2 * std, mean + 2 * std)
+        if warped:
+            _, y = trajectory(state)
+            bands = tuple(inverse_log_warp(b, y) for b in bands)
+        return Prediction(*bands)
 
     # --- recommendation -----------------------------------------------------------------------
     def recommend(self, state: State) -> Trial | None:

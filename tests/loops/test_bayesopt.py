@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from asktell import Categorical, Integer, Real, Space
-from asktell.errors import ConfigError
+from asktell.errors import ConfigError, ParamError, StateError
 from asktell.loops import BayesOpt
 
 FAST = dict(num_restarts=2, raw_samples=64, acq_maxiter=25, max_fit_iter=40)
@@ -122,6 +122,32 @@ def test_failed_trials_are_not_training_data():
             state = loop.tell(state, t.id, quadratic(t.params))
     state, (t,) = loop.ask(state)
     assert t.metadata["n_train"] == 3
+
+
+@pytest.mark.parametrize("warp", ["none", "log"])
+def test_predict_is_in_the_objectives_units(warp):
+    loop = BayesOpt(n_init=6, warp=warp, noise_std=0.0, **FAST)
+    wide = lambda p: math.exp(3 * p["x"]) + p["y"] ** 2  # noqa: E731 - values from ~0 to ~400
+    state = run(loop, SPACE, wide, 10)
+    before = state.to_json()
+    points = [t.params for t in state.completed]
+    pred = loop.predict(state, points)
+    values = torch.tensor([t.value for t in state.completed], dtype=torch.float64)
+    assert pred.median.shape == pred.lower.shape == pred.upper.shape == (len(points),)
+    assert bool((pred.lower <= pred.median).all() and (pred.median <= pred.upper).all())
+    # a noiseless GP interpolates: at the data, the prediction is the observed value
+    torch.testing.assert_close(pred.median, values, rtol=1e-2, atol=1e-2 * float(values.std()))
+    assert state.to_json() == before
+
+
+def test_predict_refuses_what_it_cannot_answer():
+    loop = BayesOpt(n_init=3, **FAST)
+    state = run(loop, SPACE, quadratic, 1)
+    with pytest.raises(StateError, match="no surrogate yet"):
+        loop.predict(state, [{"x": 0.0, "y": 0.0}])
+    state = run(loop, SPACE, quadratic, 4)
+    with pytest.raises(ParamError):
+        loop.predict(state, [{"x": 9.0, "y": 0.0}])
 
 
 def test_added_trials_are_training_data_and_count_toward_the_initial_design():
