@@ -327,10 +327,10 @@ class BayesOpt(Loop):
             posterior = fit.model.posterior(X)
             mean = -posterior.mean.reshape(-1)  # the model regresses the negated (warped) values
             std = posterior.variance.clamp_min(0).sqrt().reshape(-1)
-        bands = (mean, mean - 2 * std, mean + 2 * std)
+        bands = [mean, mean - 2 * std, mean + 2 * std]
         if warped:
             _, y = trajectory(state)
-            bands = tuple(inverse_log_warp(b, y) for b in bands)
+            bands = [inverse_log_warp(b, y) for b in bands]
         return Prediction(*bands)
 
     # --- recommendation -----------------------------------------------------------------------
