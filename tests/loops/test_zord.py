@@ -78,6 +78,12 @@ def test_kernel_is_ard_in_low_and_isotropic_in_high_dimension():
     assert _lengthscales(run(ZoRD(n_init=5, kernel="ard", ard_max_dim=1), 8)) == 6
 
 
+def test_default_threshold_trusts_an_isotropic_surrogate_further():
+    assert ZoRD().trust_threshold(6) == 0.5 and ZoRD().trust_threshold(200) == 0.9
+    assert ZoRD(threshold=0.3).trust_threshold(200) == 0.3
+    assert ZoRD(kernel="isotropic").trust_threshold(6) == 0.9
+
+
 def test_adam_is_reset_after_tolerance_non_improving_queries():
     loop = ZoRD(n_init=3, tolerance=2)
     state = loop.init(SPACE, seed=0)
