@@ -48,7 +48,7 @@ if str(ROOT) not in sys.path:  # run as a script: make the repository's `benchma
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import report  # noqa: E402  (imports no torch: threads are set first, in main)
-from benchmarks.partial import PartialRuns, complete_seeds  # noqa: E402
+from benchmarks.partial import PartialRuns, add_partial_options, complete_seeds  # noqa: E402
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -70,14 +70,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--scale-repeats", type=int, default=3, help="asks timed per method")
     parser.add_argument("--threads", type=int, default=1, help="threads per process")
     parser.add_argument("--jobs", type=int, default=None, help="runs side by side (default 1; --quick: 2)")
-    parser.add_argument(
-        "--resume", action="store_true", help="reuse the finished runs in <out>/<stem>.partial.jsonl"
-    )
-    parser.add_argument(
-        "--report-only",
-        action="store_true",
-        help="no new runs: report on the finished ones (seeds that every method finished)",
-    )
+    add_partial_options(parser)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args(argv)
     if args.report_only:

@@ -67,7 +67,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: make the repository's `benchmarks` importable
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.partial import PartialRuns, complete_seeds  # noqa: E402
+from benchmarks.partial import PartialRuns, add_partial_options, complete_seeds  # noqa: E402
 
 METHODS = ("asktell", "optuna-tpe", "optuna-gp", "skopt", "random")
 TASKS = ("svc-digits", "hgb-breast-cancer", "rf-wine", "mlp-digits", "elasticnet-diabetes")
@@ -559,14 +559,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--methods", default="all", help=f"comma-separated, or all: {', '.join(METHODS)}")
     parser.add_argument("--quick", action="store_true", help="2 seeds, budgets 10 and 20, less data")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="runs side by side")
-    parser.add_argument(
-        "--resume", action="store_true", help="reuse the finished runs in <out>/hpo.partial.jsonl"
-    )
-    parser.add_argument(
-        "--report-only",
-        action="store_true",
-        help="no new runs: report on the finished ones (seeds every method finished on every task)",
-    )
+    add_partial_options(parser)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args(argv)
     set_threads(1)

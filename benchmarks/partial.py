@@ -8,11 +8,24 @@ seeds per method would not be a comparison).
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Any
+
+
+def add_partial_options(parser: argparse.ArgumentParser) -> None:
+    """``--resume`` and ``--report-only``, as every long benchmark offers them."""
+    parser.add_argument(
+        "--resume", action="store_true", help="reuse the finished runs in <out>/<stem>.partial.jsonl"
+    )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="no new runs: report on the finished ones (seeds every method finished everywhere)",
+    )
 
 
 class PartialRuns:
