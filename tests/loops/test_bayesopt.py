@@ -150,6 +150,27 @@ def test_predict_refuses_what_it_cannot_answer():
         loop.predict(state, [{"x": 9.0, "y": 0.0}])
 
 
+def test_many_trials_fit_hyperparameters_on_a_subset_and_condition_on_all(monkeypatch):
+    from asktell.loops import bayesopt
+
+    loop = BayesOpt(n_init=4, fit_subset=6, **FAST)
+    state = run(loop, SPACE, quadratic, 10)
+    calls = []
+
+    def spy(X, Y, **kwargs):
+        fit = fit_gp(X, Y, **kwargs)
+        calls.append((X.shape[0], kwargs["warm_start"] is not None, kwargs["warm_max_iter"], fit))
+        return fit
+
+    fit_gp = bayesopt.fit_gp
+    monkeypatch.setattr(bayesopt, "fit_gp", spy)
+    _, (t,) = loop.ask(state)
+    assert [c[:3] for c in calls] == [(6, True, FAST.get("warm_fit_iter", 40)), (10, True, 0)]
+    assert calls[1][3].model.train_inputs[0].shape[0] == 10  # conditioned on every trial
+    assert calls[1][3].hyperparameters == calls[0][3].hyperparameters
+    assert t.metadata["n_train"] == 10 and t.metadata["fit_seconds"] >= calls[0][3].seconds
+
+
 def test_added_trials_are_training_data_and_count_toward_the_initial_design():
     loop = BayesOpt(n_init=4, **FAST)
     state = loop.init(SPACE, seed=2)
