@@ -321,11 +321,12 @@ def run_all(
     (one JSON line) so that ``--resume`` can pick an interrupted benchmark up.
 
     ``config_key`` identifies ZoRD's configuration and source: a ZoRD run is reused only under the
-    same key; the other methods do not depend on it and are reused under the same budgets."""
+    same key; the other methods do not depend on it and are reused under the same budgets and the
+    same source of asktell's other loops (ZO-SGD, BayesOpt and what they use)."""
     from benchmarks.zo_problems import get_problem
 
     def key_of(method: str) -> str:
-        return config_key if method == "zord" else json.dumps([args.quick, args.budget])
+        return config_key if method == "zord" else json.dumps([args.quick, args.budget, _peer_source()])
 
     done: dict[tuple, dict[str, Any]] = {}
     if args.resume and partial.exists():
@@ -360,6 +361,14 @@ def run_all(
             flush=True,
         )
     return records
+
+
+def _peer_source() -> str:
+    """A hash of the source of asktell's loops other than ZoRD that this benchmark runs."""
+    digest = hashlib.sha256()
+    for name in ("loops/zeroth.py", "loops/bayesopt.py", "surrogates/gp.py", "acquisition/bo.py"):
+        digest.update((ROOT / name).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 # --- gradient-quality study ----------------------------------------------------------------------
