@@ -216,18 +216,18 @@ def _surrogate_1d(ax, loop, state, name, anchor, n_grid) -> None:
     u = _grid(param, n_grid)
     X = anchor.repeat(len(u), 1)
     X[:, i] = u
-    mean, lower, upper = _predict(loop, state, X)
+    median, lower, upper = _predict(loop, state, X)
     observed = [t.params[name] for t in done]
     values = [t.value for t in done]
     if isinstance(param, Categorical):
         ticks = np.arange(len(param.choices))
-        yerr = np.vstack([mean - lower, upper - mean])
-        ax.errorbar(ticks, mean, yerr=yerr, fmt="o-", capsize=4, label="GP median, ± 2σ band")
+        yerr = np.vstack([median - lower, upper - median])
+        ax.errorbar(ticks, median, yerr=yerr, fmt="o-", capsize=4, label="GP median, ± 2σ band")
         ax.set_xticks(ticks, [str(c) for c in param.choices])
         ax.scatter([param.index(v) for v in observed], values, color="k", zorder=3, label="trials")
     else:
         x = np.array([space.decode(row)[name] for row in X], dtype=float)
-        (line,) = ax.plot(x, mean, label="GP median")
+        (line,) = ax.plot(x, median, label="GP median")
         ax.fill_between(x, lower, upper, color=line.get_color(), alpha=0.2, label="± 2σ band")
         ax.scatter(observed, values, color="k", zorder=3, label="trials")
         if param.log:
@@ -247,11 +247,11 @@ def _surrogate_2d(fig, ax, loop, state, params, anchor, n_grid) -> None:
     G1, G2 = torch.meshgrid(ui, uj, indexing="ij")
     X = anchor.repeat(G1.numel(), 1)
     X[:, i], X[:, j] = G1.reshape(-1), G2.reshape(-1)
-    mean, _, _ = _predict(loop, state, X)
+    median, _, _ = _predict(loop, state, X)
     decoded = [space.decode(row) for row in X]
     x = np.array([d[params[0]] for d in decoded], dtype=float).reshape(G1.shape)
     y = np.array([d[params[1]] for d in decoded], dtype=float).reshape(G1.shape)
-    contour = ax.contourf(x, y, mean.reshape(G1.shape), levels=20, cmap="viridis")
+    contour = ax.contourf(x, y, median.reshape(G1.shape), levels=20, cmap="viridis")
     fig.colorbar(contour, ax=ax, label="GP median of the objective")
     ax.scatter(
         [t.params[params[0]] for t in done],
