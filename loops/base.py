@@ -197,14 +197,27 @@ class Loop:
         return state
 
     # --- helpers ----------------------------------------------------------------------------
+    def _same_config(self, stored: Mapping[str, Any]) -> bool:
+        """Whether a state's stored configuration is this loop's. Options the stored one lacks
+        take their defaults: a state written before an option existed still resumes."""
+        return stored == self.config() or _config_with_defaults(type(self), stored) == self.config()
+
     def _check_state(self, state: State) -> None:
         if not isinstance(state, State):
             raise StateError(f"expected an asktell State, got {type(state).__name__}.")
-        if state.loop_name != self.name or state.loop_config != self.config():
+        if state.loop_name != self.name or not self._same_config(state.loop_config):
             raise StateError(
                 f"this state belongs to loop {state.loop_name!r} with config {state.loop_config}, "
                 f"not to {self!r}; resume it with asktell.load(state.to_json())."
             )
+
+
+def _config_with_defaults(loop_type: type[Loop], stored: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``stored`` with the options it lacks at their defaults; None if it is not a valid config."""
+    try:
+        return loop_type.from_config(stored).config()
+    except ConfigError:
+        return None
 
 
 def require_numeric(space: Space, loop: str) -> None:

@@ -131,3 +131,22 @@ def test_a_loop_refuses_a_state_of_another_loop():
     _, state = _run(Sobol())
     with pytest.raises(StateError, match="asktell.load"):
         RandomSearch().ask(state)
+
+
+def test_a_state_written_before_an_option_existed_still_resumes():
+    from asktell.loops import BayesOpt
+
+    loop = BayesOpt(n_init=2, num_restarts=2, raw_samples=16, max_fit_iter=10)
+    state = loop.init(Space({"x": Real(0.0, 1.0)}), seed=0)
+    for _ in range(3):
+        state, (t,) = loop.ask(state)
+        state = loop.tell(state, t.id, (t.params["x"] - 0.3) ** 2)
+    data = json.loads(state.to_json())
+    del data["loop_config"]["fit_subset"]  # an option added in a later version
+    old_loop, old_state = asktell.load(json.dumps(data))
+    assert old_loop == loop
+    _, (trial,) = old_loop.ask(old_state)
+    assert trial.id == 3
+    data["loop_config"]["fit_subset"] = 7  # a different value is another configuration
+    with pytest.raises(StateError, match="asktell.load"):
+        loop.ask(State.from_json(json.dumps(data)))
