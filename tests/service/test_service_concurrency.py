@@ -102,7 +102,10 @@ def test_a_server_killed_mid_run_loses_no_committed_tell(tmp_path: Path) -> None
     summary = check_accounting(events, trials, crashed=True)
     assert summary["told"] > completed_at_kill, "the run did not go on after the restart"
     ask_errors = [e for e in summary["errors"] if "may or may not" in e["error"]]
-    assert len(summary["errors"]) == len(ask_errors) <= n_workers  # only asks cut off in flight
+    # Only asks cut off in flight fail, at most two per worker: the one the kill interrupted and,
+    # rarely, the worker's next one, accepted by the dying server's listening socket before the
+    # kernel closed it (seen once in CI: 5 errors with 4 workers).
+    assert len(summary["errors"]) == len(ask_errors) <= 2 * n_workers
     assert summary["asked"] + len(ask_errors) == n_workers * cycles
     orphans = [t for t in trials if t.status == "pending"]
     assert len(orphans) <= len(ask_errors)  # asks committed whose answer the kill cut off
