@@ -679,7 +679,8 @@ A GP on the queried points implies a GP on the gradient (the *derived GP*):
 `asktell.surrogates.gradient.derived_gp(model)` gives its mean and covariance at any point in
 closed form. Its normalized uncertainty, `trace / prior_trace` of the gradient covariance, is 0
 where the data pins the gradient down and 1 where the data says nothing; ZoRD keeps taking virtual
-steps while it stays below `threshold` (0.5 by default; 0.9 above 50 dimensions, where the local GP has one lengthscale).
+steps while it stays below `threshold` (0.5 by default; 0.9 above 50 dimensions, where the local GP
+has one lengthscale).
 
 On a 2-d function with 12 random points: the normalized uncertainty (left), and the cosine between
 the surrogate's gradient mean and the true gradient (right). Near the data the surrogate gradient
