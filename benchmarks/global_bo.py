@@ -32,11 +32,9 @@ run, but runs sharing a machine can slow each other a little, so publish tables 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import math
 import os
-import platform
 import sys
 import time
 from collections.abc import Sequence
@@ -262,34 +260,13 @@ def scale_test(repeats: int, seed: int = 0) -> dict[str, Any]:
 
 # --- main ----------------------------------------------------------------------------------------
 def environment(threads: int) -> dict[str, Any]:
-    import importlib.metadata as md
+    from benchmarks import machine
 
-    import torch
-
-    versions = {}
-    for dist in (
+    dists = (
         "asktell", "torch", "botorch", "gpytorch", "numpy", "scipy", "optuna", "greenlet",
         "scikit-optimize", "scikit-learn", "ax-platform", "matplotlib",
-    ):  # fmt: skip
-        try:
-            versions[dist] = md.version(dist)
-        except md.PackageNotFoundError:
-            versions[dist] = None
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": f"{cpu}, {os.cpu_count()} logical cores",
-        "python": platform.python_version(),
-        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
-        "torch_threads": torch.get_num_threads(),
-        "threads": threads,
-        "versions": versions,
-    }
+    )  # fmt: skip
+    return machine.environment(dists, threads=threads)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

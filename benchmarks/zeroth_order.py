@@ -68,12 +68,10 @@ imported) and runs are sequential, so overheads are not inflated by runs sharing
 from __future__ import annotations
 
 import argparse
-import datetime
 import hashlib
 import json
 import math
 import os
-import platform
 import sys
 import time
 import traceback
@@ -781,30 +779,10 @@ def plot(records: list[dict[str, Any]], methods: list[str], problems: list[str],
 
 # --- main ----------------------------------------------------------------------------------------
 def environment(threads: int) -> dict[str, Any]:
-    import importlib.metadata as md
+    from benchmarks import machine
 
-    import torch
-
-    versions = {}
-    for dist in ("asktell", "torch", "botorch", "gpytorch", "numpy", "scipy", "cma", "matplotlib"):
-        try:
-            versions[dist] = md.version(dist)
-        except md.PackageNotFoundError:
-            versions[dist] = None
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": f"{cpu}, {os.cpu_count()} logical cores",
-        "python": platform.python_version(),
-        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
-        "torch_threads": torch.get_num_threads(),
-        "versions": versions,
-    }
+    dists = ("asktell", "torch", "botorch", "gpytorch", "numpy", "scipy", "cma", "matplotlib")
+    return machine.environment(dists, threads=threads)
 
 
 def _round(curve: Sequence[float]) -> list[float]:
