@@ -246,29 +246,29 @@ class BayesOpt(Loop):
         candidates: list[bool | None] = [False, True] if cold and self.warp == "auto" else [None]
         best: tuple[float, GPFit, bool | None] | None = None
         seconds = 0.0  # of every fit, so that fit_seconds says what the ask spent on the model
+        options: dict[str, Any] = {
+            "cat_dims": self._cat_dims(state),
+            "noise_std": self.noise_std,
+            "max_iter": self.max_fit_iter,
+            "min_noise": self.min_noise,
+        }
+        _, y = trajectory(state)
         for warped in candidates:
             X, Y = self._training_data(state, warped)
-            options: dict[str, Any] = {
-                "cat_dims": self._cat_dims(state),
-                "noise_std": self.noise_std,
-                "max_iter": self.max_fit_iter,
-                "warm_max_iter": self.warm_fit_iter,
-                "min_noise": self.min_noise,
-            }
-            warm_start = None if cold else memo["gp"]
-            subset_seconds = 0.0
+            warm_start, warm_iter, subset_seconds = None if cold else memo["gp"], self.warm_fit_iter, 0.0
             if X.shape[0] > self.fit_subset:
                 generator = torch_rng(state.seed, "fit-subset", state.counter)
                 rows = torch.randperm(X.shape[0], generator=generator)[: self.fit_subset]
-                subset_fit = fit_gp(X[rows], Y[rows], warm_start=warm_start, **options)
+                subset_fit = fit_gp(
+                    X[rows], Y[rows], warm_start=warm_start, warm_max_iter=warm_iter, **options
+                )
                 warm_start, subset_seconds = subset_fit.hyperparameters, subset_fit.seconds
-                options["warm_max_iter"] = 0  # condition on all trials with the subset's values
-            fit = fit_gp(X, Y, warm_start=warm_start, **options)
+                warm_iter = 0  # condition on all trials with the subset's values
+            fit = fit_gp(X, Y, warm_start=warm_start, warm_max_iter=warm_iter, **options)
             fit.seconds += subset_seconds
             fit.warm_started = not cold
             if len(candidates) == 1:
                 return fit
-            _, y = trajectory(state)
             score = log_evidence(fit.model) + (log_warp_jacobian(y) if warped else 0.0)
             if best is None or score > best[0]:
                 best = (score, fit, warped)

@@ -194,16 +194,15 @@ def test_added_trials_join_the_trajectory_and_bad_adds_change_nothing(loop):
     assert loop.add(state, point, None, status="failed").trials[-1].status == "failed"
     before = state.to_json()
     numeric = next(n for n, p in state.space.params.items() if not isinstance(p, Categorical))
-    bad = [
-        ({**point, numeric: 1e9}, 1.0, ParamError),
-        ({**point, "nope": 1.0}, 1.0, ParamError),
-        (point, float("nan"), TrialError),
-        (point, 1.0, TrialError),  # status below
+    bad = [  # (arguments of add, the error)
+        (({**point, numeric: 1e9}, 1.0), {}, ParamError),
+        (({**point, "nope": 1.0}, 1.0), {}, ParamError),
+        ((point, float("nan")), {}, TrialError),
+        ((point, 1.0), {"status": "done"}, TrialError),
     ]
-    for params, value, error in bad:
-        kwargs = {"status": "done"} if error is TrialError and value == 1.0 else {}
+    for args, kwargs, error in bad:
         with pytest.raises(error):
-            loop.add(state, params, value, **kwargs)
+            loop.add(state, *args, **kwargs)
     assert state.to_json() == before
     added, trials = loop.ask(added, n=2)  # the loop goes on
     assert len(trials) == 2 and {t.id for t in trials} == {trial.id + 1, trial.id + 2}
