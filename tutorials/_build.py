@@ -21,9 +21,9 @@ HERE = Path(__file__).resolve().parent
 SETUP = """\
 import os
 
-SMOKE = os.environ.get("ASKTELL_SMOKE") == "1"  # tiny budgets, for the test suite
-
 import matplotlib.pyplot as plt
+
+SMOKE = os.environ.get("ASKTELL_SMOKE") == "1"  # tiny budgets, for the test suite
 
 plt.rcParams.update({"figure.dpi": 80, "figure.figsize": (5.5, 3.5)})"""
 
@@ -642,15 +642,21 @@ zosgd = minimize(ackley, space, ZOSGD(q=20), budget=budget, seed=0)
 def finite_differences(f, x0, budget, lr=0.01, h=0.01):
     \"\"\"Coordinate finite differences with Adam in the unit cube; returns every value queried.\"\"\"
     x, m, v, values, t = np.array(x0), 0.0, 0.0, [], 0
-    to_params = lambda u: {name: LOW + (HIGH - LOW) * ui for name, ui in zip(space.names, u)}
+
+    def to_params(u):
+        return {name: LOW + (HIGH - LOW) * ui for name, ui in zip(space.names, u, strict=True)}
+
     while len(values) < budget:
-        fx = f(to_params(x)); values.append(fx)
+        fx = f(to_params(x))
+        values.append(fx)
         g = np.zeros(d)
         for i in range(d):
             if len(values) >= budget:
                 return values
-            e = np.zeros(d); e[i] = h
-            values.append(f(to_params(np.clip(x + e, 0, 1)))); g[i] = (values[-1] - fx) / h
+            e = np.zeros(d)
+            e[i] = h
+            values.append(f(to_params(np.clip(x + e, 0, 1))))
+            g[i] = (values[-1] - fx) / h
         t += 1
         m, v = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g**2
         x = np.clip(x - lr * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8), 0, 1)
@@ -756,12 +762,18 @@ with torch.no_grad():
 ub = u_best[0].clone().requires_grad_(True)
 true_grad = torch.autograd.grad(ackley_t(LOW + (HIGH - LOW) * ub), ub)[0]
 
-f_u = lambda u: float(ackley_t(LOW + (HIGH - LOW) * u))
+def f_u(u):
+    return float(ackley_t(LOW + (HIGH - LOW) * u))
+
+
 dirs = random_directions(d, 20, torch.Generator().manual_seed(1))
 probes = torch.tensor([f_u(u_best[0] + 0.01 * v) for v in dirs], dtype=torch.float64)
 fd_grad = finite_difference_gradient(f_u(u_best[0]), probes, dirs, 0.01)
 
-cos = lambda a, b: float(torch.nn.functional.cosine_similarity(a, b, dim=0))
+def cos(a, b):
+    return float(torch.nn.functional.cosine_similarity(a, b, dim=0))
+
+
 print(f"cosine to the true gradient: surrogate (0 new queries) {cos(surrogate, true_grad):.2f}, "
       f"20-direction finite differences (21 queries) {cos(fd_grad, true_grad):.2f}")
 """),
