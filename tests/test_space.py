@@ -130,6 +130,41 @@ def test_any_cube_point_decodes_to_a_valid_point(data):
     space.check(space.decode(torch.tensor(u)))  # raises if invalid
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.data())
+def test_decode_many_gives_the_points_decode_gives(data):
+    space = data.draw(spaces())
+    rows = data.draw(st.integers(1, 6))
+    u = data.draw(st.lists(st.floats(0, 1), min_size=rows * space.dim, max_size=rows * space.dim))
+    X = torch.tensor(u, dtype=torch.float64).reshape(rows, space.dim)
+    assert space.decode_many(X) == [space.decode(row) for row in X]
+
+
+@pytest.mark.parametrize(
+    "low, high",
+    [
+        (-10.0, 10.0),
+        (0.0, 1.0),
+        (-32.768, 32.768),
+        (1e-3, 7.5),
+        (-1e6, 3.0),
+        (0.1, 0.1000001),
+        (-5e-300, 1e-300),
+    ],
+)
+def test_vectorized_real_decode_is_the_scalar_decode(low, high):
+    param = Real(low, high)
+    generator = torch.Generator().manual_seed(0)
+    u = torch.cat(
+        [
+            torch.rand(5000, generator=generator, dtype=torch.float64),
+            torch.tensor([0.0, 1.0, 1e-17, 1 - 1e-16, 0.5], dtype=torch.float64),
+            torch.rand(200, generator=generator, dtype=torch.float64) ** 30,
+        ]
+    ).numpy()
+    assert param.decode_array(u).tolist() == [param.decode(float(v)) for v in u]
+
+
 def test_integer_bins_are_uniform_under_uniform_sampling():
     space = Space({"k": Integer(0, 3), "c": Categorical(["a", "b", "c"])})
     sample = space.sample(6000, torch.Generator().manual_seed(0))

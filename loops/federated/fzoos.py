@@ -9,7 +9,21 @@ the current local iterate (ALGORITHMS.md 2.4-2.5):
 
 ``correction="adaptive"`` (default) uses ``gamma_t = 1/t``; ``"fixed"`` uses ``gamma = 1`` and
 evaluates the bracket at the round's start point ``x_{r-1}`` (the ablation's fixed variant);
-``"none"`` drops it (with one client this is the single-client surrogate descent).
+``"theory"`` uses the length of Corollary 1 (ALGORITHMS.md 2.4), shared by all clients for the
+round and estimated from what the federation already exchanges:
+
+    gamma_r = G / (G + 2 U + 2 N eps)
+
+- ``G``, the heterogeneity: the server's weighted mean of ``|grad mu_i(x_r) - grad mu(x_r)|^2``
+  over the clients' RFF surrogates and their average, at the new global point;
+- ``U``, the surrogate's gradient uncertainty (``omega kappa rho^{(r-1)T}`` in the bound): the mean
+  over clients of the trace of their local GP's gradient covariance at ``x_r``, one float each
+  client adds to its post message;
+- ``eps``, the RFF error: ``(d / M)`` times the mean ``|grad mu_i(x_r)|^2`` (a relative error of
+  ``sqrt(d / M)``, our stand-in for the bound's unspecified ``O(1/M)``).
+
+Heterogeneous clients (large ``G``) get ``gamma`` near 1, near-identical ones near 0.
+``"none"`` drops the correction (with one client this is the single-client surrogate descent).
 
 Queries per client and round (defaults): the round's start point, then per local step its new
 iterate plus ``local_active`` active queries around it (not after the last step); after the
@@ -30,6 +44,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from asktell.acquisition.active import draw_candidates, select_active_queries
@@ -46,7 +61,7 @@ from asktell.surrogates.gp import GPFit, fit_gp
 from asktell.surrogates.gradient import derived_gp
 from asktell.surrogates.rff import fit_rff_weights, rff_features
 
-CORRECTIONS = ("adaptive", "fixed", "none")
+CORRECTIONS = ("adaptive", "fixed", "theory", "none")
 
 
 @register_loop
@@ -61,7 +76,7 @@ class FZooS(Federated):
         local_active, local_candidates, local_radius: active queries after each local step.
         post_active, post_candidates: active queries around the new global point.
         n_init: queries near ``x_0`` before round 1.
-        correction: ``"adaptive"``, ``"fixed"`` or ``"none"``.
+        correction: ``"adaptive"``, ``"fixed"``, ``"theory"`` or ``"none"``.
         refit_every: local GP hyperparameter fits every this many local steps.
     """
 
@@ -143,7 +158,16 @@ class FZooS(Federated):
         if self.correction == "fixed":
             at = torch.tensor(memo["x_start"], dtype=torch.float64)
             return features.gradient(at.unsqueeze(0), difference)[0]
-        return features.gradient(x.unsqueeze(0), difference)[0] / t
+        return features.gradient(x.unsqueeze(0), difference)[0] * self._gamma(memo, t)
+
+    def _gamma(self, memo: dict[str, Any], t: int) -> float:
+        """The correction length at local step ``t``: ``1/t``, or Corollary 1's (module docstring)."""
+        if self.correction != "theory":
+            return 1.0 / t
+        received = memo["received"]
+        G, eps, U = (float(received[k][0]) for k in ("G", "eps", "unc"))
+        denominator = G + 2 * U + 2 * memo["n_clients"] * eps
+        return G / denominator if denominator > 0 else 0.0
 
     def _local_model(self, state: State, memo: dict[str, Any], x: torch.Tensor):
         """The local GP on the ``n_local`` completed points nearest ``x``, or None without data."""
@@ -177,20 +201,28 @@ class FZooS(Federated):
     def _start_post(self, state: State, memo: dict[str, Any]) -> dict[str, Any]:
         x_global = torch.tensor(memo["x_global"], dtype=torch.float64)
         points = [x_global.tolist()]
+        model = self._local_model(state, memo, x_global) if self.post_active or self._theory else None
         if self.post_active:
             # rho_i: half the client's mean absolute coordinate displacement in the round
             rho = max(float((x_global - torch.tensor(memo["x"], dtype=torch.float64)).abs().mean()) / 2, 1e-3)
-            model = self._local_model(state, memo, x_global)
             generator = torch_rng(state.seed, "post-active", memo["round"])
             points += self._active(model, x_global, self.post_active, self.post_candidates, rho, generator)
+        if self._theory:  # U of Corollary 1: this client's gradient uncertainty at x_r
+            unc = float(derived_gp(model).trace(x_global.unsqueeze(0))[0]) if model is not None else 0.0
+            memo["unc"] = unc
         memo["unit"] = {"points": points, "ids": [], "center": x_global.tolist()}
         return memo
+
+    @property
+    def _theory(self) -> bool:
+        return self.correction == "theory"
 
     def _finish_post(self, state: State, memo: dict[str, Any]) -> dict[str, Any]:
         """Fit the client's RFF weights on the points nearest the global iterate and send them."""
         X, y = trajectory(state)
+        extra = {"unc": [memo.get("unc", 0.0)]} if self._theory else {}
         if not len(y):  # every query failed: a zero surrogate
-            memo.update(phase="report_post", outbox={"w": [0.0] * self.n_features})
+            memo.update(phase="report_post", outbox={"w": [0.0] * self.n_features, **extra})
             return memo
         center = torch.tensor(memo["x_global"], dtype=torch.float64)
         near = nearest(X, center, self.n_rff)
@@ -202,8 +234,24 @@ class FZooS(Federated):
         # min-max normalized targets, weights scaled back: the global surrogate averages the
         # clients' surrogates in their own units (ALGORITHMS.md 2.3)
         w = fit_rff_weights(features, X[near], (y_near - low) / span, noise=1e-6) * span
-        memo.update(phase="report_post", outbox={"w": w.tolist()})
+        memo.update(phase="report_post", outbox={"w": w.tolist(), **extra})
         return memo
+
+    def _post_globals(self, server, messages, averages) -> dict[str, list[float]]:
+        """With ``correction="theory"``: ``G`` and ``eps`` of Corollary 1 at the new global point."""
+        if not self._theory or not messages:
+            return {}
+        x = torch.tensor(server.pending_x if server.pending_x is not None else server.x, dtype=torch.float64)
+        seed = derive_seed(server.seed, "rff")  # the clients' rff_seed
+        features = rff_features(x.numel(), self.n_features, float(self.rff_lengthscale), seed)
+        W = torch.tensor(np.stack([m.arrays["w"] for m in messages]), dtype=torch.float64)  # k x M
+        grads = features.gradient(x.expand(len(messages), -1), W)  # k x d
+        weights = torch.tensor([server.weights[m.client] for m in messages], dtype=torch.float64)
+        weights = weights / weights.sum()
+        mean_grad = weights @ grads
+        G = float(weights @ (grads - mean_grad).pow(2).sum(-1))
+        eps = float(weights @ grads.pow(2).sum(-1)) * x.numel() / self.n_features
+        return {"G": [G], "eps": [eps]}
 
     def _extra_points(self, state: State, memo: dict[str, Any], k: int) -> torch.Tensor:
         center = torch.tensor(memo["unit"]["center"], dtype=torch.float64)

@@ -270,6 +270,7 @@ class Federated(Loop):
         x_new = server.pending_x if server.pending_x is not None else server.x
         new_globals = dict(server.globals)
         new_globals.update({k: v.tolist() for k, v in averages.items()})
+        new_globals.update(self._post_globals(server, messages, averages))
         done = replace(
             server, round=expected_round, phase=ITERATE, x=x_new, globals=new_globals, pending_x=None
         )
@@ -476,6 +477,12 @@ class Federated(Loop):
     def _extra_points(self, state: State, memo: dict[str, Any], k: int) -> torch.Tensor:
         """``k x d`` more points for the current unit, beyond its plan."""
         raise NotImplementedError
+
+    def _post_globals(
+        self, server: ServerState, messages: list[Message], averages: dict[str, np.ndarray]
+    ) -> dict[str, list[float]]:
+        """Global quantities the server derives from the post messages beyond their averages."""
+        return {}
 
 
 def _weighted_means(messages: list[Message], weights: tuple[float, ...]) -> dict[str, np.ndarray]:

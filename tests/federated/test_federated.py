@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from asktell import Real, Space, State
 from asktell.cli import federated_quadratic
@@ -22,6 +23,8 @@ from asktell.loops.federated import (
     simulate,
 )
 from asktell.loops.zord import ZoRD
+from asktell.rng import derive_seed
+from asktell.surrogates.rff import rff_features
 
 D, N = 6, 3
 SPACE = Space({f"x{j}": Real(-2.0, 2.0) for j in range(D)})
@@ -210,3 +213,33 @@ def test_zord_is_not_affected_by_the_trajectory_cache():
         state = loop.tell(state, t.id, CLIENTS[0](t.params))
     again = State.from_json(state.to_json())  # new trial objects: cache misses
     assert loop.ask(state)[1][0].params == loop.ask(again)[1][0].params
+
+
+def _rff_gradient_by_autograd(fed: FZooS, server: ServerState, w: list[float]) -> torch.Tensor:
+    features = rff_features(D, fed.n_features, fed.rff_lengthscale, derive_seed(server.seed, "rff"))
+    x = torch.tensor(server.x, dtype=torch.float64, requires_grad=True)
+    features.value(x.unsqueeze(0), torch.tensor(w, dtype=torch.float64)).sum().backward()
+    return x.grad
+
+
+def test_theory_correction_length_is_corollary_1_and_grows_with_heterogeneity():
+    fed = FZooS(**{**SMALL_FZOOS, "correction": "theory"})
+    lengths = {}
+    for heterogeneity in (0.5, 50.0):
+        sim = simulate(fed, SPACE, federated_quadratic(N, D, heterogeneity), rounds=2, seed=0)
+        memo = sim.clients[0].memo
+        received = memo["received"]
+        grads = torch.stack(
+            [_rff_gradient_by_autograd(fed, sim.server, c.memo["own"]["w"]) for c in sim.clients]
+        )
+        G = float((grads - grads.mean(0)).pow(2).sum(-1).mean())
+        eps = float(grads.pow(2).sum(-1).mean()) * D / fed.n_features
+        U = float(np.mean([c.memo["unc"] for c in sim.clients]))
+        assert received["G"][0] == pytest.approx(G, rel=1e-9)
+        assert received["eps"][0] == pytest.approx(eps, rel=1e-9)
+        assert received["unc"][0] == pytest.approx(U, rel=1e-12) and U > 0
+        gamma = fed._gamma(memo, t=1)
+        assert gamma == pytest.approx(G / (G + 2 * U + 2 * N * eps), rel=1e-12)
+        assert fed._gamma(memo, t=5) == gamma  # one length per round, not 1/t
+        lengths[heterogeneity] = gamma
+    assert 0 < lengths[0.5] < lengths[50.0] < 1
