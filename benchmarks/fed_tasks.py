@@ -149,8 +149,9 @@ def _score(metric: str, y, pred) -> float:
 def _fed(method: str, T: int, M: int, fzoos: dict):
     from asktell.loops.federated import FedProx, FedZO, FZooS, ScaffoldI, ScaffoldII
 
-    if method == "fzoos":
-        return FZooS(local_steps=T, n_features=M, start="center", **fzoos)
+    if method in ("fzoos", "fzoos_theory"):
+        variant = {"correction": "theory"} if method == "fzoos_theory" else {}
+        return FZooS(local_steps=T, n_features=M, start="center", **{**fzoos, **variant})
     cls = {"fedzo": FedZO, "fedprox": FedProx, "scaffold1": ScaffoldI, "scaffold2": ScaffoldII}[method]
     return cls(local_steps=T, start="center")
 
@@ -162,8 +163,8 @@ def _record(kind, setting, method, seed, sim, t0, M, fzoos) -> dict:
         "setting": setting,
         "method": method,
         "seed": seed,
-        "M": M if method == "fzoos" else None,
-        "fzoos": fzoos if method == "fzoos" else None,
+        "M": M if method.startswith("fzoos") else None,
+        "fzoos": fzoos if method.startswith("fzoos") else None,
         "round": [r["round"] for r in recs],
         "F": [r["F"] for r in recs],
         "value": [r["F"] for r in recs],
@@ -281,7 +282,7 @@ def report(kind: str, runs: list[dict], out: Path) -> tuple[list[str], list[dict
             plot_group(out.parent / f"{out.stem}_{slug}.png", label, by)
         if "fzoos" in at_budget and len(at_budget) > 1:
             fz = at_budget["fzoos"]
-            others = {m: v for m, v in at_budget.items() if m != "fzoos"}
+            others = {m: v for m, v in at_budget.items() if not m.startswith("fzoos")}
             if kind == "attack":  # higher is better; ahead = >= everywhere, > somewhere, per baseline
                 ok = all(
                     all(a >= b for a, b in zip(fz, v, strict=True))

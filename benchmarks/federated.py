@@ -56,9 +56,10 @@ from asktell import Real, Space  # noqa: E402
 from asktell.loops.federated import FedProx, FedZO, FZooS, ScaffoldI, ScaffoldII, simulate  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-METHODS = ("fzoos", "fedzo", "fedprox", "scaffold1", "scaffold2")
+METHODS = ("fzoos", "fzoos_theory", "fedzo", "fedprox", "scaffold1", "scaffold2")
 LABELS = {
     "fzoos": "FZooS",
+    "fzoos_theory": "FZooS (theory gamma)",
     "fedzo": "FedZO",
     "fedprox": "FedProx",
     "scaffold1": "SCAFFOLD-I",
@@ -68,8 +69,9 @@ BOXES = {"levy": (-10.0, 10.0), "ackley": (-32.768, 32.768), "quadratic": (-10.0
 
 
 def make_fed(method: str, T: int, M: int, **fzoos: Any):
-    if method == "fzoos":
-        return FZooS(local_steps=T, n_features=M, **fzoos)
+    if method in ("fzoos", "fzoos_theory"):
+        variant = {"correction": "theory"} if method == "fzoos_theory" else {}
+        return FZooS(local_steps=T, n_features=M, **{**fzoos, **variant})
     cls = {"fedzo": FedZO, "fedprox": FedProx, "scaffold1": ScaffoldI, "scaffold2": ScaffoldII}[method]
     return cls(local_steps=T)
 
@@ -138,7 +140,7 @@ def run_one(exp: str, setting: dict[str, Any], method: str, seed: int, M: int, f
     else:
         clients, f_star = hetero_clients(problem, N, d, setting["C"], seed)
     extra = dict(fzoos)
-    if "correction" in setting and method == "fzoos":
+    if "correction" in setting and method.startswith("fzoos"):
         extra["correction"] = setting["correction"]
     M = setting.get("M", M)
     fed = make_fed(method, T, M, **extra)
@@ -151,8 +153,8 @@ def run_one(exp: str, setting: dict[str, Any], method: str, seed: int, M: int, f
         "setting": setting,
         "method": method,
         "seed": seed,
-        "M": M if method == "fzoos" else None,
-        "fzoos": extra if method == "fzoos" else None,
+        "M": M if method.startswith("fzoos") else None,
+        "fzoos": extra if method.startswith("fzoos") else None,
         "round": [r["round"] for r in recs],
         "F": F,
         "value": [f - f_star for f in F] if f_star is not None else F,
@@ -191,7 +193,7 @@ def settings_for(exp: str, a: argparse.Namespace) -> list[dict]:
         return [
             {**base, "problem": "levy", "C": 5.0, "T": a.local_steps, "M": M, "correction": corr}
             for M in a.M_grid
-            for corr in ("adaptive", "fixed")
+            for corr in ("adaptive", "fixed", "theory")
         ]
     raise ValueError(exp)
 
@@ -349,9 +351,9 @@ def curve_table(setting: str, by_method: dict[str, list[dict]]) -> str:
     return "\n".join(lines)
 
 
-def quad_goals(by_method: dict[str, list[dict]], label: str) -> dict | None:
+def quad_goals(by_method: dict[str, list[dict]], label: str, method: str = "fzoos") -> dict | None:
     """FZooS reaches FedZO's final gap (per seed) in <= R/3 rounds and <= 1/2 of FedZO's queries."""
-    fz = {r["seed"]: r for r in by_method.get("fzoos", [])}
+    fz = {r["seed"]: r for r in by_method.get(method, [])}
     fo = {r["seed"]: r for r in by_method.get("fedzo", [])}
     seeds = sorted(set(fz) & set(fo))
     if not seeds:
@@ -382,9 +384,10 @@ def quad_goals(by_method: dict[str, list[dict]], label: str) -> dict | None:
         "pass": ok,
         "fedzo_diverged_seeds": diverged,
         "final_gaps": {"fzoos": fz_final, "fedzo": fo_final},
-        "text": f"{verdict} {label}: FZooS reaches FedZO's round-{R} gap in median "
+        "method": method,
+        "text": f"{verdict} {label}: {LABELS[method]} reaches FedZO's round-{R} gap in median "
         f"{med_r:g} rounds (limit {R / 3:.3g}) and {med_q:.3g} of FedZO's queries (limit 0.5); "
-        f"per seed rounds {rounds}; final gaps FZooS {fz_final:.3g} vs FedZO {fo_final:.3g}"
+        f"per seed rounds {rounds}; final gaps {LABELS[method]} {fz_final:.3g} vs FedZO {fo_final:.3g}"
         + (f"; FedZO diverged (final gap >= round-1 gap) on seeds {diverged}" if diverged else ""),
     }
 
@@ -426,7 +429,7 @@ def grad_summary(runs: list[dict]) -> tuple[str, dict]:
         )
     goal = None
     if "fzoos" in means and len(means) > 1:
-        best_other = max(v[-1] for m, v in means.items() if m != "fzoos")
+        best_other = max(v[-1] for m, v in means.items() if not m.startswith("fzoos"))
         ok = means["fzoos"][-1] > best_other
         goal = {
             "pass": ok,
@@ -486,9 +489,10 @@ def report(runs: list[dict], out: Path, args_dict: dict) -> dict:
         slug = "_".join(str(v) for v in setting.values()).replace(".", "p")
         plot_group(out.parent / f"{out.stem}_{slug}.png", label, by_method)
         if setting["experiment"] == "quad":
-            g = quad_goals(by_method, f"C={setting['C']}")
-            if g:
-                summary["goals"].append(g)
+            for method in ("fzoos", "fzoos_theory"):
+                g = quad_goals(by_method, f"C={setting['C']}", method)
+                if g:
+                    summary["goals"].append(g)
     abl = [r for r in runs if r["experiment"] == "ablation"]
     if abl:
         table = ablation_table(abl)
