@@ -29,7 +29,7 @@ test-all: $(VENV)/.installed-dev
 	$(PY) -m pytest -q -n 2 -m "slow or not slow"
 
 lint: $(VENV)/.installed-dev
-	$(VENV)/bin/ruff check asktell surrogates acquisition loops tests benchmarks
+	$(VENV)/bin/ruff check asktell surrogates acquisition loops tests benchmarks tutorials
 	$(VENV)/bin/mypy
 
 bench-bo: $(VENV)/.installed-dev,bench

@@ -165,9 +165,11 @@ fig, ax = plt.subplots(figsize=(5.5, 3.5))
 if plot_convergence is not None:
     plot_convergence(runs, ax=ax, log=True, title="Branin (optimum 0.398)")
 else:
-    for name, results in runs.items():
-        ax.plot([min(t.value for t in r.trials[: i + 1]) for i in range(budget)], label=name)
-    ax.set_yscale("log"); ax.legend()
+    for name, results in runs.items():  # the first seed's run of each loop
+        values = [t.value for t in results[0].trials]
+        ax.plot([min(values[: i + 1]) for i in range(budget)], label=name)
+    ax.set_yscale("log")
+    ax.legend()
 plt.show()
 """),
     md("""
@@ -283,9 +285,10 @@ if HAVE_SERVICE:
             with urllib.request.urlopen(URL + "/health", timeout=2) as response:
                 print("server up:", response.read().decode())
                 break
-        except OSError:
+        except OSError as error:
             if server.poll() is not None or time.time() > deadline:
-                raise RuntimeError("asktell serve did not start: " + server.stderr.read().decode())
+                message = "asktell serve did not start: " + server.stderr.read().decode()
+                raise RuntimeError(message) from error
             time.sleep(0.5)
     os.environ.update({"URL": URL, "ASKTELL_TOKEN": "s3cret"})
 """),
@@ -372,8 +375,9 @@ digits data set (shipped with scikit-learn) with the same number of candidates a
     code(SETUP),
     code("""
 try:
-    from asktell.integrations.sklearn import AskTellSearchCV
     from sklearn.datasets import load_digits
+
+    from asktell.integrations.sklearn import AskTellSearchCV
 except ImportError as exc:  # needs the integrations extra
     AskTellSearchCV = None
     print("skipping this notebook:", exc)
@@ -538,7 +542,8 @@ def tune(loop, seed):
         state = loop.init(space, seed=seed)
         while len(state.trials) < budget:
             state, trials = loop.ask(state, n=min(workers, budget - len(state.trials)))
-            for trial, value in zip(trials, pool.map(val_loss, [t.params for t in trials])):
+            values = pool.map(val_loss, [t.params for t in trials])
+            for trial, value in zip(trials, values, strict=True):
                 state = loop.tell(state, trial.id, value)
         return state
 
@@ -567,7 +572,8 @@ if plot_convergence is not None:
 else:
     for name, st in {"BayesOpt": bo, "RandomSearch": rs}.items():
         ax1.plot(np.minimum.accumulate([t.value for t in st.trials]), label=name)
-    ax1.set_yscale("log"); ax1.legend()
+    ax1.set_yscale("log")
+    ax1.legend()
 plt.show()
 """),
     md("""
@@ -850,13 +856,14 @@ except ImportError:
     plot_federated = None
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
-for ax, x in zip(axes, ["round", "queries"]):
+for ax, x in zip(axes, ["round", "queries"], strict=True):
     if plot_federated is not None:
         plot_federated(records, x=x, optimum=F_STAR, ax=ax)
     else:
         for name, recs in records.items():
             ax.plot([r[x] for r in recs], [r["F"] - F_STAR for r in recs], label=name)
-        ax.set(xlabel=x, ylabel="F - F*", yscale="log"); ax.legend()
+        ax.set(xlabel=x, ylabel="F - F*", yscale="log")
+        ax.legend()
 plt.show()
 """),
     md("""
