@@ -1,0 +1,74 @@
+"""Small versions of the federated benchmark's quadratic (experiment 1) and attack (experiment 4).
+
+They run the benchmark's own code paths (``benchmarks/federated.py``, ``benchmarks/fed_tasks.py``)
+at toy sizes, into a temporary folder, and check what a full run relies on: every run recorded,
+queries counted, the tables, goals and figures written.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from benchmarks import fed_tasks, federated  # noqa: E402
+
+SMALL_FZOOS = {"local_active": 2, "local_candidates": 20, "post_active": 8, "post_candidates": 40}
+
+
+def test_small_federated_quadratic(tmp_path, monkeypatch):
+    monkeypatch.setattr(federated, "RESULTS", tmp_path)
+    args = ["--quick", "--experiments", "quad", "--C", "5", "--seeds", "1", "--dim", "8",
+            "--rounds", "3", "--local-steps", "3", "--M", "300", "--tag", "t",
+            "--methods", "fzoos,fedzo,scaffold1", "--fzoos", json.dumps(SMALL_FZOOS)]  # fmt: skip
+    federated.main(args)
+    runs = federated.load_runs([tmp_path / "federated_runs_t.jsonl"])
+    by_method = {r["method"]: r for r in runs}
+    assert sorted(by_method) == ["fedzo", "fzoos", "scaffold1"]
+    N, T, q = 5, 3, 20
+    per_round = {
+        # the round's start point, T steps and their active queries, then x_r and its active queries
+        "fzoos": N * (1 + T + SMALL_FZOOS["local_active"] * (T - 1) + 1 + SMALL_FZOOS["post_active"]),
+        "fedzo": N * T * (q + 1),
+        "scaffold1": N * (T * (q + 1) + q + 1),  # plus the server-side difference at x_r
+    }
+    for method, run in by_method.items():
+        assert run["round"] == [1, 2, 3]
+        steps = [b - a for a, b in zip(run["queries"], run["queries"][1:], strict=False)]
+        assert steps == [per_round[method]] * 2, method
+        assert all(math.isfinite(v) for v in run["value"]) and run["value_name"] == "gap"
+        assert run["bytes_up"][-1] > 0 and run["bytes_down"][-1] > 0
+    fz = by_method["fzoos"]["value"]
+    assert fz[-1] < fz[0]  # the federation descends on the global quadratic
+    summary = json.loads((tmp_path / "federated_t.json").read_text())["summary"]
+    assert len(summary["tables"]) == 1 and "FZooS" in summary["tables"][0]
+    goal = next(g for g in summary["goals"] if g["method"] == "fzoos")
+    assert goal["seeds"] == [0] and isinstance(goal["pass"], bool)
+    assert list(tmp_path.glob("federated_t_*.png"))
+
+
+def test_small_federated_attack(tmp_path):
+    runs = list(fed_tasks.run("attack", "quick", ["fzoos", "fedzo"], [0], 300, SMALL_FZOOS, set()))
+    n_images, R, T = fed_tasks.SCALES["attack"]["quick"]
+    assert len(runs) == 2 * n_images
+    for run in runs:
+        assert run["round"] == list(range(1, R + 1)) and run["setting"]["N"] == 10
+        assert all(math.isfinite(v) for v in run["value"]) and run["value_name"] == "mean margin"
+        assert all(a < b for a, b in zip(run["queries"], run["queries"][1:], strict=False))
+    # the targets are classified correctly at delta = 0 (mean margin >= 0); FZooS lowers the margin
+    models, X, y, _ = fed_tasks.attack_models()
+    targets = fed_tasks.attack_targets(models, X, y, n_images)
+    start = [float(np.mean([fed_tasks._margin(W, X[j], int(y[j])) for W in models])) for j in targets]
+    for run in runs:
+        assert start[run["seed"]] >= 0
+        if run["method"] == "fzoos":
+            assert min(run["value"]) < start[run["seed"]]
+    tables, goals = fed_tasks.report("attack", runs, tmp_path / "attack.json")
+    assert len(tables) == 1 and "success rate" in tables[0]
+    assert goals and isinstance(goals[0]["pass"], bool)
+    assert list(tmp_path.glob("attack_*.png"))
