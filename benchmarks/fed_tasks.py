@@ -32,7 +32,7 @@ import numpy as np
 
 SCALES = {
     # name: (images or seeds, rounds, local steps)
-    "attack": {"full": (15, 50, 10), "reduced": (4, 5, 5), "quick": (2, 3, 5)},
+    "attack": {"full": (15, 50, 10), "medium": (8, 20, 10), "reduced": (4, 5, 5), "quick": (2, 3, 5)},
     "metric": {"full": (5, 50, 10), "reduced": (1, 3, 3), "medium": (1, 5, 5), "quick": (1, 2, 3)},
 }
 METRICS_FULL = ("f1", "precision", "recall", "jaccard")

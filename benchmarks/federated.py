@@ -568,7 +568,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--fzoos", default="{}", help="JSON overrides of FZooS's settings (tuning runs)")
     p.add_argument("--grad-rounds", type=int, default=3)
     p.add_argument("--grad-dim", type=int, default=None)
-    p.add_argument("--task-scale", default=None, help="attack/metric sizes: full, reduced or quick")
+    p.add_argument("--task-scale", default=None, help="attack/metric sizes: full, medium, reduced or quick")
     p.add_argument("--tag", default=None)
     p.add_argument("--report", nargs="*", default=None, help="only report these run files (jsonl)")
     a = p.parse_args(argv)

@@ -165,6 +165,8 @@ class FZooS(Federated):
         if self.correction != "theory":
             return 1.0 / t
         received = memo["received"]
+        if not all(k in received for k in ("G", "eps", "unc")):  # no post exchange has reached us
+            return 0.0
         G, eps, U = (float(received[k][0]) for k in ("G", "eps", "unc"))
         denominator = G + 2 * U + 2 * memo["n_clients"] * eps
         return G / denominator if denominator > 0 else 0.0
