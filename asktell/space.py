@@ -466,10 +466,11 @@ class Space:
         """
         U = torch.as_tensor(X, dtype=torch.float64).reshape(-1, self.dim).numpy()
         params = list(self._params.values())
-        linear = [j for j, p in enumerate(params) if isinstance(p, Real) and not p.log]
+        reals = {j: p for j, p in enumerate(params) if isinstance(p, Real) and not p.log}
+        linear = list(reals)
         columns: list[list[Any]] = [[] for _ in params]
         if linear:
-            decoded = _decode_linear(U[:, linear], [params[j] for j in linear])
+            decoded = _decode_linear(U[:, linear], list(reals.values()))
             for k, j in enumerate(linear):
                 columns[j] = decoded[:, k].tolist()
         others = set(range(len(params))).difference(linear)

@@ -51,7 +51,7 @@ from asktell.acquisition.active import draw_candidates, select_active_queries
 from asktell.errors import ConfigError
 from asktell.loops.adam import AdamState, adam_step
 from asktell.loops.base import check_positive
-from asktell.loops.federated.protocol import Federated
+from asktell.loops.federated.protocol import Federated, Message, ServerState
 from asktell.loops.trajectory import modelling_obstacle, trajectory
 from asktell.loops.zord import nearest
 from asktell.registry import register_loop
@@ -239,7 +239,9 @@ class FZooS(Federated):
         memo.update(phase="report_post", outbox={"w": w.tolist(), **extra})
         return memo
 
-    def _post_globals(self, server, messages, averages) -> dict[str, list[float]]:
+    def _post_globals(
+        self, server: ServerState, messages: list[Message], averages: dict[str, np.ndarray]
+    ) -> dict[str, list[float]]:
         """With ``correction="theory"``: ``G`` and ``eps`` of Corollary 1 at the new global point."""
         if not self._theory or not messages:
             return {}
