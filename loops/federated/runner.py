@@ -80,8 +80,10 @@ def simulate(
         r = server.round + 1
         chosen = fed.select_clients(server, participation)
         for i in chosen:
-            if states[i].memo["round"] != r:  # missed rounds: rejoin at this one
-                states[i] = fed.client_sync(states[i], fed.start_message(server))
+            if states[i].memo["round"] != r:  # missed rounds: rejoin at this one (one more download)
+                rejoin = fed.start_message(server)
+                states[i] = fed.client_sync(states[i], rejoin)
+                down += rejoin.nbytes
         server, broadcast, reporters, bytes_up, bytes_down = _exchange(
             fed, server, states, clients, chosen, drop
         )

@@ -132,6 +132,10 @@ def test_a_client_that_drops_out_is_survived():
     sim = simulate(fed, SPACE, CLIENTS, rounds=3, seed=0, drop=lambda r, i: r == 2 and i == 1)
     assert sim.records[1]["reported"] == [0, 2]
     assert sim.records[2]["reported"] == [0, 1, 2]  # it rejoins the next round
+    # downloads: the start of the next round to each reporter, plus the rejoining client's catch-up
+    down = np.diff([0] + [r["bytes_down"] for r in sim.records]).tolist()
+    start = 8 * D  # FedZO's start message is the iterate alone
+    assert down == [3 * start, 2 * start, (3 + 1) * start]
 
 
 def test_fzoos_survives_a_dropout_in_the_post_exchange():
