@@ -464,7 +464,7 @@ class Space:
         Linear real parameters are decoded together (:func:`_decode_linear`): in hundreds of
         dimensions the per-value search would otherwise dominate an ask.
         """
-        U = torch.as_tensor(X, dtype=torch.float64).reshape(-1, self.dim).numpy()
+        U = torch.as_tensor(X, dtype=torch.float64).detach().cpu().reshape(-1, self.dim).numpy()
         params = list(self._params.values())
         reals = {j: p for j, p in enumerate(params) if isinstance(p, Real) and not p.log}
         linear = list(reals)

@@ -23,6 +23,7 @@ Jaccard}. Reported: median [IQR] of ``F = mean_i f_i`` over seeds.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import time
@@ -66,25 +67,31 @@ def _split_by_class(y: np.ndarray, sets: list[list[int]], seed: int) -> list[np.
 
 
 # --- attack ----------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=2)
 def attack_models(P: float = 0.5, n_clients: int = 10):
+    """The clients' trained classifiers (numpy weights), the test split and the class sets.
+
+    Cached (the attack and its test ask for them more than once) and seeded inside ``fork_rng``,
+    so the caller's global torch generator is left as it was.
+    """
     import torch
 
     Xtr, Xte, ytr, yte = _digits()
     sets = _holders(n_clients, max(1, round(10 * P)), seed=7)
     parts = _split_by_class(ytr, sets, seed=8)
     models = []
-    for i, idx in enumerate(parts):
-        torch.manual_seed(100 + i)
-        net = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10))
-        opt = torch.optim.Adam(net.parameters(), lr=1e-2)
-        X = torch.tensor(Xtr[idx], dtype=torch.float32)
-        y = torch.tensor(ytr[idx])
-        for _ in range(200):
-            opt.zero_grad()
-            torch.nn.functional.cross_entropy(net(X), y).backward()
-            opt.step()
-        W = [p.detach().double().numpy() for p in net.parameters()]
-        models.append(W)
+    with torch.random.fork_rng(devices=[]):
+        for i, idx in enumerate(parts):
+            torch.manual_seed(100 + i)
+            net = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10))
+            opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+            X = torch.tensor(Xtr[idx], dtype=torch.float32)
+            y = torch.tensor(ytr[idx])
+            for _ in range(200):
+                opt.zero_grad()
+                torch.nn.functional.cross_entropy(net(X), y).backward()
+                opt.step()
+            models.append([p.detach().double().numpy() for p in net.parameters()])
     return models, Xte, yte, sets
 
 

@@ -140,6 +140,12 @@ def test_decode_many_gives_the_points_decode_gives(data):
     assert space.decode_many(X) == [space.decode(row) for row in X]
 
 
+def test_decode_many_takes_tensors_that_require_grad():
+    space = Space({"x": Real(-1.0, 1.0), "k": Integer(0, 3)})
+    X = torch.full((2, 2), 0.5, dtype=torch.float64, requires_grad=True)
+    assert space.decode_many(X) == [space.decode(X[0].detach())] * 2
+
+
 @pytest.mark.parametrize(
     "low, high",
     [

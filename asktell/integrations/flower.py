@@ -216,12 +216,16 @@ def server_app(
         nodes = _roll_call(grid, n, wait, timeout)
         queries: dict[int, int] = {}
         up = down = 0
+        synced = set(range(n))  # clients holding the current start message (client_init gives round 1's)
         for _ in range(n_rounds):
             start = time.perf_counter()
             nodes = _roll_call(grid, n, 0.0, timeout) if len(nodes) < n else nodes
             chosen = [i for i in fed.select_clients(server, participation) if i in nodes]
             extra = {"n_clients": n, "seed": seed}
-            replies = _exchange(grid, nodes, chosen, fed.start_message(server), extra, timeout)
+            opening = fed.start_message(server)
+            # a client that missed the last broadcast downloads it now, as simulate counts a rejoin
+            down += opening.nbytes * len(set(chosen) - synced)
+            replies = _exchange(grid, nodes, chosen, opening, extra, timeout)
             server, broadcast = fed.aggregate(server, [m for m, _ in replies])
             up += sum(m.nbytes for m, _ in replies)
             down += _sent_bytes(replies, broadcast)
@@ -234,6 +238,7 @@ def server_app(
                 down += _sent_bytes(replies, broadcast)
                 queries.update({m.client: q for m, q in replies})
                 reporters = [m.client for m, _ in replies]
+            synced = set(reporters)
             params = space.decode(list(server.x))
             record: dict[str, Any] = {"round": server.round, "params": params, "x": list(server.x)}
             if evaluate_global is not None:

@@ -16,13 +16,17 @@ round and estimated from what the federation already exchanges:
 
 - ``G``, the heterogeneity: the server's weighted mean of ``|grad mu_i(x_r) - grad mu(x_r)|^2``
   over the clients' RFF surrogates and their average, at the new global point;
-- ``U``, the surrogate's gradient uncertainty (``omega kappa rho^{(r-1)T}`` in the bound): the mean
-  over clients of the trace of their local GP's gradient covariance at ``x_r``, one float each
-  client adds to its post message;
+- ``U``, the surrogate's gradient uncertainty (``omega kappa rho^{(r-1)T}`` in the bound): the
+  weighted mean over clients of the trace of their local GP's gradient covariance at ``x_r``
+  (before their post-round queries: an upper estimate), one float each client adds to its post
+  message (none from a client without a model yet);
 - ``eps``, the RFF error: ``(d / M)`` times the mean ``|grad mu_i(x_r)|^2`` (a relative error of
   ``sqrt(d / M)``, our stand-in for the bound's unspecified ``O(1/M)``).
 
-Heterogeneous clients (large ``G``) get ``gamma`` near 1, near-identical ones near 0.
+Means are over the clients that sent a post message, with their weights; ``N`` is the
+federation's size. ``G`` needs two of them: a post exchange with fewer keeps the previous
+``G`` and ``eps`` (as the server keeps the previous ``w``), and until one has delivered them the
+length is 0. Heterogeneous clients (large ``G``) get ``gamma`` near 1, near-identical ones near 0.
 ``"none"`` drops the correction (with one client this is the single-client surrogate descent).
 
 Queries per client and round (defaults): the round's start point, then per local step its new
@@ -169,7 +173,7 @@ class FZooS(Federated):
             return 0.0
         G, eps, U = (float(received[k][0]) for k in ("G", "eps", "unc"))
         denominator = G + 2 * U + 2 * memo["n_clients"] * eps
-        return G / denominator if denominator > 0 else 0.0
+        return min(max(G / denominator, 0.0), 1.0) if denominator > 0 else 0.0
 
     def _local_model(self, state: State, memo: dict[str, Any], x: torch.Tensor):
         """The local GP on the ``n_local`` completed points nearest ``x``, or None without data."""
@@ -210,8 +214,8 @@ class FZooS(Federated):
             generator = torch_rng(state.seed, "post-active", memo["round"])
             points += self._active(model, x_global, self.post_active, self.post_candidates, rho, generator)
         if self._theory:  # U of Corollary 1: this client's gradient uncertainty at x_r
-            unc = float(derived_gp(model).trace(x_global.unsqueeze(0))[0]) if model is not None else 0.0
-            memo["unc"] = unc
+            trace = derived_gp(model).trace(x_global.unsqueeze(0))[0] if model is not None else None
+            memo["unc"] = None if trace is None else max(float(trace), 0.0)
         memo["unit"] = {"points": points, "ids": [], "center": x_global.tolist()}
         return memo
 
@@ -222,7 +226,7 @@ class FZooS(Federated):
     def _finish_post(self, state: State, memo: dict[str, Any]) -> dict[str, Any]:
         """Fit the client's RFF weights on the points nearest the global iterate and send them."""
         X, y = trajectory(state)
-        extra = {"unc": [memo.get("unc", 0.0)]} if self._theory else {}
+        extra = {"unc": [memo["unc"]]} if self._theory and memo.get("unc") is not None else {}
         if not len(y):  # every query failed: a zero surrogate
             memo.update(phase="report_post", outbox={"w": [0.0] * self.n_features, **extra})
             return memo
@@ -243,7 +247,7 @@ class FZooS(Federated):
         self, server: ServerState, messages: list[Message], averages: dict[str, np.ndarray]
     ) -> dict[str, list[float]]:
         """With ``correction="theory"``: ``G`` and ``eps`` of Corollary 1 at the new global point."""
-        if not self._theory or not messages:
+        if not self._theory or len(messages) < 2:  # no spread to measure: keep the previous G
             return {}
         x = torch.tensor(server.pending_x if server.pending_x is not None else server.x, dtype=torch.float64)
         seed = derive_seed(server.seed, "rff")  # the clients' rff_seed

@@ -25,7 +25,9 @@ class Simulation:
         records: one dict per round: ``round``, ``params`` (the global iterate, decoded), ``x`` (its
             unit-cube coordinates), ``F`` (mean of the clients' functions there, for reporting
             only: not counted as queries), ``queries`` (cumulative over all clients), ``bytes_up``
-            and ``bytes_down`` (cumulative payload bytes), ``seconds`` (wall time of the round),
+            and ``bytes_down`` (cumulative payload bytes; a client rejoining after missed rounds
+            downloads the start message once more, the initial sync of ``client_init`` is not
+            counted), ``seconds`` (wall time of the round),
             ``reported`` (clients whose iterate reached the server).
         server: the final server state.
         clients: the final client states.

@@ -23,13 +23,14 @@ SMALL_FZOOS = {"local_active": 2, "local_candidates": 20, "post_active": 8, "pos
 
 def test_small_federated_quadratic(tmp_path, monkeypatch):
     monkeypatch.setattr(federated, "RESULTS", tmp_path)
+    methods = "fzoos,fzoos_theory,fedzo,scaffold1"
     args = ["--quick", "--experiments", "quad", "--C", "5", "--seeds", "1", "--dim", "8",
             "--rounds", "3", "--local-steps", "3", "--M", "300", "--tag", "t",
-            "--methods", "fzoos,fedzo,scaffold1", "--fzoos", json.dumps(SMALL_FZOOS)]  # fmt: skip
+            "--methods", methods, "--fzoos", json.dumps(SMALL_FZOOS)]  # fmt: skip
     federated.main(args)
     runs = federated.load_runs([tmp_path / "federated_runs_t.jsonl"])
     by_method = {r["method"]: r for r in runs}
-    assert sorted(by_method) == ["fedzo", "fzoos", "scaffold1"]
+    assert sorted(by_method) == ["fedzo", "fzoos", "fzoos_theory", "scaffold1"]
     N, T, q = 5, 3, 20
     per_round = {
         # the round's start point, T steps and their active queries, then x_r and its active queries
@@ -37,6 +38,7 @@ def test_small_federated_quadratic(tmp_path, monkeypatch):
         "fedzo": N * T * (q + 1),
         "scaffold1": N * (T * (q + 1) + q + 1),  # plus the server-side difference at x_r
     }
+    per_round["fzoos_theory"] = per_round["fzoos"]
     for method, run in by_method.items():
         assert run["round"] == [1, 2, 3]
         steps = [b - a for a, b in zip(run["queries"], run["queries"][1:], strict=False)]
@@ -47,8 +49,9 @@ def test_small_federated_quadratic(tmp_path, monkeypatch):
     assert fz[-1] < fz[0]  # the federation descends on the global quadratic
     summary = json.loads((tmp_path / "federated_t.json").read_text())["summary"]
     assert len(summary["tables"]) == 1 and "FZooS" in summary["tables"][0]
-    goal = next(g for g in summary["goals"] if g["method"] == "fzoos")
-    assert goal["seeds"] == [0] and isinstance(goal["pass"], bool)
+    goals = {g["method"]: g for g in summary["goals"]}
+    assert sorted(goals) == ["fzoos", "fzoos_theory"]
+    assert all(g["seeds"] == [0] and isinstance(g["pass"], bool) for g in goals.values())
     assert list(tmp_path.glob("federated_t_*.png"))
 
 

@@ -247,3 +247,23 @@ def test_theory_correction_length_is_corollary_1_and_grows_with_heterogeneity():
         assert fed._gamma(memo, t=5) == gamma  # one length per round, not 1/t
         lengths[heterogeneity] = gamma
     assert 0 < lengths[0.5] < lengths[50.0] < 1
+
+
+def test_theory_correction_steers_from_round_two_and_survives_partial_participation():
+    clients = federated_quadratic(N, D, 50.0)
+    runs = {
+        correction: simulate(FZooS(**{**SMALL_FZOOS, "correction": correction}), SPACE, clients, 2, seed=0)
+        for correction in ("theory", "none")
+    }
+    theory, plain = (runs[c].records for c in ("theory", "none"))
+    assert theory[0]["x"] == plain[0]["x"]  # round 1 has nothing to correct with
+    assert theory[1]["x"] != plain[1]["x"]
+    # two of three clients a round: G from the two reports, U and w from those that sent them
+    fed = FZooS(**{**SMALL_FZOOS, "correction": "theory"})
+    sim = simulate(fed, SPACE, clients, rounds=3, seed=0, participation=0.67)
+    assert all(len(r["reported"]) == 2 for r in sim.records)
+    assert sim.server.globals["G"][0] > 0 and 0 < fed._gamma(sim.clients[0].memo, t=1) <= 1
+    json.loads(sim.server.to_json())
+    # alone, there is no spread to measure: no G is ever sent and the length stays 0
+    alone = simulate(fed, SPACE, clients[:1], rounds=2, seed=0)
+    assert "G" not in alone.server.globals and fed._gamma(alone.clients[0].memo, t=1) == 0.0

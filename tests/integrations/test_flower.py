@@ -77,6 +77,20 @@ def test_flower_simulation_gives_the_in_process_iterates(fed):
         assert ours["params"].keys() == theirs["params"].keys()
 
 
+def test_flower_partial_participation_counts_as_the_in_process_runner():
+    """Two of three clients a round: the one rejoining downloads the start message it missed."""
+    fed = FedZO(local_steps=2, q=3, lr=0.05)
+    reference = simulate(fed, SPACE, CLIENTS, rounds=ROUNDS, seed=0, participation=0.67).records
+    records = flower.run_simulation(fed, SPACE, CLIENTS, rounds=ROUNDS, seed=0, participation=0.67)
+    pairs = zip(reference, reference[1:], strict=False)
+    rejoined = [set(b["reported"]) - set(a["reported"]) for a, b in pairs]
+    assert any(rejoined)  # some client sat a round out and came back
+    for ours, theirs in zip(records, reference, strict=True):
+        np.testing.assert_allclose(ours["x"], theirs["x"], rtol=0, atol=1e-12)
+        for key in ("queries", "bytes_up", "bytes_down", "reported"):
+            assert ours[key] == theirs[key], key
+
+
 def test_a_failing_client_and_a_missing_one_are_survived(tmp_path):
     """Client 1 raises in its first round; client 3 of 4 never connects (3 SuperNodes)."""
     from flwr.simulation import run_simulation
