@@ -254,7 +254,8 @@ def report(kind: str, runs: list[dict], out: Path) -> tuple[list[str], list[dict
         rounds = sorted({1, max(1, R // 3), max(1, R // 2), R})
         finals = [r["queries"][-1] for rs in by.values() for r in rs]
         equal = min(finals)
-        budgets = sorted({int(equal * f) for f in (0.25, 0.5, 1.0)})
+        # small budgets too: an attack that every method finishes early is decided there
+        budgets = sorted({int(equal * f) for f in (1 / 32, 1 / 16, 1 / 8, 0.25, 0.5, 1.0)})
         head = (
             "| method | runs | "
             + " | ".join(f"round {r}" for r in rounds)
