@@ -154,13 +154,9 @@ def _score(metric: str, y, pred) -> float:
 
 # --- runs --------------------------------------------------------------------------------------------
 def _fed(method: str, T: int, M: int, fzoos: dict):
-    from asktell.loops.federated import FedProx, FedZO, FZooS, ScaffoldI, ScaffoldII
+    from benchmarks.federated import make_fed
 
-    if method in ("fzoos", "fzoos_theory"):
-        variant = {"correction": "theory"} if method == "fzoos_theory" else {}
-        return FZooS(local_steps=T, n_features=M, start="center", **{**fzoos, **variant})
-    cls = {"fedzo": FedZO, "fedprox": FedProx, "scaffold1": ScaffoldI, "scaffold2": ScaffoldII}[method]
-    return cls(local_steps=T, start="center")
+    return make_fed(method, T, M, start="center", **fzoos)
 
 
 def _record(kind, setting, method, seed, sim, t0, M, fzoos) -> dict:

@@ -68,12 +68,14 @@ LABELS = {
 BOXES = {"levy": (-10.0, 10.0), "ackley": (-32.768, 32.768), "quadratic": (-10.0, 10.0)}
 
 
-def make_fed(method: str, T: int, M: int, **fzoos: Any):
+def make_fed(method: str, T: int, M: int, start: str | None = None, **fzoos: Any):
+    """The federation for a method key; ``start`` (e.g. ``"center"``) overrides every method's x_0."""
+    common: dict[str, Any] = {"local_steps": T, **({"start": start} if start else {})}
     if method in ("fzoos", "fzoos_theory"):
         variant = {"correction": "theory"} if method == "fzoos_theory" else {}
-        return FZooS(local_steps=T, n_features=M, **{**fzoos, **variant})
+        return FZooS(n_features=M, **common, **{**fzoos, **variant})
     cls = {"fedzo": FedZO, "fedprox": FedProx, "scaffold1": ScaffoldI, "scaffold2": ScaffoldII}[method]
-    return cls(local_steps=T)
+    return cls(**common)
 
 
 def space_of(d: int, box: tuple[float, float]) -> Space:
