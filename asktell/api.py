@@ -5,22 +5,28 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, CancelledError, Executor, Future, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from tqdm.auto import tqdm
-
-from asktell.errors import ConfigError
+from asktell.errors import ConfigError, StateError
 from asktell.registry import loop_class
 from asktell.space import Space
 from asktell.state import FAILED, State, Trial
 
 
 def load(text: str | bytes) -> tuple[Any, State]:
-    """Resume any run from its JSON: returns ``(loop, state)`` for the loop that wrote it."""
+    """Resume any run from its JSON: returns ``(loop, state)`` for the loop that wrote it.
+
+    Imports that loop's module (and only it). A state written by an older asktell comes back in
+    today's form: its schema migrated, options that were renamed since under their new names and
+    options it lacks at their defaults.
+    """
     state = State.from_json(text)
-    loop = loop_class(state.loop_name).from_config(state.loop_config)
-    return loop, state
+    try:
+        loop = loop_class(state.loop_name).from_config(state.loop_config)
+    except ConfigError as exc:
+        raise StateError(f"the state's loop_config is invalid: {exc}") from None
+    return loop, replace(state, loop_config=loop.config())
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,8 @@ def minimize(
         raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}.")
     if state is None:
         state = loop.init(space if isinstance(space, Space) else Space.from_dict(space), seed=seed)
+    from tqdm.auto import tqdm  # here, not at the top: `import asktell` stays light
+
     show = sys.stderr.isatty() if progress is None else progress
     with tqdm(total=budget, disable=not show, desc=f"asktell {loop.name}") as bar:
         if executor is not None:

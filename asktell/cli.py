@@ -18,7 +18,12 @@ on stderr, exits with status 2 and leaves the state file byte-for-byte as it was
 
 Adding a subcommand is one function: decorate ``define(parser) -> run`` with :func:`subcommand`;
 ``define`` adds the options to the parser it is given and returns ``run(args) -> int``. Raise an
-:class:`~asktell.errors.AskTellError` (or :class:`CommandError`) to refuse with a message.
+:class:`~asktell.errors.AskTellError` (or :class:`~asktell.errors.CommandError`) to refuse with a
+message.
+
+Speed: a shell evaluator runs ``tell`` once per trial, so ``tell``, ``add`` and ``show`` never import
+torch or a loop: they read and write the state with the data layer alone (a tell of a loop with a
+hook of its own, a federated client's, imports that loop). ``ask`` imports the one loop it runs.
 """
 
 from __future__ import annotations
@@ -36,12 +41,17 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from asktell.api import load, minimize
-from asktell.errors import AskTellError, ConfigError, ParamError, StateError, TrialError
-from asktell.loops import default_loop
-from asktell.registry import loop_class, registered_loops
+from asktell.api import load
+from asktell.errors import AskTellError, CommandError, ConfigError, ParamError, StateError, TrialError
+from asktell.registry import (
+    DEFAULT_LOOP,
+    FEDERATED,
+    loop_class,
+    registered_loops,
+    tells_with_data_only,
+)
 from asktell.space import Real, Space
-from asktell.state import COMPLETED, FAILED, State
+from asktell.state import COMPLETED, FAILED, State, append_trial, finish_trial
 
 try:  # POSIX advisory locks; elsewhere commands run unlocked.
     import fcntl
@@ -54,16 +64,12 @@ Define = Callable[[argparse.ArgumentParser], Run]
 _SUBCOMMANDS: dict[str, tuple[str, Define]] = {}
 
 
-class CommandError(AskTellError):
-    """A command cannot run: a file is missing or unreadable, or would be overwritten."""
-
-
 def subcommand(name: str, help: str) -> Callable[[Define], Define]:
     """Register a subcommand: ``define(parser)`` adds its options, returns ``run(args) -> int``."""
 
     def decorate(define: Define) -> Define:
         if name in _SUBCOMMANDS:
-            raise ValueError(f"subcommand {name!r} is already defined.")
+            raise ConfigError(f"subcommand {name!r} is already defined.")
         _SUBCOMMANDS[name] = (help, define)
         return define
 
@@ -308,7 +314,7 @@ def _define_init(parser: argparse.ArgumentParser) -> Run:
     parser.add_argument(
         "--loop",
         metavar="NAME",
-        help=f"the loop to run, one of {registered_loops()} (default: {default_loop().name})",
+        help=f"the loop to run, one of {registered_loops()} (default: {DEFAULT_LOOP})",
     )
     parser.add_argument(
         "--space", required=True, type=Path, metavar="FILE",
@@ -316,6 +322,10 @@ def _define_init(parser: argparse.ArgumentParser) -> Run:
     )
     _state_option(parser)
     parser.add_argument("--seed", type=int, default=0, help="the run's seed (default: 0)")
+    parser.add_argument(
+        "--objectives", type=int, default=1, metavar="N",
+        help="number of objectives: --value then takes a JSON list of N numbers (default: 1)",
+    )
     parser.add_argument(
         "--config", metavar="JSON", help="the loop's options as a JSON object (default: {})"
     )
@@ -331,12 +341,12 @@ def _init(args: argparse.Namespace) -> int:
             "or choose another --state."
         )
     config = {} if args.config is None else _json_option(
-        args.config, "--config", ConfigError, 'an object like {"n_objectives": 2}'
+        args.config, "--config", ConfigError, 'an object like {"n_init": 8}'
     )
-    name = default_loop().name if args.loop is None else args.loop
+    name = DEFAULT_LOOP if args.loop is None else args.loop
     loop = loop_class(name).from_config(config)
     space = Space.from_json(_read_text(args.space, "space file"))
-    state = loop.init(space, seed=args.seed)
+    state = loop.init(space, seed=args.seed, n_objectives=args.objectives)
     write_atomic(path, _state_bytes(state))
     print(f"wrote {path}: loop {loop.name!r}, {space.dim} parameters, seed {state.seed}")
     return 0
@@ -406,8 +416,12 @@ def _tell(args: argparse.Namespace) -> int:
 
         return remote_tell(args, value, status, metadata)
     with _locked_state_file(args.state) as text:
-        loop, state = load(text)
-        state = loop.tell(state, args.trial, value, status=status, metadata=metadata)
+        state = State.from_json(text)
+        if tells_with_data_only(state.loop_name):  # no loop, no torch: the data layer's tell
+            state = finish_trial(state, args.trial, value, status=status, metadata=metadata)
+        else:
+            loop, state = load(text)
+            state = loop.tell(state, args.trial, value, status=status, metadata=metadata)
         write_atomic(args.state, _state_bytes(state))
     _print_trial(state.trial(args.trial))
     return 0
@@ -429,8 +443,12 @@ def _add(args: argparse.Namespace) -> int:
         raise ParamError(f'--params must be a JSON object like {{"x": 0.5}}, got {args.params!r}.')
     value, status, metadata = _outcome(args)
     with _locked_state_file(args.state) as text:
-        loop, state = load(text)
-        state = loop.add(state, params, value, status=status, metadata=metadata)
+        state = State.from_json(text)
+        if tells_with_data_only(state.loop_name):
+            state = append_trial(state, params, value, status=status, metadata=metadata)
+        else:
+            loop, state = load(text)
+            state = loop.add(state, params, value, status=status, metadata=metadata)
         write_atomic(args.state, _state_bytes(state))
     _print_trial(state.trials[-1])
     return 0
@@ -444,7 +462,7 @@ def _define_show(parser: argparse.ArgumentParser) -> Run:
 
 
 def _show(args: argparse.Namespace) -> int:
-    loop, state = load(_read_bytes(args.state, "state file"))
+    state = State.from_json(_read_bytes(args.state, "state file"))
     if args.json:
         print(json.dumps([t.to_dict() for t in state.trials], indent=2, allow_nan=False))
         return 0
@@ -467,8 +485,8 @@ def _show(args: argparse.Namespace) -> int:
     if best is not None:
         params = json.dumps(best.params)
         print(f"best: trial {best.id}, value {_format_value(best.value)}, params {params}")
-    elif loop.n_objectives > 1:
-        print(f"best: not defined for {loop.n_objectives} objectives")
+    elif state.n_objectives > 1:
+        print(f"best: not defined for {state.n_objectives} objectives")
     else:
         print("best: none yet (no completed trial)")
     return 0
@@ -492,17 +510,6 @@ def _format_params(params: dict[str, Any]) -> str:
 
 # --- demo ---------------------------------------------------------------------------------------
 
-BRANIN_MINIMUM = 0.39788735772973816  # at (-pi, 12.275), (pi, 2.275) and (9.42478, 2.475)
-BRANIN_SPACE = Space({"x1": Real(-5.0, 10.0), "x2": Real(0.0, 15.0)})
-
-
-def branin(params: dict[str, Any]) -> float:
-    """The Branin function on x1 in [-5, 10], x2 in [0, 15]; global minimum 0.397887."""
-    x1, x2 = params["x1"], params["x2"]
-    b, c, t = 5.1 / (4 * math.pi**2), 5 / math.pi, 1 / (8 * math.pi)
-    return (x2 - b * x1**2 + c * x1 - 6) ** 2 + 10 * (1 - t) * math.cos(x1) + 10
-
-
 @subcommand("demo", "minimize the Branin function with the recommended loop and print the result")
 def _define_demo(parser: argparse.ArgumentParser) -> Run:
     parser.add_argument("--budget", type=int, default=25, help="evaluations (default: 25)")
@@ -515,7 +522,10 @@ def _define_demo(parser: argparse.ArgumentParser) -> Run:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    loop = default_loop()
+    from asktell.api import minimize
+    from asktell.problems import BRANIN_MINIMUM, BRANIN_SPACE, branin
+
+    loop = loop_class(DEFAULT_LOOP)()
     print(
         f"Branin on x1 in [-5, 10], x2 in [0, 15] (global minimum {BRANIN_MINIMUM:.6f}): "
         f"loop {loop.name!r}, budget {args.budget}, seed {args.seed}"
@@ -549,40 +559,11 @@ def _define_serve(parser: argparse.ArgumentParser) -> Run:
 # --- federate (asktell.loops.federated; --engine flower-sim needs the federated extra) ----------
 
 
-def federated_quadratic(n: int, d: int, heterogeneity: float = 5.0, seed: int = 0) -> list[Callable]:
-    """The federated quadratic: ``n`` client functions on ``d`` parameters (any box; unit scale).
-
-    ``f_i(x) = (sum_j A_ij x_j^2 + B_ij x_j + 1) / (10 d)`` with ``A_i = 1 + C (a_i - 1/n)`` and
-    ``B_i = 1 + C (b_i - 1/n)``, ``a, b`` Dirichlet draws per coordinate (``C``: the heterogeneity).
-    The clients' mean is ``(|x|^2 + sum x + 1) / (10 d)``: minimum ``0.1 / d - 0.025`` at ``x = -1/2``.
-    """
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    a = rng.dirichlet([1 / n] * n, size=d).T
-    b = rng.dirichlet([1 / n] * n, size=d).T
-
-    def make(i: int) -> Callable[[dict[str, Any]], float]:
-        A, B = 1 + heterogeneity * (a[i] - 1 / n), 1 + heterogeneity * (b[i] - 1 / n)
-
-        def f(params: dict[str, Any]) -> float:
-            x = np.array(list(params.values()), dtype=float)
-            return float(((A * x**2 + B * x).sum() + 1) / (10 * d))
-
-        return f
-
-    return [make(i) for i in range(n)]
-
-
-_FEDERATED_ALGORITHMS = {"fzoos": "FZooS", "fedzo": "FedZO", "fedprox": "FedProx",
-                         "scaffold1": "ScaffoldI", "scaffold2": "ScaffoldII"}
-
-
 @subcommand("federate", "run a federation on a test problem, in process or on Flower's simulation runtime")
 def _define_federate(parser: argparse.ArgumentParser) -> Run:
     parser.add_argument("--engine", choices=("inprocess", "flower-sim"), default="inprocess",
                         help="in-process runner, or Flower's simulation runtime (needs the federated extra)")
-    parser.add_argument("--algorithm", choices=sorted(_FEDERATED_ALGORITHMS), default="fzoos")
+    parser.add_argument("--algorithm", choices=registered_loops(FEDERATED), default="fzoos")
     parser.add_argument("--problem", choices=("quadratic",), default="quadratic")
     parser.add_argument("--dim", type=int, default=20, help="parameters (default: 20)")
     parser.add_argument("--clients", type=int, default=3, help="clients (default: 3)")
@@ -594,6 +575,7 @@ def _define_federate(parser: argparse.ArgumentParser) -> Run:
 
 def _federate(args: argparse.Namespace) -> int:
     from asktell.loops import federated
+    from asktell.problems import federated_quadratic
 
     for name in ("dim", "clients", "rounds"):
         if getattr(args, name) < 1:
@@ -601,7 +583,7 @@ def _federate(args: argparse.Namespace) -> int:
     config = {} if args.config is None else _json_option(
         args.config, "--config", ConfigError, 'an object like {"n_features": 300}'
     )
-    fed = getattr(federated, _FEDERATED_ALGORITHMS[args.algorithm]).from_config(config)
+    fed = loop_class(args.algorithm).from_config(config)
     space = Space({f"x{j}": Real(-2.0, 2.0) for j in range(args.dim)})
     clients = federated_quadratic(args.clients, args.dim, seed=args.seed)
     print(f"{fed.name} on the federated quadratic: d = {args.dim}, {args.clients} clients, "

@@ -23,12 +23,12 @@ from typing import Any
 
 import matplotlib
 import numpy as np
-import torch
 from matplotlib.axes import Axes
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
+from asktell.errors import ConfigError, StateError
 from asktell.loops.trajectory import modelling_obstacle
 from asktell.space import Categorical, Integer, Real
 from asktell.state import State
@@ -58,7 +58,7 @@ def _values(run: Run) -> list[float | None]:
     out: list[float | None] = []
     for trial in state.trials:
         if isinstance(trial.value, tuple):
-            raise ValueError(
+            raise StateError(
                 f"plot_convergence draws one objective; trial {trial.id} has {len(trial.value)} values."
             )
         out.append(trial.value if trial.status == "completed" else None)
@@ -148,28 +148,29 @@ def plot_convergence(
 # --- the surrogate -----------------------------------------------------------------------------
 def _check_model_based(loop: Any, state: State) -> None:
     if not hasattr(loop, "predict"):
-        raise TypeError(
+        raise ConfigError(
             f"plot_surrogate needs a model-based loop such as BayesOpt, got {type(loop).__name__}."
         )
     reason = modelling_obstacle(state)
     if reason:
-        raise ValueError(f"no surrogate to plot yet: {reason}.")
+        raise StateError(f"no surrogate to plot yet: {reason}.")
 
 
-def _predict(loop: Any, state: State, X: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _predict(loop: Any, state: State, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The loop's surrogate at encoded points ``X`` (``b x d``): median, lower, upper (``b``),
     in the objective's units (the loop's ``predict``: a log-warped model is transformed back)."""
     prediction = loop.predict(state, state.space.decode_many(X))
-    return prediction.median.numpy(), prediction.lower.numpy(), prediction.upper.numpy()
+    bands = (prediction.median, prediction.lower, prediction.upper)
+    return tuple(np.asarray(band, dtype=float) for band in bands)  # type: ignore[return-value]
 
 
-def _grid(param: Any, n: int) -> torch.Tensor:
+def _grid(param: Any, n: int) -> np.ndarray:
     """Encoded grid along one parameter: all allowed values of a discrete one, else ``n`` points."""
     if isinstance(param, (Integer, Categorical)):
         values = param.encoded_values()
         if len(values) <= n:
-            return torch.tensor(values, dtype=torch.float64)
-    return torch.linspace(0.0, 1.0, n, dtype=torch.float64)
+            return np.array(values, dtype=np.float64)
+    return np.linspace(0.0, 1.0, n, dtype=np.float64)
 
 
 def plot_surrogate(
@@ -195,7 +196,9 @@ def plot_surrogate(
     space = state.space
     params = tuple(params)
     if len(params) not in (1, 2) or any(p not in space.names for p in params):
-        raise ValueError(f"params must be one or two names of the space {list(space.names)}, got {params!r}.")
+        raise ConfigError(
+            f"params must be one or two names of the space {list(space.names)}, got {params!r}."
+        )
     _check_model_based(loop, state)
     best = state.best()
     anchor = space.encode(best.params if best is not None else state.completed[0].params)
@@ -214,7 +217,7 @@ def _surrogate_1d(ax, loop, state, name, anchor, n_grid) -> None:
     i = space.names.index(name)
     param = space[name]
     u = _grid(param, n_grid)
-    X = anchor.repeat(len(u), 1)
+    X = np.tile(anchor, (len(u), 1))
     X[:, i] = u
     median, lower, upper = _predict(loop, state, X)
     observed = [t.params[name] for t in done]
@@ -241,11 +244,11 @@ def _surrogate_2d(fig, ax, loop, state, params, anchor, n_grid) -> None:
     space, done = state.space, state.completed
     for name in params:
         if isinstance(space[name], Categorical):
-            raise ValueError(f"a 2-d surrogate plot needs real or integer parameters; {name!r} is not.")
+            raise ConfigError(f"a 2-d surrogate plot needs real or integer parameters; {name!r} is not.")
     i, j = (space.names.index(p) for p in params)
     ui, uj = _grid(space[params[0]], n_grid), _grid(space[params[1]], n_grid)
-    G1, G2 = torch.meshgrid(ui, uj, indexing="ij")
-    X = anchor.repeat(G1.numel(), 1)
+    G1, G2 = np.meshgrid(ui, uj, indexing="ij")
+    X = np.tile(anchor, (G1.size, 1))
     X[:, i], X[:, j] = G1.reshape(-1), G2.reshape(-1)
     median, _, _ = _predict(loop, state, X)
     decoded = [space.decode(row) for row in X]
@@ -294,11 +297,11 @@ def plot_parallel_coordinates(
     names = list(space.names if params is None else params)
     unknown = [n for n in names if n not in space.names]
     if unknown:
-        raise ValueError(f"unknown parameters {unknown}; the space has {list(space.names)}.")
+        raise ConfigError(f"unknown parameters {unknown}; the space has {list(space.names)}.")
     if not state.completed:
-        raise ValueError("no completed trial to plot.")
+        raise StateError("no completed trial to plot.")
     if any(not isinstance(t.value, float) for t in state.completed):
-        raise ValueError("plot_parallel_coordinates draws single-objective states.")
+        raise StateError("plot_parallel_coordinates draws single-objective states.")
     done = sorted(state.completed, key=lambda t: -t.value)  # type: ignore[operator]  # best last
     values = np.array([t.value for t in done], dtype=float)
     lo, hi = float(values.min()), float(values.max())
@@ -357,7 +360,7 @@ def plot_federated(
         ax: draw into these axes instead of a new figure.
     """
     if x not in ("round", "queries"):
-        raise ValueError(f'x must be "round" or "queries", got {x!r}.')
+        raise ConfigError(f'x must be "round" or "queries", got {x!r}.')
     fig, ax = _axes(ax)
     for method, records in records_by_method.items():
         runs = [records] if records and isinstance(records[0], Mapping) else list(records)
@@ -365,7 +368,7 @@ def plot_federated(
         for run in runs:
             missing = [k for k in (x, y) if any(k not in r for r in run)]
             if missing:
-                raise ValueError(f"records of {method!r} lack the keys {missing}.")
+                raise ConfigError(f"records of {method!r} lack the keys {missing}.")
             xs = np.array([float(r[x]) for r in run])
             ys = np.array([float(r[y]) for r in run]) - (optimum or 0.0)
             curves.append((xs, ys))

@@ -1,16 +1,29 @@
-"""Explicit randomness: generators derived from (seed, stream, counter) in the state.
+"""Explicit randomness: seeds derived from (seed, stream, counter) in the state.
 
-No global RNG is touched anywhere in asktell. Each ask derives fresh generators from the state's seed,
-the state's ask counter and a named stream, so the same state always gives the same numbers, and two
-different purposes (say, Sobol scrambling and acquisition restarts) never share a stream.
+No global RNG is touched unguarded anywhere in asktell. Each ask derives fresh generators from the
+state's seed, the state's ask counter and a named stream, so the same state always gives the same
+numbers, and two different purposes (say, Sobol scrambling and acquisition restarts) never share a
+stream.
+
+Where a library draws from torch's *global* generator and takes no generator of its own (BoTorch's
+acquisition optimizers, sample paths, prior draws at a failed fit), the loops seed that generator
+inside :data:`GLOBAL_TORCH_LOCK`, held for the whole seeded section
+(:func:`asktell.surrogates.seeding.torch_global_seed`): threads asking at once then take turns on
+the one generator instead of interleaving draws, and each restores the caller's generator on the
+way out. This module is the data layer's part of that (no torch); the generators themselves are
+made in :mod:`asktell.surrogates.seeding`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
 
 import numpy as np
-import torch
+
+# One per process: every section of asktell that seeds torch's global generator holds it. Reentrant,
+# so a seeded section may call another (a prediction that refits the model).
+GLOBAL_TORCH_LOCK = threading.RLock()
 
 
 def derive_seed(seed: int, *keys: int | str) -> int:
@@ -23,10 +36,3 @@ def derive_seed(seed: int, *keys: int | str) -> int:
 def numpy_rng(seed: int, *keys: int | str) -> np.random.Generator:
     """A numpy Generator for (seed, *keys)."""
     return np.random.default_rng(derive_seed(seed, *keys))
-
-
-def torch_rng(seed: int, *keys: int | str) -> torch.Generator:
-    """A CPU torch Generator for (seed, *keys)."""
-    gen = torch.Generator()
-    gen.manual_seed(derive_seed(seed, *keys))
-    return gen

@@ -35,12 +35,19 @@ from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
-import torch
 
-from asktell.errors import ParamError, SpaceError
+from asktell.errors import ConfigError, ParamError, SpaceError
 
 Choice = str | int | float | bool | None
 _JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def _as_array(x: Any) -> np.ndarray:
+    """``x`` as a float64 NumPy array. Tensors are read through ``detach().cpu()`` (duck-typed: the
+    data layer imports no torch), so one that requires grad decodes like any other."""
+    if hasattr(x, "detach") and hasattr(x, "cpu"):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x, dtype=np.float64)
 
 
 def _finite_number(value: Any, what: str) -> float:
@@ -436,35 +443,38 @@ class Space:
                 raise ParamError(f"parameter {name!r} {exc}.") from None
         return out
 
-    def encode(self, params: Mapping[str, Any]) -> torch.Tensor:
-        """Encode one valid point: returns a ``d`` float64 tensor in ``[0, 1]^d``."""
+    def encode(self, params: Mapping[str, Any]) -> np.ndarray:
+        """Encode one valid point: returns a ``d`` float64 array in ``[0, 1]^d``."""
         checked = self.check(params)
-        return torch.tensor(
-            [self._params[n].encode(checked[n]) for n in self.names], dtype=torch.float64
-        )
+        return np.array([self._params[n].encode(checked[n]) for n in self.names], dtype=np.float64)
 
-    def encode_many(self, points: Sequence[Mapping[str, Any]]) -> torch.Tensor:
-        """Encode ``n`` points: returns an ``n x d`` float64 tensor."""
+    def encode_many(self, points: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Encode ``n`` points: returns an ``n x d`` float64 array."""
         if not points:
-            return torch.zeros(0, self.dim, dtype=torch.float64)
-        return torch.stack([self.encode(p) for p in points])
+            return np.zeros((0, self.dim), dtype=np.float64)
+        return np.stack([self.encode(p) for p in points])
 
-    def decode(self, x: torch.Tensor | Sequence[float]) -> dict[str, Any]:
-        """Decode a ``d`` vector of the unit cube (values outside are clipped) to a point."""
-        values = torch.as_tensor(x, dtype=torch.float64).reshape(-1).tolist()
+    def decode(self, x: Any) -> dict[str, Any]:
+        """Decode a ``d`` vector of the unit cube (values outside are clipped) to a point.
+
+        ``x`` is anything array-like: a list, a NumPy array, a CPU tensor (one that requires grad
+        included; models hand those out).
+        """
+        values = _as_array(x).reshape(-1).tolist()
         if len(values) != self.dim:
             raise ParamError(
                 f"expected an encoded point of {self.dim} coordinates, got {len(values)}."
             )
         return {n: self._params[n].decode(u) for n, u in zip(self.names, values, strict=False)}
 
-    def decode_many(self, X: torch.Tensor) -> list[dict[str, Any]]:
-        """Decode an ``n x d`` tensor to ``n`` points (the same points as :meth:`decode` per row).
+    def decode_many(self, X: Any) -> list[dict[str, Any]]:
+        """Decode an ``n x d`` array (or tensor) to ``n`` points (the points :meth:`decode` gives
+        per row).
 
         Linear real parameters are decoded together (:func:`_decode_linear`): in hundreds of
         dimensions the per-value search would otherwise dominate an ask.
         """
-        U = torch.as_tensor(X, dtype=torch.float64).detach().cpu().reshape(-1, self.dim).numpy()
+        U = _as_array(X).reshape(-1, self.dim)
         params = list(self._params.values())
         reals = {j: p for j, p in enumerate(params) if isinstance(p, Real) and not p.log}
         linear = list(reals)
@@ -478,14 +488,19 @@ class Space:
             columns[j] = [params[j].decode(float(v)) for v in U[:, j]]
         return [dict(zip(self.names, row, strict=True)) for row in zip(*columns, strict=True)]
 
-    def snap(self, X: torch.Tensor) -> torch.Tensor:
-        """Round an ``n x d`` tensor to encodings of valid points (integers and choices to bin centres)."""
+    def snap(self, X: Any) -> np.ndarray:
+        """Round an ``n x d`` array to encodings of valid points (integers and choices to bin centres)."""
         return self.encode_many(self.decode_many(X))
 
-    def sample(self, n: int, generator: torch.Generator) -> list[dict[str, Any]]:
-        """``n`` points drawn uniformly (uniform over the values of integers and choices)."""
-        U = torch.rand(n, self.dim, generator=generator, dtype=torch.float64)
-        return self.decode_many(U)
+    def sample(self, n: int, rng: np.random.Generator) -> list[dict[str, Any]]:
+        """``n`` points drawn uniformly (uniform over the values of integers and choices) from a
+        NumPy generator. The loops draw from torch generators instead and decode the draws."""
+        if not isinstance(rng, np.random.Generator):
+            raise ConfigError(
+                f"Space.sample takes a numpy.random.Generator, got {type(rng).__name__}; "
+                "for a torch generator decode its draws: space.decode_many(torch.rand(n, d, generator=g))."
+            )
+        return self.decode_many(rng.random((n, self.dim)))
 
     def discrete_dims(self) -> dict[int, list[float]]:
         """Encoded values of the ordinal (``Integer``) coordinates, for BoTorch's mixed optimizer."""

@@ -9,9 +9,18 @@ Determinism: the same state and call give the same new state, except for timings
 ending in ``_seconds`` (a loop's ``fit_seconds``, say) are wall-clock measurements.
 :meth:`State.without_timings` gives the comparable rest.
 
-Values are minimized. A completed trial's value is a finite float, or for a loop with several
+Values are minimized. A completed trial's value is a finite float, or for a problem with several
 objectives a list of finite floats; NaN and infinity are refused: report a failed evaluation with
 ``status="failed"`` instead.
+
+The *problem definition* (:class:`Problem`: the number of objectives, and what later issues add to
+it) lives in the state, not in a loop's configuration; a loop that cannot serve it refuses it at
+``init``. Schema version 1 (before the problem had its own place) is read and migrated: a
+``n_objectives`` option of its ``loop_config`` moves into the problem.
+
+This module is the data layer: it imports no model, no torch and no loop. :func:`finish_trial` and
+:func:`append_trial` are the pure transitions of a tell and an add; a loop's ``tell`` is one of them
+followed by the loop's own hook.
 """
 
 from __future__ import annotations
@@ -25,10 +34,12 @@ from typing import Any
 import numpy as np
 
 from asktell import registry
-from asktell.errors import AskTellError, StateError, TrialError
+from asktell.checks import check_positive
+from asktell.errors import AskTellError, ConfigError, StateError, TrialError
 from asktell.space import Space
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # older versions are migrated by _migrate
 FORMAT = "asktell.state"
 PENDING, COMPLETED, FAILED = "pending", "completed", "failed"
 STATUSES = (PENDING, COMPLETED, FAILED)
@@ -74,6 +85,40 @@ def _json_metadata(metadata: Any, what: str) -> dict[str, Any]:
         return json.loads(json.dumps(dict(metadata), allow_nan=False))
     except (TypeError, ValueError) as exc:
         raise TrialError(f"{what} must be JSON-serializable with finite numbers: {exc}.") from None
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What a run optimizes, beyond its space: stored in the state, given at ``loop.init``.
+
+    Attributes:
+        n_objectives: how many values a completed trial carries (1: a float; more: a list of
+            floats), all minimized.
+    """
+
+    n_objectives: int = 1
+
+    def __post_init__(self) -> None:
+        check_positive("n_objectives", self.n_objectives, integer=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"n_objectives": self.n_objectives}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Problem:
+        """Read a problem definition; keys it lacks take their defaults, unknown keys are refused."""
+        if not isinstance(data, Mapping):
+            raise StateError(f"the problem definition must be a JSON object, got {data!r}.")
+        known = set(cls.__dataclass_fields__)
+        unknown = set(data) - known
+        if unknown:
+            raise StateError(
+                f"the problem definition has unknown keys {sorted(unknown)}; known: {sorted(known)}."
+            )
+        try:
+            return cls(**dict(data))
+        except ConfigError as exc:
+            raise StateError(f"the problem definition is invalid: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -152,6 +197,7 @@ class State:
         counter: number of asks made so far.
         trials: every trial, in id order (``trials[i].id == i``).
         memo: the loop's own memory as plain JSON (warm starts, iterates, ...).
+        problem: the problem definition (:class:`Problem`).
     """
 
     schema_version: int
@@ -162,6 +208,12 @@ class State:
     counter: int = 0
     trials: tuple[Trial, ...] = ()
     memo: dict[str, Any] = field(default_factory=dict)
+    problem: Problem = Problem()
+
+    @property
+    def n_objectives(self) -> int:
+        """Number of objectives of the problem (1: values are floats)."""
+        return self.problem.n_objectives
 
     # --- queries ----------------------------------------------------------------------------
     def trial(self, trial_id: Any) -> Trial:
@@ -204,6 +256,7 @@ class State:
             "counter": self.counter,
             "trials": [t.to_dict() for t in self.trials],
             "memo": self.memo,
+            "problem": self.problem.to_dict(),
         }
 
     def without_timings(self) -> dict[str, Any]:
@@ -238,16 +291,18 @@ class State:
 
     @classmethod
     def from_dict(cls, data: Any) -> State:
+        """Read a state from its JSON object (any readable schema version; older ones migrated)."""
         if not isinstance(data, Mapping) or data.get("format") != FORMAT:
             raise StateError(
                 f'not an asktell state: expected a JSON object with "format": "{FORMAT}".'
             )
         version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
+        if isinstance(version, bool) or version not in READABLE_VERSIONS:
             raise StateError(
                 f"state schema version {version!r} cannot be read by this asktell, which reads "
-                f"version {SCHEMA_VERSION}; use the asktell version that wrote it."
+                f"versions {list(READABLE_VERSIONS)}; use the asktell version that wrote it."
             )
+        data = _migrate(data)
         expected = set(cls.__dataclass_fields__) | {"format"}
         if set(data) != expected:
             raise StateError(
@@ -255,10 +310,11 @@ class State:
                 f"missing {sorted(expected - set(data))}, unexpected {sorted(set(data) - expected)}."
             )
         loop_name = data["loop_name"]
-        try:
-            loop_cls = registry.loop_class(loop_name)
-        except AskTellError as exc:
-            raise StateError(f"the state names a loop this asktell does not know: {exc}") from None
+        if not isinstance(loop_name, str) or not registry.is_known(loop_name):
+            raise StateError(
+                f"the state names a loop this asktell does not know: {loop_name!r}; "
+                f"known loops are {registry.registered_loops()}."
+            )
         for key in ("seed", "counter"):
             if isinstance(data[key], bool) or not isinstance(data[key], int) or data[key] < 0:
                 raise StateError(f"{key} must be a non-negative integer, got {data[key]!r}.")
@@ -270,18 +326,15 @@ class State:
             space = Space.from_dict(data["space"])
         except AskTellError as exc:
             raise StateError(f"the state's space is invalid: {exc}") from None
-        try:
-            n_objectives = loop_cls.from_config(data["loop_config"]).n_objectives
-        except AskTellError as exc:
-            raise StateError(f"the state's loop_config is invalid: {exc}") from None
-        trials = tuple(Trial.from_dict(t, space, n_objectives) for t in data["trials"])
+        problem = Problem.from_dict(data["problem"])
+        trials = tuple(Trial.from_dict(t, space, problem.n_objectives) for t in data["trials"])
         for index, trial in enumerate(trials):
             if trial.id != index:
                 raise StateError(
                     f"trial ids must be 0, 1, 2, ... in order; position {index} has id {trial.id}."
                 )
         return cls(
-            schema_version=version,
+            schema_version=SCHEMA_VERSION,
             loop_name=loop_name,
             loop_config=dict(data["loop_config"]),
             space=space,
@@ -289,6 +342,7 @@ class State:
             counter=data["counter"],
             trials=trials,
             memo=dict(data["memo"]),
+            problem=problem,
         )
 
     # --- pure updates -----------------------------------------------------------------------
@@ -299,16 +353,33 @@ class State:
         return replace(self, trials=tuple(trials))
 
 
+def _migrate(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A state's JSON object in the current layout. Version 1 had no problem definition: the
+    number of objectives was an option of the loops that took several (RandomSearch, Sobol)."""
+    out = dict(data)
+    if out["schema_version"] == 1:
+        config = out.get("loop_config")
+        problem: dict[str, Any] = {}
+        if isinstance(config, Mapping) and "n_objectives" in config:
+            config = dict(config)
+            problem["n_objectives"] = config.pop("n_objectives")
+            out["loop_config"] = config
+        out["problem"] = problem
+        out["schema_version"] = SCHEMA_VERSION
+    return out
+
+
 def finish_trial(
     state: State,
     trial_id: Any,
     value: Any,
     *,
-    status: str,
-    metadata: Mapping[str, Any] | None,
-    n_objectives: int,
+    status: str = COMPLETED,
+    metadata: Mapping[str, Any] | None = None,
 ) -> State:
     """Validate a tell and return the state with that trial finished. The input is unchanged.
+
+    The value is checked against the state's problem (one float, or ``n_objectives`` floats).
 
     Raises:
         TrialError: unknown id, a trial already finished, a bad status, a bad value or metadata.
@@ -323,7 +394,7 @@ def finish_trial(
             f"trial {trial.id} is already {trial.status}; a finished trial cannot be told again."
         )
     if status == COMPLETED:
-        checked: Value = check_value(value, n_objectives, trial.id)
+        checked: Value = check_value(value, state.n_objectives, trial.id)
     elif value is not None:
         raise TrialError(f"a failed trial takes no value, got {value!r} for trial {trial.id}.")
     else:
@@ -331,3 +402,23 @@ def finish_trial(
     extra = _json_metadata(metadata, f"metadata for trial {trial.id}")
     finished = replace(trial, status=status, value=checked, metadata={**trial.metadata, **extra})
     return state.replace_trial(finished)
+
+
+def append_trial(
+    state: State,
+    params: Mapping[str, Any],
+    value: Any,
+    *,
+    status: str = COMPLETED,
+    metadata: Mapping[str, Any] | None = None,
+) -> State:
+    """Record an evaluation the loop did not ask for: a new finished trial with the next id and
+    ``metadata["added"] = True``. The input is unchanged.
+
+    Raises:
+        ParamError: the point is not in the space.
+        TrialError: a bad value, status or metadata (as :func:`finish_trial`).
+    """
+    trial = Trial(id=len(state.trials), params=state.space.check(params), metadata={"added": True})
+    grown = replace(state, trials=state.trials + (trial,))
+    return finish_trial(grown, trial.id, value, status=status, metadata=metadata)

@@ -1,15 +1,34 @@
-"""asktell.loops: the stateless ask/tell loops. Importing this package registers them all."""
+"""asktell.loops: the stateless ask/tell loops.
 
-from asktell.loops import federated  # registers the federated algorithms
-from asktell.loops.base import Loop, LoopProtocol, Proposal
-from asktell.loops.bayesopt import BayesOpt
-from asktell.loops.random import RandomSearch, Sobol
-from asktell.loops.zeroth import ZOSGD
-from asktell.loops.zord import ZoRD
+Names load on first use (``from asktell.loops import BayesOpt`` imports the BayesOpt module and what
+it needs, no other loop), so a program that runs one loop pays for that loop only.
+"""
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from asktell.loops import federated
+    from asktell.loops.base import Loop, LoopProtocol, Proposal
+    from asktell.loops.bayesopt import BayesOpt
+    from asktell.loops.random import RandomSearch, Sobol
+    from asktell.loops.zeroth import ZOSGD
+    from asktell.loops.zord import ZoRD
+
+_EXPORTS = {
+    "BayesOpt": "asktell.loops.bayesopt",
+    "Loop": "asktell.loops.base",
+    "LoopProtocol": "asktell.loops.base",
+    "Proposal": "asktell.loops.base",
+    "RandomSearch": "asktell.loops.random",
+    "Sobol": "asktell.loops.random",
+    "ZOSGD": "asktell.loops.zeroth",
+    "ZoRD": "asktell.loops.zord",
+}
 __all__ = [
     "BayesOpt",
-    "federated",
     "Loop",
     "LoopProtocol",
     "Proposal",
@@ -17,9 +36,25 @@ __all__ = [
     "Sobol",
     "ZOSGD",
     "ZoRD",
+    "default_loop",
+    "federated",
 ]
 
 
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    if name == "federated":
+        return importlib.import_module("asktell.loops.federated")
+    raise AttributeError(f"module 'asktell.loops' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
 def default_loop() -> Loop:
-    """The recommended loop for ``minimize`` and the CLI when none is named."""
-    return BayesOpt()
+    """The recommended loop for ``minimize`` and the CLI when none is named: ``BayesOpt()``."""
+    from asktell.registry import DEFAULT_LOOP, loop_class
+
+    return loop_class(DEFAULT_LOOP)()

@@ -22,8 +22,16 @@ from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from asktell.errors import ConfigError, ParamError, StateError
-from asktell.space import Space
-from asktell.state import COMPLETED, SCHEMA_VERSION, State, Trial, finish_trial
+from asktell.space import Categorical, Space
+from asktell.state import (
+    COMPLETED,
+    SCHEMA_VERSION,
+    Problem,
+    State,
+    Trial,
+    append_trial,
+    finish_trial,
+)
 
 L = TypeVar("L", bound="Loop")
 
@@ -34,7 +42,7 @@ class LoopProtocol(Protocol):
 
     name: ClassVar[str]
 
-    def init(self, space: Space, *, seed: int = 0) -> State: ...
+    def init(self, space: Space, *, seed: int = 0, n_objectives: int = 1) -> State: ...
 
     def ask(self, state: State, n: int = 1) -> tuple[State, list[Trial]]: ...
 
@@ -63,11 +71,11 @@ class Loop:
     """Base class of asktell's loops. Subclasses are frozen dataclasses with a registry ``name``."""
 
     name: ClassVar[str] = ""
-
-    @property
-    def n_objectives(self) -> int:
-        """Number of objectives a completed trial's value has (1: a float)."""
-        return 1
+    # How many objectives the loop can optimize (None: any number); ``init`` refuses more.
+    max_objectives: ClassVar[int | None] = 1
+    # Options renamed since a state could store them: old name -> new name. Stored states with
+    # the old names still load (``from_config`` maps them); new code uses the new names.
+    renamed_options: ClassVar[dict[str, str]] = {}
 
     # --- configuration ----------------------------------------------------------------------
     def config(self) -> dict[str, Any]:
@@ -76,9 +84,18 @@ class Loop:
 
     @classmethod
     def from_config(cls: type[L], config: Mapping[str, Any]) -> L:
-        """Rebuild a loop from :meth:`config`. Raises ConfigError for unknown or bad fields."""
+        """Rebuild a loop from :meth:`config` (or a stored one with renamed options).
+
+        Raises ConfigError for unknown or bad fields.
+        """
         if not isinstance(config, Mapping):
             raise ConfigError(f"a loop configuration must be a JSON object, got {config!r}.")
+        if "n_objectives" in config:
+            raise ConfigError(
+                "n_objectives is part of the problem, not of a loop's options: pass it to "
+                "loop.init(space, n_objectives=...) (asktell init --objectives N)."
+            )
+        config = _renamed(config, cls.renamed_options)
         known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
         unknown = set(config) - known
         if unknown:
@@ -97,11 +114,18 @@ class Loop:
         """Raise ConfigError for invalid options. Subclasses extend this."""
 
     # --- the protocol -----------------------------------------------------------------------
-    def init(self, space: Space | Mapping[str, Any], *, seed: int = 0) -> State:
-        """A fresh state for ``space`` whose randomness derives from ``seed`` (a non-negative int)."""
+    def init(
+        self, space: Space | Mapping[str, Any], *, seed: int = 0, n_objectives: int = 1
+    ) -> State:
+        """A fresh state for ``space`` whose randomness derives from ``seed`` (a non-negative int).
+
+        ``n_objectives`` is the problem's number of objectives (values are then lists of that many
+        floats); a loop that cannot optimize that many refuses it here with a ConfigError.
+        """
         space = space if isinstance(space, Space) else Space.from_dict(space)
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ConfigError(f"seed must be a non-negative integer, got {seed!r}.")
+        check_seed(seed)
+        problem = Problem(n_objectives=n_objectives)
+        self._check_problem(problem)
         self._check_space(space)
         return State(
             schema_version=SCHEMA_VERSION,
@@ -110,6 +134,7 @@ class Loop:
             space=space,
             seed=seed,
             memo=self._init_memo(space, seed),
+            problem=problem,
         )
 
     def ask(self, state: State, n: int = 1) -> tuple[State, list[Trial]]:
@@ -146,9 +171,7 @@ class Loop:
         wrong shape; the state passed in is never changed.
         """
         self._check_state(state)
-        new_state = finish_trial(
-            state, trial_id, value, status=status, metadata=metadata, n_objectives=self.n_objectives
-        )
+        new_state = finish_trial(state, trial_id, value, status=status, metadata=metadata)
         return self._after_tell(new_state, new_state.trials[int(trial_id)])
 
     def add(
@@ -172,18 +195,20 @@ class Loop:
         status, exactly as :meth:`tell`; the state passed in is never changed.
         """
         self._check_state(state)
-        trial = Trial(id=len(state.trials), params=state.space.check(params), metadata={"added": True})
-        new_state = finish_trial(
-            replace(state, trials=state.trials + (trial,)),
-            trial.id,
-            value,
-            status=status,
-            metadata=metadata,
-            n_objectives=self.n_objectives,
-        )
-        return self._after_tell(new_state, new_state.trials[trial.id])
+        new_state = append_trial(state, params, value, status=status, metadata=metadata)
+        return self._after_tell(new_state, new_state.trials[-1])
 
     # --- hooks for subclasses ---------------------------------------------------------------
+    def _check_problem(self, problem: Problem) -> None:
+        """Raise ConfigError when this loop cannot serve ``problem`` (by default: too many
+        objectives for ``max_objectives``)."""
+        limit = self.max_objectives
+        if limit is not None and problem.n_objectives > limit:
+            raise ConfigError(
+                f"{type(self).__name__} optimizes {'one objective' if limit == 1 else f'up to {limit}'}"
+                f", not {problem.n_objectives}; use RandomSearch or Sobol for several objectives."
+            )
+
     def _check_space(self, space: Space) -> None:
         """Raise ParamError when this loop cannot optimize ``space``."""
 
@@ -210,6 +235,10 @@ class Loop:
                 f"this state belongs to loop {state.loop_name!r} with config {state.loop_config}, "
                 f"not to {self!r}; resume it with asktell.load(state.to_json())."
             )
+        try:
+            self._check_problem(state.problem)
+        except ConfigError as exc:
+            raise StateError(f"this state's problem cannot be served: {exc}") from None
 
 
 def _config_with_defaults(loop_type: type[Loop], stored: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -220,20 +249,25 @@ def _config_with_defaults(loop_type: type[Loop], stored: Mapping[str, Any]) -> d
         return None
 
 
+def _renamed(config: Mapping[str, Any], renamed: Mapping[str, str]) -> dict[str, Any]:
+    """``config`` with old option names replaced by the new ones (refused when both are given)."""
+    out = dict(config)
+    for old, new in renamed.items():
+        if old in out:
+            if new in out:
+                raise ConfigError(f"give {new!r} only; {old!r} is its old name.")
+            out[new] = out.pop(old)
+    return out
+
+
+def check_seed(seed: Any) -> None:
+    """Raise ConfigError unless ``seed`` is a non-negative integer."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}.")
+
+
 def require_numeric(space: Space, loop: str) -> None:
     """Refuse spaces with categorical parameters for loops that need an ordered domain."""
-    from asktell.space import Categorical
-
     cats = [n for n, p in space.params.items() if isinstance(p, Categorical)]
     if cats:
         raise ParamError(f"{loop} needs real or integer parameters; {cats} are categorical.")
-
-
-def check_positive(name: str, value: Any, integer: bool = False, allow_zero: bool = False) -> None:
-    """Raise ConfigError unless ``value`` is a number (an int with ``integer``) > 0 (>= 0 with
-    ``allow_zero``). Booleans and NaN are refused."""
-    kinds = (int,) if integer else (int, float)
-    ok = not isinstance(value, bool) and isinstance(value, kinds) and value == value
-    if not ok or not (value >= 0 if allow_zero else value > 0):
-        kind = "an integer" if integer else "a number"
-        raise ConfigError(f"{name} must be {kind} {'>=' if allow_zero else '>'} 0, got {value!r}.")

@@ -17,72 +17,46 @@ between two runs of the same state and call (see :mod:`asktell.state`).
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
-from gpytorch.mlls import ExactMarginalLogLikelihood
 
 from asktell.acquisition.bo import ACQUISITIONS, AcquisitionInputs, OptimizerSettings, optimize
+from asktell.checks import check_positive
 from asktell.errors import ConfigError, StateError
 from asktell.loops.base import Loop, Proposal
-from asktell.loops.trajectory import modelling_obstacle, sobol_design, trajectory
+from asktell.loops.random import uniform_points
+from asktell.loops.trajectory import encode_points, modelling_obstacle, sobol_design, trajectory
 from asktell.registry import register_loop
-from asktell.rng import derive_seed, torch_rng
+from asktell.rng import derive_seed
 from asktell.space import Categorical
 from asktell.state import State, Trial
 from asktell.surrogates.gp import GPFit, fit_gp
+from asktell.surrogates.seeding import torch_global_seed, torch_rng
+from asktell.surrogates.warp import inverse_log_warp, log_evidence, log_warp, log_warp_jacobian
 
 
-def _positive_int(name: str, value: Any, allow_none: bool = False) -> None:
-    if allow_none and value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{name} must be a positive integer, got {value!r}.")
+@dataclass(frozen=True)
+class Surrogate:
+    """One ask's fitted model and exactly the data it was fitted on.
 
-
-def _warp_shift(r: torch.Tensor) -> float:
-    return max(float(r.median()) / 10, 1e-12 * max(float(r.max()), 1.0))
-
-
-def log_warp(y: torch.Tensor) -> torch.Tensor:
-    """``log(y - min y + s)`` with ``s`` a tenth of the median distance to the minimum (``n``)."""
-    r = y - y.min()
-    return torch.log(r + _warp_shift(r))
-
-
-def inverse_log_warp(w: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """The values whose :func:`log_warp` (with the data ``y``, ``n``) is ``w`` (any shape)."""
-    r = y - y.min()
-    return torch.exp(w) + y.min() - _warp_shift(r)
-
-
-def log_warp_jacobian(y: torch.Tensor) -> float:
-    """``sum log |d log_warp(y) / dy|``: turns a density of warped values into one of ``y``."""
-    r = y - y.min()
-    return float(-torch.log(r + _warp_shift(r)).sum())
-
-
-def log_evidence(model) -> float:
-    """Log marginal likelihood of the model's training targets in their original units.
-
-    BoTorch's ``ExactMarginalLogLikelihood`` is an average over the standardized targets; the
-    total adds back ``n log`` of Standardize's scale so two models of differently transformed
-    values can be compared after their Jacobians are added.
+    Attributes:
+        fit: the fitted GP (``fit.model``) and its hyperparameters.
+        X: ``n x d`` completed points (unit cube).
+        y: ``n`` their values, in the objective's units.
+        Y: ``n x 1`` the model's targets: the values, log-warped when ``warped``, negated (BoTorch
+            maximizes). The acquisition function reads its incumbent from these.
+        warped: whether the model regresses log-warped values.
     """
-    model.train()
-    try:
-        mll = ExactMarginalLogLikelihood(model.likelihood, model)
-        with torch.no_grad():
-            inputs = model.train_inputs[0]
-            value = float(mll(model(inputs), model.train_targets)) * inputs.shape[0]
-    finally:
-        model.eval()
-    scale = float(model.outcome_transform.stdvs.reshape(-1)[0])
-    return value - inputs.shape[0] * math.log(scale)
+
+    fit: GPFit
+    X: torch.Tensor
+    y: torch.Tensor
+    Y: torch.Tensor
+    warped: bool
 
 
 @dataclass(frozen=True)
@@ -112,15 +86,14 @@ class BayesOpt(Loop):
         min_noise: floor of an inferred noise variance, relative to the data's variance.
         warp: ``"auto"`` (default) models ``log(y - min y + s)`` instead of ``y`` when that
             explains the values better (marginal likelihood, decided at each cold fit), ``"log"``
-            always, ``"none"`` never. The map
-            is monotone, so the minimizer is unchanged; a GP on values spanning orders of magnitude
-            (Rosenbrock's 1 to 1e6) otherwise spends its whole variance on the worst points.
+            always, ``"none"`` never (:mod:`asktell.surrogates.warp`).
         beta: exploration weight of UCB.
         num_restarts, raw_samples, acq_maxiter: effort of the acquisition optimizer.
-        max_fit_iter: L-BFGS iterations of a fit from BoTorch's default hyperparameters.
+        max_fit_iter: L-BFGS iterations of a cold fit (from BoTorch's default hyperparameters).
         warm_fit_iter: L-BFGS iterations of a fit warm-started from the previous hyperparameters.
-        refit_every: every this many model fits, fit from the defaults again (escapes a poor
-            local optimum of the marginal likelihood that warm starts would keep).
+        cold_fit_every: every this many model fits, fit cold again (escapes a poor local optimum
+            of the marginal likelihood that warm starts would keep). Stored states may call it
+            ``refit_every``.
         fit_subset: with more completed trials than this, the hyperparameters are fitted on a
             random subset of this size (a new one per ask) and the GP conditions on all trials
             with them: each L-BFGS step of a fit costs O(n^3) in the number of trials, and an ask
@@ -138,34 +111,30 @@ class BayesOpt(Loop):
     acq_maxiter: int = 50
     max_fit_iter: int = 200
     warm_fit_iter: int = 40
-    refit_every: int = 10
+    cold_fit_every: int = 10
     fit_subset: int = 256
     name = "bayesopt"
+    renamed_options = {"refit_every": "cold_fit_every"}
 
     def _validate_config(self) -> None:
         if self.acquisition not in ACQUISITIONS:
             raise ConfigError(f"acquisition must be one of {sorted(ACQUISITIONS)}, got {self.acquisition!r}.")
-        _positive_int("n_init", self.n_init, allow_none=True)
+        check_positive("n_init", self.n_init, integer=True, allow_none=True)
         for key in (
             "num_restarts",
             "raw_samples",
             "acq_maxiter",
             "max_fit_iter",
             "warm_fit_iter",
-            "refit_every",
+            "cold_fit_every",
             "fit_subset",
         ):
-            _positive_int(key, getattr(self, key))
-        if self.noise_std is not None and (
-            isinstance(self.noise_std, bool)
-            or not isinstance(self.noise_std, (int, float))
-            or not 0 <= self.noise_std < float("inf")
-        ):
-            raise ConfigError(f"noise_std must be None or a finite number >= 0, got {self.noise_std!r}.")
+            check_positive(key, getattr(self, key), integer=True)
+        check_positive("noise_std", self.noise_std, allow_zero=True, allow_none=True)
+        check_positive("min_noise", self.min_noise)
+        check_positive("beta", self.beta, allow_zero=True)
         if self.warp not in ("auto", "log", "none"):
             raise ConfigError(f"warp must be 'auto', 'log' or 'none', got {self.warp!r}.")
-        if isinstance(self.beta, bool) or not isinstance(self.beta, (int, float)) or self.beta < 0:
-            raise ConfigError(f"beta must be a number >= 0, got {self.beta!r}.")
 
     def initial_design_size(self, dim: int) -> int:
         return self.n_init if self.n_init is not None else min(max(5, dim + 1), 20)
@@ -175,117 +144,125 @@ class BayesOpt(Loop):
 
     # --- ask ----------------------------------------------------------------------------------
     def _propose(self, state: State, n: int) -> Proposal:
-        space = state.space
-        memo = dict(state.memo)
-        n_design = max(0, min(n, self.initial_design_size(space.dim) - len(state.trials)))
-        params, metadata = sobol_design(state, memo, n_design)
+        """Sobol points while the design lasts, then the acquisition's optimum.
+
+        The data flow one way: the trajectory is built once; :meth:`_fit` returns the model with
+        the targets and the warp it was fitted on; the acquisition uses exactly those; the new
+        memo is assembled once, at the end.
+        """
+        issued = int(state.memo["sobol_issued"])
+        n_design = max(0, min(n, self.initial_design_size(state.space.dim) - len(state.trials)))
+        params, metadata = sobol_design(state, issued, n_design)
+        issued += n_design
         n_model = n - n_design
-        if n_model == 0:
-            return Proposal(params, memo, metadata)
-        reason = modelling_obstacle(state)
-        if reason:
-            more, info = sobol_design(state, memo, n_model, reason)
+        reason = modelling_obstacle(state) if n_model else None
+        if n_model == 0 or reason:
+            more, info = sobol_design(state, issued, n_model, reason)
+            memo = {**state.memo, "sobol_issued": issued + n_model}
             return Proposal(params + more, memo, metadata + info)
 
-        with torch.random.fork_rng(devices=[]):
-            # BoTorch draws restarts, raw samples and sample paths from torch's global generator;
-            # seeding it here from (seed, counter), inside fork_rng, makes the ask reproducible and
-            # leaves the caller's global generator as it was.
-            torch.manual_seed(derive_seed(state.seed, "bayesopt", state.counter))
-            fit = self._fit(state, memo, extra_pending=params)
+        X, y = trajectory(state)
+        pending = [t.params for t in state.pending] + params
+        # BoTorch draws restarts, raw samples and sample paths from torch's global generator; it
+        # is seeded from (seed, counter) for the whole section, alone (asktell.rng)
+        with torch_global_seed(state.seed, "bayesopt", state.counter):
+            surrogate = self._fit(state, X, y)
             start = time.perf_counter()
             try:
-                X = self._optimize(state, fit, extra_pending=params, q=n_model)
-                notes = list(fit.notes)
+                X_new = self._optimize(state, surrogate, pending, q=n_model)
+                notes = list(surrogate.fit.notes)
             except Exception as exc:  # noqa: BLE001 - a failed optimization must not fail the ask
-                X = None
+                X_new = None
                 notes = [
-                    *fit.notes,
+                    *surrogate.fit.notes,
                     f"acquisition optimization failed ({type(exc).__name__}: {exc})",
                 ]
             acq_seconds = time.perf_counter() - start
-        memo["gp"] = fit.hyperparameters
-        memo["fits"] = memo["fits"] + 1
-        if X is None:
-            more, info = sobol_design(state, memo, n_model, "; ".join(notes))
-            return Proposal(params + more, memo, metadata + info)
+        memo = {
+            **state.memo,
+            "gp": surrogate.fit.hyperparameters,
+            "fits": state.memo["fits"] + 1,
+            "warped": surrogate.warped,
+        }
+        if X_new is None:
+            more, info = sobol_design(state, issued, n_model, "; ".join(notes))
+            return Proposal(params + more, {**memo, "sobol_issued": issued + n_model}, metadata + info)
         info = {
             "model": "gp",
             "acquisition": self.acquisition,
-            "n_train": len(state.completed),
-            "warm_start": fit.warm_started,
-            "fit_seconds": fit.seconds,
+            "n_train": int(X.shape[0]),
+            "warm_start": surrogate.fit.warm_started,
+            "fit_seconds": surrogate.fit.seconds,
             "acq_seconds": acq_seconds,
         }
         if notes:
             info["fallback"] = "; ".join(notes)
-        for point in self._dedupe(state, space.decode_many(X), params):
-            params.append(point[0])
-            metadata.append({**info, **point[1]})
-        return Proposal(params, memo, metadata)
+        for point, note in self._dedupe(state, state.space.decode_many(X_new), params):
+            params.append(point)
+            metadata.append({**info, **note})
+        return Proposal(params, {**memo, "sobol_issued": issued}, metadata)
 
-    def _training_data(self, state: State, warped: bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """``X`` (``n x d``) and the model's targets ``n x 1``: the (possibly warped) values, negated
-        because BoTorch maximizes. ``warped=None`` uses the choice stored in the memo."""
-        X, y = trajectory(state)
-        if warped is None:
-            warped = self.warp == "log" or (self.warp == "auto" and bool(state.memo.get("warped")))
-        return X, -(log_warp(y) if warped else y).unsqueeze(-1)
+    def _warped(self, memo: Mapping[str, Any]) -> bool:
+        """Whether the model of a warm fit regresses warped values (the last cold fit's choice)."""
+        return self.warp == "log" or (self.warp == "auto" and bool(memo.get("warped")))
 
     def _cat_dims(self, state: State) -> list[int]:
         return [i for i, p in enumerate(state.space.params.values()) if isinstance(p, Categorical)]
 
-    def _fit(self, state: State, memo: dict[str, Any], extra_pending: list[dict]) -> GPFit:
-        """Fit the GP, warm-started from the memo; a cold fit every ``refit_every`` fits.
+    def _fit(self, state: State, X: torch.Tensor, y: torch.Tensor) -> Surrogate:
+        """Fit the GP on ``X`` (``n x d``) and ``y`` (``n``), warm-started from the state's memo;
+        a cold fit every ``cold_fit_every`` fits.
 
         With ``warp="auto"``, each cold fit also fits the log-warped values and keeps the model
         whose marginal likelihood of the *original* values is higher (the warped one's includes
-        the log map's Jacobian), so the choice is a likelihood comparison, not a threshold.
+        the log map's Jacobian), so the choice is a likelihood comparison, not a threshold. The
+        memo is only read.
         """
-        cold = memo["gp"] is None or memo["fits"] % self.refit_every == 0
-        candidates: list[bool | None] = [False, True] if cold and self.warp == "auto" else [None]
-        best: tuple[float, GPFit, bool | None] | None = None
-        seconds = 0.0  # of every fit, so that fit_seconds says what the ask spent on the model
+        memo = state.memo
+        cold = memo["gp"] is None or memo["fits"] % self.cold_fit_every == 0
+        choices = [False, True] if cold and self.warp == "auto" else [self._warped(memo)]
         options: dict[str, Any] = {
             "cat_dims": self._cat_dims(state),
             "noise_std": self.noise_std,
-            "max_iter": self.max_fit_iter,
+            "max_fit_iter": self.max_fit_iter,
             "min_noise": self.min_noise,
         }
-        _, y = trajectory(state)
-        for warped in candidates:
-            X, Y = self._training_data(state, warped)
+        best: tuple[float, Surrogate] | None = None
+        seconds = 0.0  # of every fit, so that fit_seconds says what the ask spent on the model
+        for warped in choices:
+            Y = -(log_warp(y) if warped else y).unsqueeze(-1)
             warm_start, warm_iter, subset_seconds = None if cold else memo["gp"], self.warm_fit_iter, 0.0
             if X.shape[0] > self.fit_subset:
                 generator = torch_rng(state.seed, "fit-subset", state.counter)
                 rows = torch.randperm(X.shape[0], generator=generator)[: self.fit_subset]
                 subset_fit = fit_gp(
-                    X[rows], Y[rows], warm_start=warm_start, warm_max_iter=warm_iter, **options
+                    X[rows], Y[rows], warm_start=warm_start, warm_fit_iter=warm_iter, **options
                 )
                 warm_start, subset_seconds = subset_fit.hyperparameters, subset_fit.seconds
                 warm_iter = 0  # condition on all trials with the subset's values
-            fit = fit_gp(X, Y, warm_start=warm_start, warm_max_iter=warm_iter, **options)
+            fit = fit_gp(X, Y, warm_start=warm_start, warm_fit_iter=warm_iter, **options)
             fit.seconds += subset_seconds
             fit.warm_started = not cold
-            if len(candidates) == 1:
-                return fit
+            surrogate = Surrogate(fit=fit, X=X, y=y, Y=Y, warped=warped)
+            if len(choices) == 1:
+                return surrogate
             score = log_evidence(fit.model) + (log_warp_jacobian(y) if warped else 0.0)
             if best is None or score > best[0]:
-                best = (score, fit, warped)
+                best = (score, surrogate)
             seconds += fit.seconds
         assert best is not None
-        memo["warped"] = best[2]
-        best[1].seconds = seconds
+        best[1].fit.seconds = seconds
         return best[1]
 
-    def _optimize(self, state: State, fit: GPFit, extra_pending: list[dict], q: int) -> torch.Tensor:
-        X, Y = self._training_data(state)
-        pending = [t.params for t in state.pending] + list(extra_pending)
+    def _optimize(
+        self, state: State, surrogate: Surrogate, pending: list[dict[str, Any]], q: int
+    ) -> torch.Tensor:
+        """The acquisition's ``q x d`` maximizers, given the trials still ``pending`` (dicts)."""
         inputs = AcquisitionInputs(
-            model=fit.model,
-            X_observed=X,
-            Y_observed=Y,
-            X_pending=state.space.encode_many(pending),
+            model=surrogate.fit.model,
+            X_observed=surrogate.X,
+            Y_observed=surrogate.Y,
+            X_pending=encode_points(state.space, pending),
             seed=derive_seed(state.seed, "qmc", state.counter) % (2**31),
             options={"beta": self.beta},
         )
@@ -314,7 +291,7 @@ class BayesOpt(Loop):
             note: dict[str, Any] = {}
             if _key(point) in seen:
                 for _ in range(100):
-                    point = state.space.sample(1, generator)[0]
+                    point = uniform_points(state.space, 1, generator)[0]
                     if _key(point) not in seen:
                         break
                 note = {"fallback": "the acquisition optimum repeated a known point; random point"}
@@ -334,19 +311,16 @@ class BayesOpt(Loop):
         reason = modelling_obstacle(state)
         if reason:
             raise StateError(f"no surrogate yet: {reason}.")
-        X = state.space.encode_many([state.space.check(p) for p in points])
-        memo = dict(state.memo)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(derive_seed(state.seed, "predict", state.counter))
-            fit = self._fit(state, memo, [])
-        warped = self.warp == "log" or (self.warp == "auto" and bool(memo.get("warped")))
+        X = encode_points(state.space, [state.space.check(p) for p in points])
+        X_train, y = trajectory(state)
+        with torch_global_seed(state.seed, "predict", state.counter):
+            surrogate = self._fit(state, X_train, y)
         with torch.no_grad():
-            posterior = fit.model.posterior(X)
+            posterior = surrogate.fit.model.posterior(X)
             mean = -posterior.mean.reshape(-1)  # the model regresses the negated (warped) values
             std = posterior.variance.clamp_min(0).sqrt().reshape(-1)
         bands = [mean, mean - 2 * std, mean + 2 * std]
-        if warped:
-            _, y = trajectory(state)
+        if surrogate.warped:
             bands = [inverse_log_warp(b, y) for b in bands]
         return Prediction(*bands)
 
@@ -358,12 +332,11 @@ class BayesOpt(Loop):
         self._check_state(state)
         if self.noise_std == 0 or modelling_obstacle(state):
             return state.best()
-        X, _ = trajectory(state)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(derive_seed(state.seed, "recommend", state.counter))
-            fit = self._fit(state, dict(state.memo), [])
+        X, y = trajectory(state)
+        with torch_global_seed(state.seed, "recommend", state.counter):
+            surrogate = self._fit(state, X, y)
             with torch.no_grad():
-                mean = fit.model.posterior(X).mean.reshape(-1)
+                mean = surrogate.fit.model.posterior(X).mean.reshape(-1)
         return state.completed[int(mean.argmax())]
 
 

@@ -1,4 +1,7 @@
-"""Model-free loops: uniform random search and scrambled Sobol sequences."""
+"""Model-free loops: uniform random search and scrambled Sobol sequences.
+
+Both serve any number of objectives (``init(space, n_objectives=k)``): they never read the values.
+"""
 
 from __future__ import annotations
 
@@ -8,42 +11,38 @@ from typing import Any
 import torch
 from torch.quasirandom import SobolEngine
 
-from asktell.errors import ConfigError
 from asktell.loops.base import Loop, Proposal
 from asktell.registry import register_loop
-from asktell.rng import derive_seed, torch_rng
+from asktell.rng import derive_seed
+from asktell.space import Space
 from asktell.state import State
+from asktell.surrogates.seeding import torch_rng
 
 
-def _check_objectives(n_objectives: Any) -> None:
-    if isinstance(n_objectives, bool) or not isinstance(n_objectives, int) or n_objectives < 1:
-        raise ConfigError(f"n_objectives must be a positive integer, got {n_objectives!r}.")
+def uniform_points(space: Space, n: int, generator: torch.Generator) -> list[dict[str, Any]]:
+    """``n`` points drawn uniformly from the space (uniform over the values of integers and
+    choices): ``n x d`` uniforms from ``generator``, decoded."""
+    return space.decode_many(torch.rand(n, space.dim, generator=generator, dtype=torch.float64))
 
 
 @register_loop
 @dataclass(frozen=True)
 class RandomSearch(Loop):
-    """Independent uniform samples of the space (uniform over the values of integers and choices).
+    """Independent uniform samples of the space (uniform over the values of integers and choices)."""
 
-    Args:
-        n_objectives: how many values each told trial carries (1: a float; more: a list).
-    """
-
-    n_objectives: int = 1  # type: ignore[assignment]
     name = "random"
-
-    def _validate_config(self) -> None:
-        _check_objectives(self.n_objectives)
+    max_objectives = None
 
     def _propose(self, state: State, n: int) -> Proposal:
         generator = torch_rng(state.seed, "random", state.counter)
-        return Proposal(params=state.space.sample(n, generator), memo=state.memo)
+        return Proposal(params=uniform_points(state.space, n, generator), memo=state.memo)
 
 
-def sobol_points(dim: int, seed: int, skip: int, n: int):
+def sobol_points(dim: int, seed: int, skip: int, n: int) -> torch.Tensor:
     """Points ``skip .. skip + n - 1`` of the scrambled Sobol sequence for ``seed``: ``n x dim``."""
     if n == 0:  # SobolEngine.draw(0) fails on a fresh engine
         return torch.zeros(0, dim, dtype=torch.float64)
+    # SobolEngine scrambles with a generator of its own, seeded here: the global one is untouched
     engine = SobolEngine(dim, scramble=True, seed=derive_seed(seed, "sobol") % (2**31))
     if skip:
         engine.fast_forward(skip)
@@ -57,16 +56,10 @@ class Sobol(Loop):
 
     The memo counts the points issued, so a resumed run continues the sequence where it stopped
     instead of re-issuing points.
-
-    Args:
-        n_objectives: how many values each told trial carries (1: a float; more: a list).
     """
 
-    n_objectives: int = 1  # type: ignore[assignment]
     name = "sobol"
-
-    def _validate_config(self) -> None:
-        _check_objectives(self.n_objectives)
+    max_objectives = None
 
     def _init_memo(self, space, seed) -> dict[str, Any]:
         return {"sobol_issued": 0}

@@ -23,13 +23,14 @@ from typing import Any
 
 import torch
 
+from asktell.checks import check_positive
 from asktell.errors import ConfigError
 from asktell.loops.adam import AdamState, adam_step
 from asktell.loops.base import Loop, Proposal, require_numeric
 from asktell.registry import register_loop
-from asktell.rng import torch_rng
 from asktell.space import Space
 from asktell.state import COMPLETED, State
+from asktell.surrogates.seeding import torch_rng
 
 DIRECTIONS = ("gaussian", "sphere")
 
@@ -38,7 +39,7 @@ def random_directions(d: int, q: int, generator: torch.Generator, kind: str = "g
     """``q x d`` unit directions: orthonormalized Gaussian (blocks of ``min(q, d)``) or uniform on the
     sphere."""
     if kind not in DIRECTIONS:
-        raise ValueError(f"kind must be one of {DIRECTIONS}, got {kind!r}")
+        raise ConfigError(f"kind must be one of {DIRECTIONS}, got {kind!r}.")
     G = torch.randn(q, d, generator=generator, dtype=torch.float64)
     if kind == "sphere":
         return G / G.norm(dim=1, keepdim=True)
@@ -57,12 +58,6 @@ def finite_difference_gradient(
     scale = d if kind == "sphere" else 1.0
     coefficients = (f_probes.to(torch.float64) - f_x) / mu
     return scale / q * (coefficients[:, None] * directions).sum(0)
-
-
-def _check(name: str, value: Any, low: float = 0.0, integer: bool = False) -> None:
-    kinds = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or not value > low:
-        raise ConfigError(f"{name} must be {'an integer' if integer else 'a number'} > {low}, got {value!r}.")
 
 
 @register_loop
@@ -86,9 +81,9 @@ class ZOSGD(Loop):
     name = "zosgd"
 
     def _validate_config(self) -> None:
-        _check("lr", self.lr)
-        _check("q", self.q, integer=True)
-        _check("mu", self.mu)
+        check_positive("lr", self.lr)
+        check_positive("q", self.q, integer=True)
+        check_positive("mu", self.mu)
         if self.directions not in DIRECTIONS:
             raise ConfigError(f"directions must be one of {DIRECTIONS}, got {self.directions!r}.")
         if self.start not in ("random", "center"):

@@ -10,7 +10,7 @@ it. Each ask (ALGORITHMS.md 3.2, with this project's decisions):
    once for that best point.
 2. **Local surrogate**: a GP on the ``n_local`` completed points nearest the start (default 150), so
    an ask costs the same after 100 or 10 000 queries. Its hyperparameters live in the memo: they
-   are re-fitted (warm-started) every ``refit_every`` asks and reused as they are in between; the
+   are re-fitted (warm-started) every ``fit_every`` asks and reused as they are in between; the
    reference code refits at every step, which costs far more and moves them little.
 3. **Virtual steps**: Adam steps along the posterior-mean gradient, without queries, while the
    normalized gradient uncertainty ``tr Cov[grad f(z)] / tr Cov_prior[grad f(z)]`` (0: known, 1:
@@ -35,22 +35,18 @@ from typing import Any
 import torch
 
 from asktell.acquisition.active import RULES, select_active_queries
+from asktell.checks import check_positive
 from asktell.errors import ConfigError
 from asktell.loops.adam import AdamState, adam_step
-from asktell.loops.base import Loop, Proposal, check_positive, require_numeric
+from asktell.loops.base import Loop, Proposal, require_numeric
 from asktell.loops.trajectory import modelling_obstacle, sobol_design, trajectory
 from asktell.registry import register_loop
-from asktell.rng import derive_seed, torch_rng
 from asktell.space import Space
 from asktell.state import State
 from asktell.surrogates.gp import GPFit, fit_gp
 from asktell.surrogates.gradient import derived_gp
-
-
-def nearest(X: torch.Tensor, center: torch.Tensor, k: int) -> torch.Tensor:
-    """Indices of the ``k`` rows of ``X`` (``n x d``) nearest ``center`` (``d``), nearest first."""
-    distances = torch.linalg.norm(X - center, dim=-1)
-    return torch.argsort(distances, stable=True)[:k]
+from asktell.surrogates.local import nearest
+from asktell.surrogates.seeding import torch_global_seed, torch_rng
 
 
 @register_loop
@@ -71,7 +67,8 @@ class ZoRD(Loop):
         n_local: nearest completed points the local surrogate is fitted on.
         optimizer: ``"adam"`` or ``"sgd"`` (plain steps of ``lr`` times the gradient).
         tolerance: non-improving queries before Adam's moments are reset.
-        refit_every: fit the local GP's hyperparameters every this many asks (1: every ask).
+        fit_every: fit the local GP's hyperparameters every this many asks (1: every ask); in
+            between they are reused as they are. Stored states may call it ``refit_every``.
         noise_std: observation noise (``None`` infers it, ``0.0`` declares the function noiseless).
         kernel: ``"ard"`` (one lengthscale per coordinate), ``"isotropic"`` (one for all) or
             ``"auto"`` (default): isotropic when ``d > ard_max_dim``. With ~``n_local`` points in
@@ -89,7 +86,7 @@ class ZoRD(Loop):
     n_local: int = 150
     optimizer: str = "adam"
     tolerance: int = 10
-    refit_every: int = 5
+    fit_every: int = 5
     noise_std: float | None = None
     kernel: str = "auto"
     ard_max_dim: int = 50
@@ -97,6 +94,7 @@ class ZoRD(Loop):
     active_candidates: int = 100
     active_rule: str = "trace_at_iterate"
     name = "zord"
+    renamed_options = {"refit_every": "fit_every"}
 
     def _validate_config(self) -> None:
         check_positive("lr", self.lr)
@@ -108,7 +106,7 @@ class ZoRD(Loop):
             raise ConfigError(f"threshold must be a number in [0, 1], got {self.threshold!r}.")
         if self.kernel not in ("auto", "ard", "isotropic"):
             raise ConfigError(f"kernel must be 'auto', 'ard' or 'isotropic', got {self.kernel!r}.")
-        for key in ("max_virtual_steps", "n_init", "n_local", "tolerance", "refit_every", "ard_max_dim"):
+        for key in ("max_virtual_steps", "n_init", "n_local", "tolerance", "fit_every", "ard_max_dim"):
             check_positive(key, getattr(self, key), integer=True)
         check_positive("active_candidates", self.active_candidates, integer=True)
         check_positive("active_radius", self.active_radius)
@@ -116,8 +114,7 @@ class ZoRD(Loop):
             raise ConfigError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}.")
         if self.active_rule not in RULES:
             raise ConfigError(f"active_rule must be one of {sorted(RULES)}, got {self.active_rule!r}.")
-        if self.noise_std is not None:
-            check_positive("noise_std", self.noise_std, allow_zero=True)
+        check_positive("noise_std", self.noise_std, allow_zero=True, allow_none=True)
 
     def _check_space(self, space: Space) -> None:
         require_numeric(space, "ZoRD")
@@ -134,12 +131,12 @@ class ZoRD(Loop):
     def _propose(self, state: State, n: int) -> Proposal:
         memo = dict(state.memo)
         n_design = max(0, min(n, self.n_init - len(state.trials)))
-        params, metadata = sobol_design(state, memo, n_design)
-        if n_design == n:
-            return Proposal(params, memo, metadata)
-        reason = modelling_obstacle(state)
-        if reason:
-            more, info = sobol_design(state, memo, n - n_design, reason)
+        params, metadata = sobol_design(state, memo["sobol_issued"], n_design)
+        memo["sobol_issued"] += n_design
+        reason = modelling_obstacle(state) if n_design < n else None
+        if n_design == n or reason:
+            more, info = sobol_design(state, memo["sobol_issued"], n - n_design, reason)
+            memo["sobol_issued"] += n - n_design
             return Proposal(params + more, memo, metadata + info)
 
         X, y = trajectory(state)
@@ -189,17 +186,16 @@ class ZoRD(Loop):
         return AdamState.from_dict(memo["adam"])
 
     def _fit(self, state: State, X: torch.Tensor, y: torch.Tensor, memo: dict[str, Any]) -> GPFit:
-        refit = memo["gp"] is None or memo["asks"] % self.refit_every == 0
-        with torch.random.fork_rng(devices=[]):
-            # a failed fit may restart from samples of the priors (torch's global generator)
-            torch.manual_seed(derive_seed(state.seed, "zord-fit", state.counter))
+        refit = memo["gp"] is None or memo["asks"] % self.fit_every == 0
+        # a failed fit may restart from samples of the priors (torch's global generator)
+        with torch_global_seed(state.seed, "zord-fit", state.counter):
             return fit_gp(
                 X,
                 y.unsqueeze(-1),
                 noise_std=self.noise_std,
                 isotropic=self.isotropic(X.shape[-1]),
                 warm_start=memo["gp"],
-                warm_max_iter=40 if refit else 0,
+                warm_fit_iter=40 if refit else 0,
             )
 
     def isotropic(self, dim: int) -> bool:

@@ -36,6 +36,8 @@ from gpytorch.likelihoods import GaussianLikelihood
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from gpytorch.priors import LogNormalPrior
 
+from asktell.errors import ShapeError
+
 NOISELESS_VARIANCE = 1e-6  # fixed noise of a "noiseless" model, relative to the data's variance
 NOISE_PRIOR = (-8.0, 2.0)  # log-normal prior of an inferred noise variance (standardized units)
 
@@ -130,21 +132,21 @@ def fit_gp(
     cat_dims: list[int] | None = None,
     noise_std: float | None = None,
     warm_start: dict[str, Any] | None = None,
-    max_iter: int = 200,
-    warm_max_iter: int = 40,
+    max_fit_iter: int = 200,
+    warm_fit_iter: int = 40,
     isotropic: bool = False,
     min_noise: float | None = None,
 ) -> GPFit:
     """Fit a GP on a trajectory: ``X`` is ``n x d`` in the unit cube, ``Y`` is ``n x 1``.
 
     With ``warm_start`` (hyperparameters of an earlier fit on similar data) L-BFGS starts there and
-    runs at most ``warm_max_iter`` iterations (0: no fit, just condition on the data with them);
-    otherwise from BoTorch's defaults with ``max_iter``.
+    runs at most ``warm_fit_iter`` iterations (0: no fit, just condition on the data with them);
+    otherwise from BoTorch's defaults with ``max_fit_iter``.
     A fit that fails (non-PD matrices, numerical errors) keeps the starting hyperparameters and says
     so in ``notes``: the model is still usable, only not tuned.
     """
     if X.ndim != 2 or Y.shape != (X.shape[0], 1):
-        raise ValueError(f"expected X: n x d and Y: n x 1, got {tuple(X.shape)} and {tuple(Y.shape)}")
+        raise ShapeError(f"expected X: n x d and Y: n x 1, got {tuple(X.shape)} and {tuple(Y.shape)}.")
     start = time.perf_counter()
     model = build_gp(X, Y, cat_dims=cat_dims, noise_std=noise_std, isotropic=isotropic, min_noise=min_noise)
     warm = warm_start is not None and _load_hyperparameters(model, warm_start)
@@ -152,7 +154,7 @@ def fit_gp(
     if warm_start is not None and not warm:
         notes.append("stored hyperparameters did not match the model; fitted from defaults")
     mll = ExactMarginalLogLikelihood(model.likelihood, model)
-    if warm and warm_max_iter == 0:  # condition on the data with the stored hyperparameters as they are
+    if warm and warm_fit_iter == 0:  # condition on the data with the stored hyperparameters as they are
         model.eval()
         return GPFit(model, dict(warm_start or {}), time.perf_counter() - start, True, notes)
     try:
@@ -160,7 +162,7 @@ def fit_gp(
             warnings.simplefilter("ignore", OptimizationWarning)
             fit_gpytorch_mll(
                 mll,
-                optimizer_kwargs={"options": {"maxiter": warm_max_iter if warm else max_iter}},
+                optimizer_kwargs={"options": {"maxiter": warm_fit_iter if warm else max_fit_iter}},
                 # a warm start is already near the optimum: no random restarts from the priors
                 max_attempts=1 if warm else 3,
             )

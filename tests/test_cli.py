@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import asktell
-from asktell import cli
+from asktell import cli, problems
 from asktell.cli import main
 from asktell.state import State
 
@@ -115,7 +115,7 @@ def test_multi_objective_value_list(tmp_path: Path, space_file: Path,
                                     capsys: pytest.CaptureFixture[str]) -> None:
     state = tmp_path / "mo.json"
     assert main(["init", "--loop", "random", "--space", str(space_file), "--state", str(state),
-                 "--config", '{"n_objectives": 2}']) == 0
+                 "--objectives", "2"]) == 0
     ask(capsys, state, n=1)
     assert main(["tell", "--state", str(state), "--trial", "0", "--value", "[1.0, 2]"]) == 0
     assert load(state).trials[0].value == (1.0, 2.0)
@@ -241,7 +241,7 @@ def test_state_naming_an_unknown_loop(run: Path, capsys: pytest.CaptureFixture[s
     before = run.read_bytes()
     assert main(["ask", "--state", str(run)]) == 2
     err = capsys.readouterr().err
-    assert "unknown loop 'no-such-loop'" in err and "sobol" in err
+    assert "does not know: 'no-such-loop'" in err and "sobol" in err
     assert run.read_bytes() == before
 
 
@@ -264,13 +264,16 @@ def test_state_with_a_non_finite_number(run: Path, capsys: pytest.CaptureFixture
     [
         (["--loop", "no-such-loop"], "unknown loop 'no-such-loop'"),
         (["--config", "{bad json"], "--config must be JSON"),
-        (["--config", '{"n_objectives": NaN}'], "finite"),
+        (["--config", '{"n_init": NaN}'], "finite"),
+        (["--config", '{"n_objectives": 2}'], "part of the problem"),
+        (["--objectives", "0"], "n_objectives must be an integer > 0"),
+        (["--loop", "bayesopt", "--objectives", "2"], "BayesOpt optimizes one objective"),
         (["--config", '{"bogus": 1}'], "no options ['bogus']"),
         (["--config", "[1]"], "must be a JSON object"),
         (["--seed", "-1"], "seed must be a non-negative integer"),
     ],
-    ids=["unknown loop", "bad config JSON", "NaN config", "unknown option", "config list",
-         "negative seed"],
+    ids=["unknown loop", "bad config JSON", "NaN config", "objectives in config", "zero objectives",
+         "too many objectives", "unknown option", "config list", "negative seed"],
 )
 def test_init_refusals_write_nothing(tmp_path: Path, space_file: Path, extra: list[str],
                                      message: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -392,8 +395,8 @@ def test_concurrent_asks_lose_no_trials(run: Path) -> None:
 
 def test_branin_minimum() -> None:
     for x1, x2 in [(-3.141592653589793, 12.275), (3.141592653589793, 2.275), (9.42478, 2.475)]:
-        assert cli.branin({"x1": x1, "x2": x2}) == pytest.approx(cli.BRANIN_MINIMUM, abs=1e-5)
-    assert cli.branin({"x1": 0.0, "x2": 0.0}) > 50
+        assert problems.branin({"x1": x1, "x2": x2}) == pytest.approx(problems.BRANIN_MINIMUM, abs=1e-5)
+    assert problems.branin({"x1": 0.0, "x2": 0.0}) > 50
 
 
 def test_demo_prints_a_result(capsys: pytest.CaptureFixture[str]) -> None:
@@ -403,7 +406,7 @@ def test_demo_prints_a_result(capsys: pytest.CaptureFixture[str]) -> None:
     best = float(lines["best value"])
     params = json.loads(lines["best params"])
     assert -5 <= params["x1"] <= 10 and 0 <= params["x2"] <= 15
-    assert best == pytest.approx(cli.branin(params), abs=1e-6)  # printed with 6 decimals
+    assert best == pytest.approx(problems.branin(params), abs=1e-6)  # printed with 6 decimals
     assert float(lines["regret"]) == pytest.approx(best - 0.397887, abs=2e-6)
     assert float(lines["regret"]) >= 0
     assert lines["trials"].split()[0] == "6"

@@ -39,8 +39,8 @@ def test_load_returns_the_loop_that_wrote_the_state():
 
 
 def test_multi_objective_values_round_trip():
-    loop = RandomSearch(n_objectives=2)
-    state = loop.init(SPACE, seed=0)
+    loop = RandomSearch()
+    state = loop.init(SPACE, seed=0, n_objectives=2)
     state, (t,) = loop.ask(state)
     state = loop.tell(state, t.id, [0.1, 2.0])
     assert State.from_json(state.to_json()).trials[0].value == (0.1, 2.0)
@@ -71,8 +71,10 @@ def test_foreign_or_corrupt_text_is_refused(text, fragment):
     "changes, fragment",
     [
         ({"schema_version": 99}, "schema version 99"),
-        ({"loop_name": "no-such-loop"}, "unknown loop 'no-such-loop'"),
-        ({"loop_config": {"bogus": 1}}, "no options \\['bogus'\\]"),
+        ({"loop_name": "no-such-loop"}, "does not know: 'no-such-loop'"),
+        ({"problem": {"n_objectives": 0}}, "problem definition is invalid: n_objectives"),
+        ({"problem": {"n_objectives": 1, "bogus": 1}}, "unknown keys \\['bogus'\\]"),
+        ({"problem": [1]}, "must be a JSON object"),
         ({"seed": -1}, "seed must be a non-negative integer"),
         ({"trials": "x"}, "trials must be a list"),
         ({"space": {"x": {"type": "real", "low": 1, "high": 0}}}, "space is invalid"),
@@ -83,6 +85,14 @@ def test_malformed_states_are_refused_with_a_clear_message(changes, fragment):
     _, state = _run()
     with pytest.raises(StateError, match=fragment):
         State.from_json(_tamper(state, **changes))
+
+
+def test_a_bad_loop_config_is_refused_when_the_loop_is_loaded():
+    _, state = _run()
+    text = _tamper(state, loop_config={"bogus": 1})
+    State.from_json(text)  # the data layer does not know the loop's options...
+    with pytest.raises(StateError, match="loop_config is invalid: .*no options \\['bogus'\\]"):
+        asktell.load(text)  # ...the loop does
 
 
 def test_trial_with_nan_or_out_of_range_params_is_refused():

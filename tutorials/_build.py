@@ -758,10 +758,10 @@ ZO-SGD-style estimate from 20 random directions (21 more queries):
     code("""
 from asktell.loops.zeroth import finite_difference_gradient, random_directions
 
-Xq = space.encode_many([t.params for t in zord.trials[-150:]]).double()
+Xq = torch.from_numpy(space.encode_many([t.params for t in zord.trials[-150:]]))
 Yq = torch.tensor([[t.value] for t in zord.trials[-150:]], dtype=torch.float64)
 model = fit_gp(Xq, Yq, isotropic=True).model
-u_best = space.encode(zord.best.params).double().unsqueeze(0)
+u_best = torch.from_numpy(space.encode(zord.best.params)).unsqueeze(0)
 with torch.no_grad():
     surrogate = derived_gp(model).mean(u_best)[0]
 

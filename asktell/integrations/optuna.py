@@ -55,7 +55,7 @@ from optuna.search_space import IntersectionSearchSpace
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from asktell.errors import AskTellError, ConfigError
+from asktell.errors import AskTellError, ConfigError, ParamError
 from asktell.space import Categorical, Integer, Param, Real, Space
 from asktell.state import COMPLETED, FAILED, PENDING, State, Trial, check_value
 
@@ -98,14 +98,14 @@ class _Mapped:
         return int(value) if isinstance(d, IntDistribution) else float(value)
 
     def to_asktell(self, value: Any) -> Any:
-        """The asktell value of an Optuna value; raises ValueError when it is not in this space."""
+        """The asktell value of an Optuna value; raises ParamError when it is not in this space."""
         d = self.distribution
         if isinstance(d, CategoricalDistribution):
             return int(d.to_internal_repr(value))
         if self.step is not None:
             k = (float(value) - d.low) / self.step  # type: ignore[attr-defined]
             if abs(k - round(k)) > 1e-6:
-                raise ValueError(f"{value!r} is not on the grid of {d!r}")
+                raise ParamError(f"{value!r} is not on the grid of {d!r}.")
             value = round(k)
         return self.param.check(value)
 
@@ -137,8 +137,8 @@ class AskTellSampler(BaseSampler):
     """An Optuna sampler that asks an asktell loop for each trial's parameters.
 
     Args:
-        loop: any asktell loop (``None``: ``BayesOpt()``, the recommended loop). Its
-            ``n_objectives`` must match the study's number of directions.
+        loop: any asktell loop (``None``: ``BayesOpt()``, the recommended loop) that can optimize
+            as many objectives as the study has directions.
         seed: the asktell seed; all of the loop's randomness derives from it and the trial number.
         independent_sampler: samples parameters outside the relative search space
             (default: ``RandomSampler(seed=seed)``).
@@ -172,10 +172,11 @@ class AskTellSampler(BaseSampler):
 
     def _check_directions(self, study: Study) -> None:
         n = len(study.directions)
-        if n != self._loop.n_objectives:
-            raise ValueError(
-                f"the study has {n} objective(s) but the loop {self._loop!r} optimizes "
-                f"{self._loop.n_objectives}; use a loop with n_objectives={n}."
+        limit = self._loop.max_objectives
+        if limit is not None and n > limit:
+            raise ConfigError(
+                f"the study has {n} objectives but the loop {self._loop!r} optimizes at most "
+                f"{limit}; use a loop for several objectives (RandomSearch, Sobol)."
             )
 
     # --- the search space -----------------------------------------------------------------------
@@ -214,7 +215,7 @@ class AskTellSampler(BaseSampler):
         mapped: dict[str, _Mapped],
     ) -> State:
         signs = [-1.0 if d == StudyDirection.MAXIMIZE else 1.0 for d in study.directions]
-        state = self._loop.init(space, seed=self._seed)
+        state = self._loop.init(space, seed=self._seed, n_objectives=len(study.directions))
         memo, memo_from = state.memo, -1
         trials: list[Trial] = []
         for frozen in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number):
@@ -256,7 +257,7 @@ class AskTellSampler(BaseSampler):
             return None
         try:
             return {name: m.to_asktell(frozen.params[name]) for name, m in mapped.items()}
-        except (ValueError, AskTellError):
+        except (AskTellError, ValueError):  # off the grid, or not a number
             return None
 
     def _outcome(self, frozen: FrozenTrial, signs: Sequence[float]) -> tuple[str | None, Any]:

@@ -42,15 +42,15 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import DBAPIError
 
 import asktell
-from asktell.errors import AskTellError
-from asktell.registry import loop_class
-from asktell.service import models as m
-from asktell.service.errors import (
+from asktell.errors import (
+    AskTellError,
     BadRequest,
     ServiceError,
     TrialFinished,
     Unauthorized,
 )
+from asktell.registry import loop_class
+from asktell.service import models as m
 from asktell.service.storage import (
     Snapshot,
     Storage,
@@ -133,7 +133,7 @@ def create_app(
         config = check_strict_json(body.config, "config")
         loop = loop_class(body.loop).from_config(config)
         space = Space.from_dict({k: p.model_dump() for k, p in body.space.items()})
-        state = loop.init(space, seed=body.seed)
+        state = loop.init(space, seed=body.seed, n_objectives=body.n_objectives)
         study = store.create_study(
             body.name, state, token=body.token, pending_timeout_s=body.pending_timeout_s
         )
@@ -308,8 +308,7 @@ def _tell(snap: Snapshot, body: m.TellIn, metadata: dict[str, Any] | None) -> tu
 
 
 def _n_objectives(study: Study) -> int:
-    core = study.core_dict()
-    return loop_class(core["loop_name"]).from_config(core["loop_config"]).n_objectives
+    return State.from_dict({**study.core_dict(), "trials": []}).n_objectives
 
 
 def _study_out(store: Storage, study: Study) -> m.StudyOut:
@@ -320,6 +319,7 @@ def _study_out(store: Storage, study: Study) -> m.StudyOut:
         config=core["loop_config"],
         space=core["space"],
         seed=core["seed"],
+        n_objectives=_n_objectives(study),
         version=study.version,
         n_trials=study.n_trials,
         counts=store.counts(study),

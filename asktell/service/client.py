@@ -24,8 +24,8 @@ from typing import Any
 
 import httpx
 
-from asktell.errors import AskTellError
-from asktell.service.errors import (
+from asktell.errors import (
+    AskTellError,
     BadRequest,
     Conflict,
     ServiceError,
@@ -84,6 +84,7 @@ class Client:
         seed: int = 0,
         *,
         config: Mapping[str, Any] | None = None,
+        n_objectives: int = 1,
         pending_timeout_s: float | None = None,
         study_token: str | None = None,
         exist_ok: bool = False,
@@ -94,6 +95,7 @@ class Client:
             loop: a loop object (its name and configuration are sent) or a registered loop name.
             space: an ``asktell.Space`` or its dict form.
             config: the loop's options when ``loop`` is a name.
+            n_objectives: the problem's number of objectives (values are then lists).
             pending_timeout_s: expire pending trials older than this at the next ask.
             study_token: a token that gives access to this study alone.
             exist_ok: return the existing study instead of raising StudyExists.
@@ -112,6 +114,7 @@ class Client:
             "config": loop_config,
             "space": space.to_dict() if isinstance(space, Space) else dict(space),
             "seed": seed,
+            "n_objectives": n_objectives,
             "pending_timeout_s": pending_timeout_s,
             "token": study_token,
         }

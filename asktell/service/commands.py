@@ -20,11 +20,7 @@ import secrets
 import sys
 from typing import Any
 
-from asktell.errors import AskTellError
-
-
-class ServiceUnavailable(AskTellError):
-    """The service extra (FastAPI, uvicorn, SQLAlchemy, httpx) is not installed."""
+from asktell.errors import CommandError, ServiceUnavailable
 
 
 def _need(module: str) -> None:
@@ -37,8 +33,6 @@ def _need(module: str) -> None:
 
 
 def _client(args: argparse.Namespace) -> Any:
-    from asktell.cli import CommandError
-
     if not args.study:
         raise CommandError("--url needs --study NAME: the study to ask or tell.")
     _need("httpx")
@@ -101,8 +95,6 @@ def define_serve(parser: argparse.ArgumentParser) -> Any:
 
 def serve(args: argparse.Namespace) -> int:
     """Run the app under uvicorn until interrupted."""
-    from asktell.cli import CommandError
-
     for module in ("fastapi", "uvicorn", "sqlalchemy"):
         _need(module)
     import uvicorn

@@ -96,6 +96,13 @@ class StudyCreate(_Body):
         examples=[{"x": {"type": "real", "low": -5.0, "high": 10.0}}],
     )
     seed: int = Field(default=0, strict=True, ge=0, le=MAX_INT)
+    n_objectives: int = Field(
+        default=1,
+        strict=True,
+        ge=1,
+        le=1000,
+        description="the problem's number of objectives: values are then lists of that many numbers",
+    )
     pending_timeout_s: Finite | None = Field(
         default=None,
         gt=0,
@@ -118,6 +125,7 @@ class StudyOut(BaseModel):
     config: dict[str, Any]
     space: dict[str, Any]
     seed: int
+    n_objectives: int = Field(description="the problem's number of objectives")
     version: int = Field(description="incremented by every change")
     n_trials: int
     counts: dict[str, int] = Field(description="trials per status")
@@ -193,7 +201,7 @@ class StateDoc(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     format: Literal["asktell.state"]
-    schema_version: Literal[1]
+    schema_version: Literal[1, 2] = Field(description="2 is written; 1 (no problem) is still read")
     loop_name: str
     loop_config: dict[str, Any]
     space: dict[str, Any]
@@ -201,6 +209,9 @@ class StateDoc(BaseModel):
     counter: int
     trials: list[dict[str, Any]]
     memo: dict[str, Any]
+    problem: dict[str, Any] = Field(
+        default_factory=dict, description="the problem definition: {n_objectives}; absent in version 1"
+    )
 
 
 class ImportOut(BaseModel):

@@ -42,11 +42,18 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-from asktell.errors import AskTellError, StateError
+from asktell.errors import (
+    AskTellError,
+    ConfigError,
+    Conflict,
+    StateError,
+    StudyExists,
+    StudyNotFound,
+    TrialNotFound,
+)
 from asktell.registry import loop_class
 from asktell.service import tables as tb
 from asktell.service.engine import FifoLock, SnapshotCache, create_engine, normalize_url
-from asktell.service.errors import Conflict, StudyExists, StudyNotFound, TrialNotFound
 from asktell.service.tables import Study, state_core, trial_dict, trial_row, trial_update
 from asktell.state import COMPLETED, State, Trial
 
@@ -254,10 +261,9 @@ class Storage:
         data = study.core_dict()
         data["trials"] = []
         core = State.from_dict(data)
-        loop = loop_class(core.loop_name).from_config(core.loop_config)
         trials = list(cached.state.trials)
         for row in rows:
-            trial = Trial.from_dict(trial_dict(row), core.space, loop.n_objectives)
+            trial = Trial.from_dict(trial_dict(row), core.space, core.n_objectives)
             if trial.id < len(trials):
                 trials[trial.id] = trial
             elif trial.id == len(trials):
@@ -473,10 +479,16 @@ def check_strict_json(value: Any, what: str) -> Any:
 
 
 def load_state_dict(data: Any) -> State:
-    """A State from its JSON object, AskTellError for anything malformed."""
+    """A State from its JSON object, AskTellError for anything malformed (the loop's options
+    included: a study whose loop cannot be built would fail every ask)."""
     try:
-        return State.from_dict(data)
+        state = State.from_dict(data)
     except AskTellError:
         raise
     except (TypeError, ValueError, KeyError) as exc:  # a state.py gap, worded for the user
         raise StateError(f"not a valid asktell state: {exc}") from None
+    try:
+        loop = loop_class(state.loop_name).from_config(state.loop_config)
+    except ConfigError as exc:
+        raise StateError(f"the state's loop_config is invalid: {exc}") from None
+    return replace(state, loop_config=loop.config())

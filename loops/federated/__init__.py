@@ -1,10 +1,33 @@
-"""asktell.loops.federated: FZooS and its baselines as one stateless loop per client plus a server."""
+"""asktell.loops.federated: FZooS and its baselines as one stateless loop per client plus a server.
 
-from asktell.loops.federated.baselines import FedProx, FedZO, ScaffoldI, ScaffoldII
-from asktell.loops.federated.fzoos import FZooS
-from asktell.loops.federated.protocol import Federated, Message, ServerState, load_server
-from asktell.loops.federated.runner import Simulation, evaluate, simulate
+Names load on first use, like :mod:`asktell.loops`.
+"""
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from asktell.loops.federated.baselines import FedProx, FedZO, ScaffoldI, ScaffoldII
+    from asktell.loops.federated.fzoos import FZooS
+    from asktell.loops.federated.protocol import Federated, Message, ServerState, load_server
+    from asktell.loops.federated.runner import Simulation, evaluate, simulate
+
+_EXPORTS = {
+    "FZooS": "asktell.loops.federated.fzoos",
+    "FedProx": "asktell.loops.federated.baselines",
+    "FedZO": "asktell.loops.federated.baselines",
+    "ScaffoldI": "asktell.loops.federated.baselines",
+    "ScaffoldII": "asktell.loops.federated.baselines",
+    "Federated": "asktell.loops.federated.protocol",
+    "Message": "asktell.loops.federated.protocol",
+    "ServerState": "asktell.loops.federated.protocol",
+    "load_server": "asktell.loops.federated.protocol",
+    "Simulation": "asktell.loops.federated.runner",
+    "evaluate": "asktell.loops.federated.runner",
+    "simulate": "asktell.loops.federated.runner",
+}
 __all__ = [
     "FZooS",
     "FedProx",
@@ -19,3 +42,13 @@ __all__ = [
     "load_server",
     "simulate",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'asktell.loops.federated' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

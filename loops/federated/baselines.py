@@ -22,14 +22,14 @@ from typing import Any
 
 import torch
 
+from asktell.checks import check_positive
 from asktell.errors import ConfigError
 from asktell.loops.adam import AdamState, adam_step
-from asktell.loops.base import check_positive
 from asktell.loops.federated.protocol import Federated
 from asktell.loops.zeroth import DIRECTIONS, finite_difference_gradient, random_directions
 from asktell.registry import register_loop
-from asktell.rng import torch_rng
 from asktell.state import State
+from asktell.surrogates.seeding import torch_rng
 
 
 @dataclass(frozen=True)

@@ -35,12 +35,12 @@ iterate exchange, the new global point plus ``post_active`` active queries in a 
 ``rho_i`` (half the client's mean coordinate displacement in the round), after which the client
 fits its RFF weights on the ``n_rff`` points nearest the global point and sends them. With
 ``T = 10``: ``1 + 10 + 5 * 9 + 1 + 50 = 107`` queries. Before round 1 each client also queries
-``n_init`` points within 0.01 of ``x_0``.
+``init_queries`` points within 0.01 of ``x_0``.
 
 Decisions (ALGORITHMS.md, top): gradients of GP means in closed form, uncertainty as the trace of
 the gradient covariance, the intended local active-query rule, no server-side acceptance test,
 every query counted. The local GP is isotropic RBF (hundreds of dimensions, ~150 points), its
-hyperparameters re-fitted every ``refit_every`` steps and reused in between.
+hyperparameters re-fitted every ``fit_every`` steps and reused in between.
 """
 
 from __future__ import annotations
@@ -52,18 +52,19 @@ import numpy as np
 import torch
 
 from asktell.acquisition.active import draw_candidates, select_active_queries
+from asktell.checks import check_positive
 from asktell.errors import ConfigError
 from asktell.loops.adam import AdamState, adam_step
-from asktell.loops.base import check_positive
 from asktell.loops.federated.protocol import Federated, Message, ServerState
 from asktell.loops.trajectory import modelling_obstacle, trajectory
-from asktell.loops.zord import nearest
 from asktell.registry import register_loop
-from asktell.rng import derive_seed, torch_rng
+from asktell.rng import derive_seed
 from asktell.state import State
 from asktell.surrogates.gp import GPFit, fit_gp
 from asktell.surrogates.gradient import derived_gp
+from asktell.surrogates.local import nearest
 from asktell.surrogates.rff import fit_rff_weights, rff_features
+from asktell.surrogates.seeding import torch_global_seed, torch_rng
 
 CORRECTIONS = ("adaptive", "fixed", "theory", "none")
 
@@ -79,9 +80,10 @@ class FZooS(Federated):
         n_local, n_rff: nearest points for the local GP and for the RFF weights.
         local_active, local_candidates, local_radius: active queries after each local step.
         post_active, post_candidates: active queries around the new global point.
-        n_init: queries near ``x_0`` before round 1.
+        init_queries: queries near ``x_0`` before round 1 (stored states may call it ``n_init``).
         correction: ``"adaptive"``, ``"fixed"``, ``"theory"`` or ``"none"``.
-        refit_every: local GP hyperparameter fits every this many local steps.
+        fit_every: fit the local GP's hyperparameters every this many local steps, reuse them in
+            between (stored states may call it ``refit_every``).
     """
 
     n_features: int = 10000
@@ -93,17 +95,18 @@ class FZooS(Federated):
     local_radius: float = 0.01
     post_active: int = 50
     post_candidates: int = 200
-    n_init: int = 10
+    init_queries: int = 10
     correction: str = "adaptive"
-    refit_every: int = 5
+    fit_every: int = 5
     name = "fzoos"
     has_post_exchange = True
+    renamed_options = {"refit_every": "fit_every", "n_init": "init_queries"}
 
     def _validate_config(self) -> None:
         super()._validate_config()
-        for key in ("n_features", "n_local", "n_rff", "local_candidates", "post_candidates", "refit_every"):
+        for key in ("n_features", "n_local", "n_rff", "local_candidates", "post_candidates", "fit_every"):
             check_positive(key, getattr(self, key), integer=True)
-        for key in ("local_active", "post_active", "n_init"):
+        for key in ("local_active", "post_active", "init_queries"):
             check_positive(key, getattr(self, key), integer=True, allow_zero=True)
         check_positive("rff_lengthscale", self.rff_lengthscale)
         check_positive("local_radius", self.local_radius)
@@ -116,10 +119,10 @@ class FZooS(Federated):
     def _start_local(self, state: State, memo: dict[str, Any]) -> dict[str, Any]:
         x = memo["x"]
         points = [x]
-        if memo["round"] == 1 and self.n_init:  # ALGORITHMS.md 2.2.3: 10 points near x_0
+        if memo["round"] == 1 and self.init_queries:  # ALGORITHMS.md 2.2.3: 10 points near x_0
             xt = torch.tensor(x, dtype=torch.float64)
             noise = torch.rand(
-                self.n_init, len(x), generator=torch_rng(state.seed, "init"), dtype=torch.float64
+                self.init_queries, len(x), generator=torch_rng(state.seed, "init"), dtype=torch.float64
             )
             points += (xt + 0.01 * (2 * noise - 1)).clamp(0.0, 1.0).tolist()
         memo["unit"] = {"points": points, "ids": [], "center": x}
@@ -181,14 +184,13 @@ class FZooS(Federated):
             return None
         X, y = trajectory(state)
         local = nearest(X, x, self.n_local)
-        refit = memo["gp"] is None or memo["fits"] % self.refit_every == 0
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(derive_seed(state.seed, "fzoos-fit", state.counter))
+        refit = memo["gp"] is None or memo["fits"] % self.fit_every == 0
+        with torch_global_seed(state.seed, "fzoos-fit", state.counter):
             fit: GPFit = fit_gp(
                 X[local],
                 y[local].unsqueeze(-1),
                 warm_start=memo["gp"],
-                warm_max_iter=40 if refit else 0,
+                warm_fit_iter=40 if refit else 0,
                 isotropic=True,
                 min_noise=1e-6,
             )

@@ -40,16 +40,19 @@ from typing import Any
 import numpy as np
 import torch
 
+from asktell.checks import check_positive
 from asktell.errors import ConfigError, FederationError, StateError
 from asktell.loops.adam import AdamState
-from asktell.loops.base import Loop, Proposal, check_positive, require_numeric
+from asktell.loops.base import Loop, Proposal, check_seed, require_numeric
 from asktell.registry import loop_class
-from asktell.rng import derive_seed, torch_rng
+from asktell.rng import derive_seed
 from asktell.space import Space
-from asktell.state import SCHEMA_VERSION, State
+from asktell.state import SCHEMA_VERSION, Problem, State
+from asktell.surrogates.seeding import torch_rng
 
 ITERATE, POST, START = "iterate", "post", "start"
 SERVER_FORMAT = "asktell.federated.server"
+SERVER_SCHEMA_VERSION = 1  # the server state's own layout (client states are asktell States)
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,7 @@ class ServerState:
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": SERVER_FORMAT,
-            "schema_version": SCHEMA_VERSION,
+            "schema_version": SERVER_SCHEMA_VERSION,
             "algorithm": self.algorithm,
             "config": self.config,
             "space": self.space.to_dict(),
@@ -154,9 +157,10 @@ class ServerState:
     def from_dict(cls, data: Any) -> ServerState:
         if not isinstance(data, dict) or data.get("format") != SERVER_FORMAT:
             raise StateError(f'not a federated server state: expected "format": "{SERVER_FORMAT}".')
-        if data.get("schema_version") != SCHEMA_VERSION:
+        if data.get("schema_version") != SERVER_SCHEMA_VERSION:
             raise StateError(
-                f"server state schema version {data.get('schema_version')!r} is not {SCHEMA_VERSION}."
+                f"server state schema version {data.get('schema_version')!r} is not "
+                f"{SERVER_SCHEMA_VERSION}."
             )
         try:
             return cls(
@@ -361,15 +365,15 @@ class Federated(Loop):
         return replace(state, memo=memo)
 
     # ---------------------------------------------------------------- the loop protocol
-    def init(self, space: Space | dict, *, seed: int = 0) -> State:  # type: ignore[override]
+    def init(self, space: Space | dict, *, seed: int = 0, n_objectives: int = 1) -> State:  # type: ignore[override]
         """A standalone client: a federation of one whose exchanges happen inside ``ask``.
 
         It is client 0 of ``server_init(space, 1, seed)`` (so its state's seed is that client's
         derived seed), which makes a standalone run identical to ``simulate`` with one client.
         """
         space = space if isinstance(space, Space) else Space.from_dict(space)
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ConfigError(f"seed must be a non-negative integer, got {seed!r}.")
+        check_seed(seed)
+        self._check_problem(Problem(n_objectives=n_objectives))
         server = self.server_init(space, 1, seed)
         state = self.client_init(server, 0)
         return replace(state, memo={**state.memo, "standalone": True, "server": server.to_dict()})
@@ -455,7 +459,7 @@ class Federated(Loop):
     def _check_server(self, server: ServerState) -> None:
         if not isinstance(server, ServerState):
             raise StateError(f"expected a ServerState, got {type(server).__name__}.")
-        if server.algorithm != self.name or server.config != self.config():
+        if server.algorithm != self.name or not self._same_config(server.config):
             raise StateError(
                 f"this server state belongs to {server.algorithm!r} with config {server.config}, "
                 f"not to {self!r}."

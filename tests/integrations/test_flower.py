@@ -22,9 +22,9 @@ pytest.importorskip("flwr")
 pytest.importorskip("ray")
 
 from asktell import Real, Space  # noqa: E402
-from asktell.cli import federated_quadratic  # noqa: E402
 from asktell.integrations import flower  # noqa: E402
 from asktell.loops.federated import FedZO, FZooS, simulate  # noqa: E402
+from asktell.problems import federated_quadratic  # noqa: E402
 
 for _key, _value in flower.QUIET_ENV.items():
     os.environ.setdefault(_key, _value)
@@ -39,7 +39,7 @@ SMALL_FZOOS = dict(
     local_candidates=20,
     post_active=4,
     post_candidates=20,
-    n_init=3,
+    init_queries=3,
     n_local=40,
     n_rff=60,
     lr=0.05,

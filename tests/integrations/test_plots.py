@@ -13,6 +13,7 @@ from matplotlib.contour import ContourSet
 from matplotlib.figure import Figure
 
 from asktell import Categorical, Integer, Real, Space, minimize
+from asktell.errors import ConfigError, StateError
 from asktell.loops import BayesOpt, Sobol
 from asktell.plot import (
     best_so_far,
@@ -108,10 +109,10 @@ def test_surrogate_in_two_dimensions_and_with_a_categorical(tmp_path):
 def test_surrogate_refuses_what_it_cannot_draw(bo_run):
     with pytest.raises(ValueError, match="one or two names"):
         plot_surrogate(FAST_BO, bo_run.state, ("nope",))
-    with pytest.raises(TypeError, match="model-based loop"):
+    with pytest.raises(ConfigError, match="model-based loop"):
         plot_surrogate(Sobol(), bo_run.state, ("x",))
     early = minimize(f, SPACE, loop=FAST_BO, budget=1).state
-    with pytest.raises(ValueError, match="no surrogate to plot yet"):
+    with pytest.raises(StateError, match="no surrogate to plot yet"):
         plot_surrogate(FAST_BO, early, ("x",))
 
 

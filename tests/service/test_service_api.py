@@ -12,6 +12,7 @@ import pytest
 from svc_helpers import SPACE, objective
 
 import asktell
+from asktell.state import SCHEMA_VERSION
 
 STUDY = {"name": "s1", "loop": "random", "space": SPACE, "seed": 3}
 
@@ -140,7 +141,9 @@ def test_a_second_tell_is_a_conflict(api, study: str) -> None:
     [
         ({"loop": "nope"}, 422, "unknown loop 'nope'; registered loops are"),
         ({"config": {"speed": 11}}, 422, "no options ['speed']"),
-        ({"config": {"n_objectives": 0}}, 422, "n_objectives must be a positive"),
+        ({"n_objectives": 0}, 422, "n_objectives"),
+        ({"config": {"n_objectives": 2}}, 422, "part of the problem"),
+        ({"loop": "zord", "n_objectives": 2}, 422, "ZoRD optimizes one objective"),
         ({"space": {}}, 422, "space"),
         ({"space": {"x": {"type": "real", "low": 1, "high": 0}}}, 422, "`low < high`"),
         ({"space": {"x": {"type": "real", "low": -1, "high": 1, "log": True}}}, 422, "low > 0"),
@@ -256,7 +259,8 @@ def test_a_state_import_may_be_larger_but_is_checked(api, study: str) -> None:
     assert api.put(f"/studies/{study}/state", content=text).status_code == 200
     for bad, fragment in [
         ("{}", "not an asktell state"),
-        (text.replace('"schema_version": 1', '"schema_version": 7'), "schema version 7"),
+        (text.replace(f'"schema_version": {SCHEMA_VERSION}', '"schema_version": 7'), "schema version 7"),
+        (text.replace('"loop_config": {}', '"loop_config": {"speed": 1}'), "no options ['speed']"),
         (text.replace('"loop_name": "random"', '"loop_name": "nope"'), "does not know"),
         ("[1, 2]", "not an asktell state"),
     ]:
@@ -287,7 +291,8 @@ def test_pending_trials_expire_at_the_next_ask(api, storage) -> None:
 
 
 def test_multi_objective_best_is_refused_with_a_hint(api) -> None:
-    api.post("/studies", json={**STUDY, "name": "mo", "config": {"n_objectives": 2}})
+    created = api.post("/studies", json={**STUDY, "name": "mo", "n_objectives": 2})
+    assert created.status_code == 201 and created.json()["n_objectives"] == 2
     api.post("/studies/mo/ask")
     ok = api.post("/studies/mo/tell", json={"trial_id": 0, "value": [1.0, 2.0]})
     assert ok.json()["value"] == [1.0, 2.0]

@@ -15,8 +15,7 @@ from svc_helpers import ROOT, SPACE, ServerProcess, free_port, objective
 
 import asktell
 from asktell.cli import main
-from asktell.loops import RandomSearch
-from asktell.service.errors import (
+from asktell.errors import (
     BadRequest,
     ServiceError,
     StudyExists,
@@ -25,6 +24,7 @@ from asktell.service.errors import (
     TrialNotFound,
     Unauthorized,
 )
+from asktell.loops import RandomSearch
 
 TOKEN = "s3cret"
 README = ROOT / "README.md"

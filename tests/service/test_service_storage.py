@@ -15,8 +15,8 @@ import pytest
 from svc_helpers import SPACE, objective
 
 from asktell import Space
+from asktell.errors import Conflict, StudyExists, StudyNotFound, TrialNotFound
 from asktell.loops import RandomSearch, Sobol
-from asktell.service.errors import Conflict, StudyExists, StudyNotFound, TrialNotFound
 from asktell.service.storage import Storage
 from asktell.state import FAILED, State
 
@@ -231,8 +231,8 @@ def test_refuses_memory_sqlite_and_foreign_schema(tmp_path) -> None:
 
 
 def test_a_state_round_trips_with_multi_objective_values(storage: Storage) -> None:
-    loop = RandomSearch(n_objectives=2)
-    state = loop.init(Space.from_dict(SPACE), seed=0)
+    loop = RandomSearch()
+    state = loop.init(Space.from_dict(SPACE), seed=0, n_objectives=2)
     storage.create_study("mo", state)
     (trial,) = storage.update("mo", lambda s: _ask(s, 1))
     storage.update("mo", _tell(trial.id, [1.0, 2.0]))

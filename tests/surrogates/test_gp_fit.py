@@ -41,7 +41,7 @@ def test_hyperparameters_are_plain_json_and_round_trip():
     fit = fit_gp(X, Y)
     again = json.loads(json.dumps(fit.hyperparameters))
     assert again == fit.hyperparameters
-    refit = fit_gp(X, Y, warm_start=again, warm_max_iter=1)
+    refit = fit_gp(X, Y, warm_start=again, warm_fit_iter=1)
     assert refit.warm_started
 
 
