@@ -225,3 +225,42 @@ def test_noisy_recommendation_uses_the_posterior_mean():
 def test_bad_configuration_is_refused(config, fragment):
     with pytest.raises(ConfigError, match=fragment):
         BayesOpt(**config)
+
+
+def rosenbrock(p):
+    x = [p[f"x{i}"] for i in range(4)]
+    return sum(100 * (x[i + 1] - x[i] ** 2) ** 2 + (1 - x[i]) ** 2 for i in range(3))
+
+
+def test_the_acquisition_uses_the_targets_the_model_was_fitted_on(monkeypatch):
+    """With warp="auto", LogEI's incumbent is the best of the model's own training targets at every
+    ask, the asks whose cold fit switches the warp included (main read the warp choice of the
+    previous fit there, and gave LogEI a raw-unit incumbent (-816.9) for a model predicting around
+    -7 on Rosenbrock-4: a pure-exploitation ask)."""
+    from asktell.acquisition import bo
+
+    seen = []
+    original = bo.ACQUISITIONS["logei"]
+
+    def spy(inputs, q):
+        model = inputs.model
+        targets = model.outcome_transform.untransform(model.train_targets.unsqueeze(-1))[0]
+        seen.append((float(inputs.Y_observed.max()), float(targets.max())))
+        return original(inputs, q)
+
+    monkeypatch.setitem(bo.ACQUISITIONS, "logei", spy)
+    space = Space({f"x{i}": Real(-5.0, 10.0) for i in range(4)})
+    loop = BayesOpt(acquisition="logei", warp="auto", n_init=5, cold_fit_every=2, **FAST)
+    state = loop.init(space, seed=0)
+    switched = []  # asks whose fit chose another warp than the memo they started from
+    for _ in range(11):
+        before = state.memo["warped"]
+        state, (trial,) = loop.ask(state)
+        state = loop.tell(state, trial.id, rosenbrock(trial.params))
+        switched.append(state.memo["warped"] != before)
+    assert len(seen) == 6  # one per model-based ask
+    for best_f, target_max in seen:
+        assert best_f == pytest.approx(target_max, rel=1e-9, abs=1e-9)
+    assert any(switched)  # the case main got wrong was exercised
+    raw_best = -min(t.value for t in state.completed)
+    assert all(best_f > raw_best + 100 for best_f, _ in seen)  # warped units, not raw ones
