@@ -1,0 +1,53 @@
+"""asktell.acquisition: what to query next, given a surrogate.
+
+- :mod:`~asktell.acquisition.bo`: BoTorch's acquisition functions, a registry of builders, and
+  their optimization for one ask (LogEI, qLogNEI, UCB, PI, Thompson sampling).
+- :mod:`~asktell.acquisition.active`: active queries that shrink the gradient's uncertainty.
+
+Names load on first use, like :mod:`asktell.surrogates`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from asktell.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from asktell.acquisition.active import RULES, draw_candidates, select_active_queries
+    from asktell.acquisition.bo import (
+        ACQUISITIONS,
+        AcquisitionInputs,
+        OptimizerSettings,
+        build,
+        initial_conditions,
+        optimize,
+        register_acquisition,
+    )
+
+_EXPORTS = {
+    "RULES": "asktell.acquisition.active",
+    "draw_candidates": "asktell.acquisition.active",
+    "select_active_queries": "asktell.acquisition.active",
+    "ACQUISITIONS": "asktell.acquisition.bo",
+    "AcquisitionInputs": "asktell.acquisition.bo",
+    "OptimizerSettings": "asktell.acquisition.bo",
+    "build": "asktell.acquisition.bo",
+    "initial_conditions": "asktell.acquisition.bo",
+    "optimize": "asktell.acquisition.bo",
+    "register_acquisition": "asktell.acquisition.bo",
+}
+__all__ = [
+    "ACQUISITIONS",
+    "RULES",
+    "AcquisitionInputs",
+    "OptimizerSettings",
+    "build",
+    "draw_candidates",
+    "initial_conditions",
+    "optimize",
+    "register_acquisition",
+    "select_active_queries",
+]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)

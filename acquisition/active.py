@@ -1,7 +1,8 @@
 """Active queries that shrink the uncertainty of the gradient surrogate (ZoRD, FZooS).
 
 Around an iterate ``x``, draw candidates uniformly in the box ``x +/- radius`` (intersected with the
-search bounds) and choose ``m`` of them to query, by one of two rules (ALGORITHMS.md 2.2):
+search bounds) and choose ``m`` of them to query, by one of two rules (FZooS, arXiv 2308.04077,
+Sec. 4.2.1 and its appendix; ZoRD, ICLR 2023):
 
 ``"trace_at_iterate"`` (the default, the intended local rule)
     Greedily choose the candidates that most reduce ``tr Cov[grad f(x) | data]`` at the iterate,

@@ -45,6 +45,8 @@ from botorch.optim.optimize_mixed import optimize_acqf_mixed_alternating
 from botorch.sampling import SobolQMCNormalSampler
 from linear_operator.utils.warnings import NumericalWarning
 
+from asktell.errors import RegistryError
+
 MC_SAMPLES = 128  # quasi-MC samples of the batch acquisition functions
 
 
@@ -85,7 +87,7 @@ def register_acquisition(name: str) -> Callable[[Builder], Builder]:
 
     def decorate(builder: Builder) -> Builder:
         if name in ACQUISITIONS:
-            raise ValueError(f"acquisition {name!r} is already registered")
+            raise RegistryError(f"acquisition {name!r} is already registered.")
         ACQUISITIONS[name] = builder
         return builder
 
@@ -143,7 +145,7 @@ def build(name: str, inputs: AcquisitionInputs, q: int) -> AcquisitionFunction:
     try:
         builder = ACQUISITIONS[name]
     except KeyError:
-        raise ValueError(f"unknown acquisition {name!r}; choose one of {sorted(ACQUISITIONS)}") from None
+        raise RegistryError(f"unknown acquisition {name!r}; choose one of {sorted(ACQUISITIONS)}.") from None
     return builder(inputs, q)
 
 

@@ -10,10 +10,10 @@ loads on first use, as NumPy and SciPy do it: ``asktell.minimize``, ``asktell.lo
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 from asktell import errors
+from asktell.lazy import lazy_exports
 from asktell.space import Categorical, Integer, Real, Space
 from asktell.state import Problem, State, Trial
 
@@ -27,9 +27,11 @@ _LAZY = {
     "Result": "asktell.api",
     "load": "asktell.api",
     "minimize": "asktell.api",
-    "Client": "asktell.service.client",
+    **{
+        name: f"asktell.{name}"
+        for name in ("loops", "problems", "testing", "plot", "surrogates", "acquisition", "integrations")
+    },
 }
-_SUBMODULES = ("loops", "problems", "testing", "plot", "surrogates", "acquisition", "integrations")
 __all__ = [
     "Categorical",
     "Client",
@@ -49,8 +51,11 @@ __all__ = [
 ]
 
 
+_lazy_getattr, __dir__ = lazy_exports(__name__, _LAZY, __all__)
+
+
 def __getattr__(name: str) -> Any:
-    if name == "Client":
+    if name == "Client":  # the service extra may be missing: say how to get it
         try:
             from asktell.service.client import Client
         except ImportError as exc:
@@ -58,12 +63,4 @@ def __getattr__(name: str) -> Any:
                 f"asktell.Client needs the service extra: pip install 'asktell[service]' ({exc})."
             ) from exc
         return Client
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    if name in _SUBMODULES:
-        return importlib.import_module(f"asktell.{name}")
-    raise AttributeError(f"module 'asktell' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+    return _lazy_getattr(name)

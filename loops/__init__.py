@@ -6,8 +6,9 @@ it needs, no other loop), so a program that runs one loop pays for that loop onl
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from asktell.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from asktell.loops import federated
@@ -26,6 +27,7 @@ _EXPORTS = {
     "Sobol": "asktell.loops.random",
     "ZOSGD": "asktell.loops.zeroth",
     "ZoRD": "asktell.loops.zord",
+    "federated": "asktell.loops.federated",
 }
 __all__ = [
     "BayesOpt",
@@ -39,18 +41,7 @@ __all__ = [
     "default_loop",
     "federated",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    if name == "federated":
-        return importlib.import_module("asktell.loops.federated")
-    raise AttributeError(f"module 'asktell.loops' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)
 
 
 def default_loop() -> Loop:

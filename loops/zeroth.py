@@ -1,6 +1,7 @@
 """ZO-SGD: descent along finite-difference estimates of the gradient, as a stateless loop.
 
-The estimator is the one the FZooS paper's baselines share (``ALGORITHMS.md`` 5.2): at the iterate
+The estimator is the one the FZooS paper's baselines share (arXiv 2308.04077; FedZO, arXiv
+2201.09531): at the iterate
 ``x`` (in the unit cube), ``q`` random directions ``u_j``, smoothing ``mu``, and
 
     g = scale / q * sum_j (f(x + mu u_j) - f(x)) / mu * u_j

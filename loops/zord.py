@@ -2,7 +2,7 @@
 
 The derived GP (:mod:`asktell.surrogates.gradient`) gives, from the points already queried, a
 posterior over the gradient: its mean is a descent direction, its covariance says how far to trust
-it. Each ask (ALGORITHMS.md 3.2, with this project's decisions):
+it. Each ask (Shu et al., ICLR 2023, OpenReview n1bLgxHW6jW, with this project's decisions):
 
 1. **Start** at the best completed point (the reference code's greedy restart: after an improving
    query this *is* the last query, after a worse one the run returns to the best). When

@@ -1,7 +1,8 @@
 """The derived GP: the posterior over the gradient of a GP sample path, given function values.
 
 A GP prior ``f ~ GP(m, k)`` observed through ``y = f(X) + noise`` gives a Gaussian posterior over
-``grad f(x)`` (ALGORITHMS.md 2.1, ZoRD's derived GP), in the model's latent input units ``z``:
+``grad f(x)`` (ZoRD's derived GP, Shu et al., ICLR 2023, OpenReview n1bLgxHW6jW; FZooS,
+arXiv 2308.04077, Sec. 4.1), in the model's latent input units ``z``:
 
     mean(z)      = grad m(z) + dk(z)^T alpha,            alpha = (K + N)^{-1} (y - m(X))
     cov(z)       = P(z) - dk(z)^T (K + N)^{-1} dk(z),    P(z) = d2k(z, z') / dz dz' at z' = z
@@ -18,8 +19,8 @@ mapped to the user's units: the chain rule through the model's input transform (
 ``std``, covariance times ``std^2``).
 
 Everything is float64. The model is never modified: the modules used are deep copies put in eval
-mode, and nothing is cached on the model (a model's prediction cache is exactly the kind of hidden
-state STYLE.md warns about).
+mode, and nothing is cached on the model (a model's prediction cache is hidden state that goes
+stale: GPyTorch's ``prediction_strategy``).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from linear_operator import to_dense
 from linear_operator.utils.cholesky import psd_safe_cholesky
 from torch import Tensor
 
-from asktell.errors import ConfigError
+from asktell.errors import ConfigError, ShapeError
 
 __all__ = ["DerivedGP", "derived_gp", "gradient_posterior", "gradient_trace"]
 
@@ -143,7 +144,7 @@ class DerivedGP:
         """Trace of the posterior gradient covariance at each point: ``b``.
 
         Closed-form kernels with a diagonal input transform use ``tr(A J J^T)`` with
-        ``A = (K + N)^{-1}`` (ALGORITHMS.md 2.1): ``J J^T`` is ``n x n`` and, for these kernels,
+        ``A = (K + N)^{-1}``: ``J J^T`` is ``n x n`` and, for these kernels,
         ``(J J^T)_{tau,sigma} = psi_tau psi_sigma <z - z_tau, z - z_sigma>_w``; expanding the inner
         product around precomputed ``n x n`` terms costs ``O(n d + n^2)`` per point and never
         forms ``b x d x d`` or ``b x n x d``. The ``O(n^2 d + n^3)`` set-up beats summing the
@@ -238,7 +239,7 @@ class DerivedGP:
     def _check_X(self, X: Tensor) -> Tensor:
         X = torch.as_tensor(X, dtype=_DTYPE, device=self.train_inputs.device)
         if X.dim() != 2 or X.shape[-1] != self.raw_dim:
-            raise ValueError(
+            raise ShapeError(
                 f"X must be a b x {self.raw_dim} tensor of raw inputs, got shape {tuple(X.shape)}."
             )
         return X.detach()

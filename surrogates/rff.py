@@ -1,7 +1,7 @@
 """Random Fourier features (RFF) for the RBF kernel: a surrogate small enough to send over a network.
 
 Every client and the server rebuild the same features from a shared seed, so only the ``M`` weights
-travel (ALGORITHMS.md 2.3):
+travel (FZooS, arXiv 2308.04077, Sec. 4.2; Rahimi and Recht, NeurIPS 2007):
 
     phi(x) = sqrt(2 / M) cos(Omega x + b),   Omega_j ~ N(0, I / l^2),   b_j ~ U[0, 2 pi]
 
