@@ -1,50 +1,40 @@
-"""The import layering of DESIGN.md, checked on the source.
+"""What the import-linter contracts (pyproject.toml, ``make lint-imports``) cannot say.
 
-Imports run one way: the data layer (space, state, errors, registry, rng) <- surrogates <-
-acquisition <- loops <- the ways in (api, cli, service, integrations). import-linter cannot see
-subpackages mapped from other folders with setuptools' package-dir, so this test reads the imports
-itself.
+The contracts check the arrows between the layers, the torch-free data layer, the frameworks the
+loops may not use, that nothing imports ``benchmarks`` and that no package has import cycles. They
+do not see:
+
+- a module that belongs to no layer (it would be free to import anything);
+- relative imports, and imports of the component folders by their folder names (``import loops``
+  works from the repository root and bypasses the package);
+- ``import asktell`` or ``from asktell import <name>`` where the name is not a submodule: the
+  package's first-use attributes (``asktell.minimize``, ``asktell.loops``) would hide an arrow
+  from the graph.
 """
 
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYERS = {  # module prefix -> rank; a module may import only from ranks <= its own
-    "asktell.errors": 0,
-    "asktell.rng": 0,
-    "asktell.registry": 0,
-    "asktell.space": 0,
-    "asktell.state": 0,
-    "asktell.surrogates": 1,
-    "asktell.acquisition": 2,
-    "asktell.loops": 3,
-    "asktell.api": 4,
-    "asktell.cli": 5,
-    "asktell.plot": 5,
-    "asktell.service": 5,
-    "asktell.integrations": 5,
-}
-FOLDERS = {
+FOLDERS = {  # folder -> the package it is installed as (pyproject's package-dir)
     "asktell": "asktell",
     "surrogates": "asktell.surrogates",
     "acquisition": "asktell.acquisition",
     "loops": "asktell.loops",
 }
-
-
-def _rank(module: str) -> int | None:
-    best = None
-    for prefix, rank in LAYERS.items():
-        if (module == prefix or module.startswith(prefix + ".")) and (
-            best is None or len(prefix) > len(best[0])
-        ):
-            best = (prefix, rank)
-    return None if best is None else best[1]
+CONFIG = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+LAYERED = [
+    name.strip()
+    for contract in CONFIG["contracts"]
+    if contract["type"] == "layers"
+    for layer in contract["layers"]
+    for name in layer.replace("|", ":").split(":")
+]
 
 
 def _modules():
@@ -55,27 +45,47 @@ def _modules():
             yield ".".join([package, *parts]), path
 
 
-@pytest.mark.parametrize("module, path", list(_modules()), ids=lambda v: str(v))
-def test_imports_point_down_the_layers(module, path):
-    rank = _rank(module)
-    if rank is None or module == "asktell":
-        return  # the package root re-exports everything
+MODULES = list(_modules())
+SUBMODULES = {name.split(".")[1] for name, _ in MODULES if name.count(".") >= 1}
+
+
+def _imports(path: Path):
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            targets = [node.module]
+        if isinstance(node, ast.ImportFrom):
+            yield node, node.module or "", [a.name for a in node.names]
         elif isinstance(node, ast.Import):
-            targets = [alias.name for alias in node.names]
-        else:
+            for alias in node.names:
+                yield node, alias.name, []
+
+
+def test_the_contract_names_real_modules():
+    known = {name for name, _ in MODULES}
+    assert set(LAYERED) <= known, sorted(set(LAYERED) - known)
+
+
+@pytest.mark.parametrize("module, path", MODULES, ids=[m for m, _ in MODULES])
+def test_every_module_belongs_to_a_layer(module, path):
+    if module == "asktell":
+        return  # the package root: data-layer imports, and first-use attributes
+    assert any(module == layer or module.startswith(layer + ".") for layer in LAYERED), (
+        f"{module} is in no layer of the import-linter contract (pyproject.toml)"
+    )
+
+
+@pytest.mark.parametrize("module, path", MODULES, ids=[m for m, _ in MODULES])
+def test_imports_are_absolute_and_name_what_they_use(module, path):
+    for node, target, names in _imports(path):
+        where = f"{module}, line {node.lineno}"
+        assert not (isinstance(node, ast.ImportFrom) and node.level), f"{where}: a relative import"
+        assert target.split(".")[0] not in ("surrogates", "acquisition", "loops"), (
+            f"{where}: imports {target!r} by its folder name; use asktell.{target}"
+        )
+        if module == "asktell":
             continue
-        for target in targets:
-            assert not target.startswith(("surrogates", "acquisition", "loops")), (
-                f"{module} uses a relative-looking import {target!r}; use asktell.{target}"
-            )
-            assert target != "benchmarks" and not target.startswith("benchmarks."), (
-                f"{module} imports benchmarks"
-            )
-            target_rank = _rank(target)
-            if target_rank is not None:
-                assert target_rank <= rank, (
-                    f"{module} (layer {rank}) imports {target} ({target_rank})"
-                )
+        assert not (isinstance(node, ast.Import) and target == "asktell"), (
+            f"{where}: `import asktell` hides what is used from the layer contract; import it "
+            "from its module"
+        )
+        if target == "asktell":
+            hidden = [n for n in names if n not in SUBMODULES and n != "__version__"]
+            assert not hidden, f"{where}: import {hidden} from the modules that define them"
