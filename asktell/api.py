@@ -8,6 +8,7 @@ from concurrent.futures import FIRST_COMPLETED, CancelledError, Executor, Future
 from dataclasses import dataclass, replace
 from typing import Any
 
+from asktell.checks import check_positive
 from asktell.errors import ConfigError, StateError
 from asktell.registry import loop_class
 from asktell.space import Space
@@ -101,8 +102,7 @@ def minimize(
         raise ConfigError(f"budget must be a non-negative integer, got {budget!r}.")
     if batch_size is None:
         batch_size = 1 if executor is None else _workers_of(executor)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    check_positive("batch_size", batch_size, integer=True)
     if state is None:
         state = loop.init(space if isinstance(space, Space) else Space.from_dict(space), seed=seed)
     from tqdm.auto import tqdm  # here, not at the top: `import asktell` stays light

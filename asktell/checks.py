@@ -25,7 +25,9 @@ def check_positive(
     ok = not isinstance(value, bool) and isinstance(value, kinds)
     ok = ok and (isinstance(value, int) or math.isfinite(value))
     if not ok or not (value >= 0 if allow_zero else value > 0):
-        kind = "an integer" if integer else "a finite number"
-        bound = ">= 0" if allow_zero else "> 0"
+        if integer:
+            kind = "a non-negative integer" if allow_zero else "a positive integer"
+        else:
+            kind = f"a finite number {'>=' if allow_zero else '>'} 0"
         none = " or None" if allow_none else ""
-        raise error(f"{name} must be {kind} {bound}{none}, got {value!r}.")
+        raise error(f"{name} must be {kind}{none}, got {value!r}.")

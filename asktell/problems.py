@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from asktell.checks import check_positive
 from asktell.errors import ConfigError
 from asktell.space import Real, Space
 
@@ -41,9 +42,8 @@ def _vector(params: Mapping[str, Any]) -> np.ndarray:
 
 
 def _check_clients(n: int, d: int) -> None:
-    for name, value in (("n", n), ("d", d)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{name} must be a positive integer, got {value!r}.")
+    check_positive("n", n, integer=True)
+    check_positive("d", d, integer=True)
 
 
 def federated_quadratic(n: int, d: int, heterogeneity: float = 5.0, seed: int = 0) -> list[Blackbox]:

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
+from asktell.checks import check_positive
 from asktell.errors import ConfigError, ParamError, StateError
 from asktell.space import Categorical, Space
 from asktell.state import (
@@ -140,8 +141,7 @@ class Loop:
     def ask(self, state: State, n: int = 1) -> tuple[State, list[Trial]]:
         """Ask for ``n`` new points. Returns the new state and the ``n`` pending trials."""
         self._check_state(state)
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ConfigError(f"n must be a positive integer, got {n!r}.")
+        check_positive("n", n, integer=True)
         proposal = self._propose(state, n)
         if len(proposal.params) != n:  # a loop bug, not a user error
             raise RuntimeError(f"{type(self).__name__} proposed {len(proposal.params)} points, not {n}.")

@@ -266,7 +266,7 @@ def test_state_with_a_non_finite_number(run: Path, capsys: pytest.CaptureFixture
         (["--config", "{bad json"], "--config must be JSON"),
         (["--config", '{"n_init": NaN}'], "finite"),
         (["--config", '{"n_objectives": 2}'], "part of the problem"),
-        (["--objectives", "0"], "n_objectives must be an integer > 0"),
+        (["--objectives", "0"], "n_objectives must be a positive integer"),
         (["--loop", "bayesopt", "--objectives", "2"], "BayesOpt optimizes one objective"),
         (["--config", '{"bogus": 1}'], "no options ['bogus']"),
         (["--config", "[1]"], "must be a JSON object"),
@@ -432,3 +432,40 @@ def test_console_script(run: Path, capsys: pytest.CaptureFixture[str]) -> None:
                              check=False)
     assert refused.returncode == 2
     assert refused.stderr.startswith("asktell: error: unknown trial id 9")
+
+
+# --- add --url: the options are checked here, before anything is sent (the server's side is in
+# tests/service/test_service_client.py::test_cli_add_with_url) ----------------------------------
+
+ADD_URL_REFUSALS = {
+    "no study": (["--params", '{"x": 0.0}', "--value", "1"], "--url needs --study"),
+    "params not JSON": (["--study", "s", "--params", "{x", "--value", "1"], "--params must be JSON"),
+    "params not an object": (["--study", "s", "--params", "[0.0]", "--value", "1"], "JSON object"),
+    "value not a number": (["--study", "s", "--params", '{"x": 0}', "--value", "abc"],
+                           "--value must be JSON"),
+    "nan value": (["--study", "s", "--params", '{"x": 0}', "--value", "nan"], "--failed instead"),
+    "bad metadata": (["--study", "s", "--params", '{"x": 0}', "--value", "1", "--metadata", "[1]"],
+                     "JSON object"),
+}
+
+
+@pytest.mark.parametrize("case", list(ADD_URL_REFUSALS))
+def test_add_with_url_refuses_bad_options_before_sending(case: str,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    args, message = ADD_URL_REFUSALS[case]
+    # nothing listens on port 9 (discard): had the command sent anything, it would fail on that
+    assert main(["add", "--url", "http://127.0.0.1:9", *args]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("asktell: error: ") and message in captured.err
+    assert "running" not in captured.err and captured.out == ""
+
+
+def test_add_takes_a_state_file_or_a_url_not_both(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["add", "--state", str(tmp_path / "run.json"), "--url", "http://127.0.0.1:9",
+            "--params", '{"x": 0}', "--value", "1"]
+    assert main(argv) == 2
+    assert "not allowed with" in capsys.readouterr().err
+    assert main(["add", "--params", '{"x": 0}', "--value", "1"]) == 2
+    assert "one of the arguments --state --url is required" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

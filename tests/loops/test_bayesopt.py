@@ -216,7 +216,7 @@ def test_noisy_recommendation_uses_the_posterior_mean():
     "config, fragment",
     [
         ({"acquisition": "nope"}, "acquisition must be one of"),
-        ({"n_init": 0}, "n_init must be an integer > 0"),
+        ({"n_init": 0}, "n_init must be a positive integer"),
         ({"noise_std": -1.0}, "noise_std"),
         ({"noise_std": float("nan")}, "noise_std"),
         ({"raw_samples": 1.5}, "raw_samples"),
