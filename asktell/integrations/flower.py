@@ -1,9 +1,11 @@
 """asktell's federated algorithms on Flower (``flwr``): a ``ClientApp``, a ``ServerApp``, a simulation.
 
-The adapter holds no federation logic of its own: the client handler runs
-:func:`asktell.loops.federated.evaluate` and ``client_report``, the server main runs ``aggregate``,
-exactly as the in-process runner :func:`asktell.loops.federated.simulate` does, so for equal seeds the
-global iterates are the same (the payload crosses Flower as float64 ``Array``s, bit for bit).
+The adapter holds no federation logic of its own: the server main runs each round with the round
+driver :func:`asktell.loops.federated.rounds.run_round`, its exchanges carried by
+``grid.send_and_receive``; the client handler runs ``client_sync``,
+:func:`asktell.loops.federated.evaluate` and ``client_report``, exactly as the in-process runner
+:func:`asktell.loops.federated.simulate` does, so for equal seeds the global iterates and the
+counts are the same (the payload crosses Flower as float64 ``Array``s, bit for bit).
 
 ::
 
@@ -45,7 +47,8 @@ import numpy as np
 
 from asktell.errors import ConfigError, FederationError
 from asktell.loops.federated import Federated, Message, ServerState, evaluate
-from asktell.loops.federated.protocol import POST, START
+from asktell.loops.federated.protocol import ITERATE, POST, START
+from asktell.loops.federated.rounds import Replies, Tally, mean_function, round_record, run_round
 from asktell.space import Space
 from asktell.state import State
 
@@ -122,19 +125,15 @@ def client_app(fed: Federated, space: Space, make_client: Callable[[int], Blackb
         client = _partition_id(context)
         broadcast, config = _from_content(msg.content)
         state = _load_client(context)
-        if broadcast.kind == START:
-            if state is None:
-                server = fed.server_init(space, int(config["n_clients"]), int(config["seed"]))
-                state = fed.client_init(server, client)
-            if state.memo["round"] != broadcast.round:  # after a round or missed rounds: (re)join
-                state = fed.client_sync(state, broadcast)
-        elif state is None:
-            raise FederationError(f"client {client} got a {broadcast.kind!r} request before any start.")
-        else:
+        if state is None:  # the first message this node gets: it joins at this start
+            if broadcast.kind != START:
+                raise FederationError(f"client {client} got a {broadcast.kind!r} request before any start.")
+            n, seed = int(config["n_clients"]), int(config["seed"])
+            state = fed.client_init(space, broadcast, client, n_clients=n, seed=seed)
+        else:  # a start of the round it is already in changes nothing
             state = fed.client_sync(state, broadcast)
         state = evaluate(fed, state, make_client(client))
-        report = fed.client_report(state)
-        state = fed.client_reported(state)
+        report, state = fed.client_report(state)
         context.state[STATE_KEY] = ConfigRecord({"state": state.to_json()})
         return FlowerMessage(_to_content(report, queries=len(state.trials)), reply_to=msg)
 
@@ -214,42 +213,20 @@ def server_app(
         sink = None if not path else Path(str(path))
         server = fed.server_init(space, n, seed, weights)
         nodes = _roll_call(grid, n, wait, timeout)
-        queries: dict[int, int] = {}
-        up = down = 0
-        synced = set(range(n))  # clients holding the current start message (client_init gives round 1's)
+        extra = {"n_clients": n, "seed": seed}
+
+        def exchange(broadcast: Message, clients: list[int]) -> Replies:
+            return _exchange(grid, nodes, clients, broadcast, extra, timeout)
+
+        tally = Tally.initial(n)
         for _ in range(n_rounds):
-            start = time.perf_counter()
+            began = time.perf_counter()
             nodes = _roll_call(grid, n, 0.0, timeout) if len(nodes) < n else nodes
             chosen = [i for i in fed.select_clients(server, participation) if i in nodes]
-            extra = {"n_clients": n, "seed": seed}
-            opening = fed.start_message(server)
-            # a client that missed the last broadcast downloads it now, as simulate counts a rejoin
-            down += opening.nbytes * len(set(chosen) - synced)
-            replies = _exchange(grid, nodes, chosen, opening, extra, timeout)
-            server, broadcast = fed.aggregate(server, [m for m, _ in replies])
-            up += sum(m.nbytes for m, _ in replies)
-            down += _sent_bytes(replies, broadcast)
-            queries.update({m.client: q for m, q in replies})
-            reporters = [m.client for m, _ in replies]
-            if broadcast.kind == POST:
-                replies = _exchange(grid, nodes, reporters, broadcast, extra, timeout)
-                server, broadcast = fed.aggregate(server, [m for m, _ in replies])
-                up += sum(m.nbytes for m, _ in replies)
-                down += _sent_bytes(replies, broadcast)
-                queries.update({m.client: q for m, q in replies})
-                reporters = [m.client for m, _ in replies]
-            synced = set(reporters)
-            params = space.decode(list(server.x))
-            record: dict[str, Any] = {"round": server.round, "params": params, "x": list(server.x)}
-            if evaluate_global is not None:
-                record["F"] = float(evaluate_global(dict(params)))
-            record.update(
-                queries=sum(queries.values()),
-                bytes_up=up,
-                bytes_down=down,
-                seconds=time.perf_counter() - start,
-                reported=reporters,
-            )
+            # the closing broadcast is not sent now: the next round opens with it
+            result = run_round(fed, server, chosen, exchange, tally)
+            server, tally = result.server, result.tally
+            record = round_record(result, seconds=time.perf_counter() - began, evaluate=evaluate_global)
             out.records.append(record)
             _log.info("asktell round %d: %s", server.round, json.dumps(_brief(record)))
             if sink is not None:
@@ -264,11 +241,6 @@ def _check_count(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"{name} must be an integer >= 1 (an argument or the run config), got {value!r}.")
     return value
-
-
-def _sent_bytes(replies: list[tuple[Message, int]], broadcast: Message) -> int:
-    """Bytes down as the in-process runner counts them: the broadcast, once per client that answered."""
-    return broadcast.nbytes * len(replies)
 
 
 def _brief(record: dict[str, Any]) -> dict[str, Any]:
@@ -324,14 +296,14 @@ def _exchange(
     broadcast: Message,
     extra: dict[str, Any],
     timeout: float | None,
-) -> list[tuple[Message, int]]:
-    """Send ``broadcast`` to ``clients`` and return the valid replies as ``(message, queries)``, by client."""
+) -> Replies:
+    """Send ``broadcast`` to ``clients``; the valid replies, by client, with their query counts."""
     messages = []
     for client in clients:
         content = _to_content(broadcast, **extra)
         messages.append(FlowerMessage(content, dst_node_id=nodes[client], message_type=TRAIN))
     expected = {nodes[c]: c for c in clients}
-    kind = "iterate" if broadcast.kind == START else POST
+    kind = ITERATE if broadcast.kind == START else POST
     replies: dict[int, tuple[Message, int]] = {}
     for reply in grid.send_and_receive(messages, timeout=timeout):
         node = reply.metadata.src_node_id
@@ -364,7 +336,7 @@ def _exchange(
         _log.warning(
             "asktell round %d: no %s from clients %s; aggregating the others", broadcast.round, kind, missing
         )
-    return [replies[c] for c in sorted(replies)]
+    return Replies([replies[c][0] for c in sorted(replies)], {c: q for c, (_, q) in replies.items()})
 
 
 # ---------------------------------------------------------------------------- simulation
@@ -397,20 +369,10 @@ def run_simulation(
         os.environ.setdefault(key, value)
     from flwr.simulation import run_simulation as flwr_run_simulation
 
-    clients = list(clients)
     fns = tuple(clients)
 
     def make_client(partition_id: int) -> Blackbox:
         return fns[partition_id]
-
-    def mean_value(params: dict[str, Any]) -> float:
-        values = []
-        for f in fns:
-            try:
-                values.append(float(f(dict(params))))
-            except Exception:  # noqa: BLE001 - reporting only
-                values.append(float("nan"))
-        return sum(values) / len(values)
 
     out = FlowerRun([])
     server = server_app(
@@ -418,10 +380,10 @@ def run_simulation(
         space,
         rounds,
         seed,
-        n_clients=len(clients),
+        n_clients=len(fns),
         participation=participation,
         weights=weights,
-        evaluate_global=mean_value if report_F else None,
+        evaluate_global=mean_function(fns) if report_F else None,
         timeout=timeout,
         wait=60.0,
         run=out,
@@ -442,7 +404,7 @@ def run_simulation(
         flwr_run_simulation(
             server_app=server,
             client_app=client_app(fed, space, make_client),
-            num_supernodes=len(clients),
+            num_supernodes=len(fns),
             backend_config=backend_config,  # type: ignore[arg-type]
         )
     if len(out.records) != rounds:

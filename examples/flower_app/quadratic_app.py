@@ -1,18 +1,18 @@
 """asktell's FZooS on Flower: the ServerApp and ClientApp of this example app.
 
 Client ``i`` is the SuperNode started with ``--node-config "partition-id=i num-partitions=3"``; its
-black box is client ``i`` of the federated quadratic (``asktell federate --problem quadratic``), of
-which this app knows ``N`` clients. The number of rounds comes from ``[tool.flwr.app.config]``
-(override it with ``flwr run . --run-config 'num-server-rounds=5'``), the federation's size from
-``num-clients`` there.
+black box is client ``i`` of the federated quadratic (``asktell.problems.federated_quadratic``, the
+one ``asktell federate`` uses), of which this app knows ``N`` clients. The number of rounds comes
+from ``[tool.flwr.app.config]`` (override it with ``flwr run . --run-config 'num-server-rounds=5'``),
+the federation's size from ``num-clients`` there.
 """
 
 from __future__ import annotations
 
 from asktell import Real, Space
-from asktell.cli import federated_quadratic
 from asktell.integrations.flower import client_app, server_app
 from asktell.loops.federated import FZooS
+from asktell.problems import federated_quadratic
 
 D, N, SEED = 20, 3, 0
 SPACE = Space({f"x{j}": Real(-2.0, 2.0) for j in range(D)})

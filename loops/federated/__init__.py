@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from asktell.loops.federated.baselines import FedProx, FedZO, ScaffoldI, ScaffoldII
     from asktell.loops.federated.fzoos import FZooS
     from asktell.loops.federated.protocol import Federated, Message, ServerState, load_server
+    from asktell.loops.federated.rounds import Replies, RoundResult, Tally, round_record, run_round
     from asktell.loops.federated.runner import Simulation, evaluate, simulate
 
 _EXPORTS = {
@@ -24,6 +25,11 @@ _EXPORTS = {
     "Message": "asktell.loops.federated.protocol",
     "ServerState": "asktell.loops.federated.protocol",
     "load_server": "asktell.loops.federated.protocol",
+    "Replies": "asktell.loops.federated.rounds",
+    "RoundResult": "asktell.loops.federated.rounds",
+    "Tally": "asktell.loops.federated.rounds",
+    "round_record": "asktell.loops.federated.rounds",
+    "run_round": "asktell.loops.federated.rounds",
     "Simulation": "asktell.loops.federated.runner",
     "evaluate": "asktell.loops.federated.runner",
     "simulate": "asktell.loops.federated.runner",
@@ -34,12 +40,17 @@ __all__ = [
     "FedZO",
     "Federated",
     "Message",
+    "Replies",
+    "RoundResult",
     "ScaffoldI",
     "ScaffoldII",
     "ServerState",
     "Simulation",
+    "Tally",
     "evaluate",
     "load_server",
+    "round_record",
+    "run_round",
     "simulate",
 ]
 

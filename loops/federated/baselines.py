@@ -25,7 +25,7 @@ import torch
 from asktell.checks import check_positive
 from asktell.errors import ConfigError
 from asktell.loops.adam import AdamState, adam_step
-from asktell.loops.federated.protocol import Federated
+from asktell.loops.federated.protocol import PHASE_POST, PHASE_REPORT, PHASE_REPORT_POST, Federated
 from asktell.loops.zeroth import DIRECTIONS, finite_difference_gradient, random_directions
 from asktell.registry import register_loop
 from asktell.state import State
@@ -83,11 +83,11 @@ class FiniteDifferenceFederated(Federated):
         return memo
 
     def _next_unit(self, state: State, memo: dict[str, Any]) -> dict[str, Any]:
-        if memo["phase"] == "post":
+        if memo["phase"] == PHASE_POST:
             grad = self._estimate(state, memo)
             x = memo["x_global"]
             memo.update(
-                phase="report_post",
+                phase=PHASE_REPORT_POST,
                 outbox={"delta": (grad if grad is not None else torch.zeros(len(x))).tolist()},
             )
             return memo
@@ -101,13 +101,13 @@ class FiniteDifferenceFederated(Federated):
             x = (x - delta).clamp(0.0, 1.0)
         memo.update(x=x.tolist(), adam=adam.to_dict(), t=memo["t"] + 1)
         if memo["t"] >= self.local_steps:
-            memo.update(phase="report", outbox=self._iterate_report(memo))
+            memo.update(phase=PHASE_REPORT, outbox=self._iterate_report(memo))
         else:
             memo["unit"] = self._stencil(state, memo, memo["x"], "local")
         return memo
 
     def _is_last_unit(self, memo: dict[str, Any]) -> bool:
-        return memo["phase"] == "post" or memo["t"] + 1 >= self.local_steps
+        return memo["phase"] == PHASE_POST or memo["t"] + 1 >= self.local_steps
 
     def _iterate_report(self, memo: dict[str, Any]) -> dict[str, Any]:
         return {"x": memo["x"]}

@@ -55,7 +55,14 @@ from asktell.acquisition.active import draw_candidates, select_active_queries
 from asktell.checks import check_positive
 from asktell.errors import ConfigError
 from asktell.loops.adam import AdamState, adam_step
-from asktell.loops.federated.protocol import Federated, Message, ServerState
+from asktell.loops.federated.protocol import (
+    PHASE_POST,
+    PHASE_REPORT,
+    PHASE_REPORT_POST,
+    Federated,
+    Message,
+    ServerState,
+)
 from asktell.loops.trajectory import modelling_obstacle, trajectory
 from asktell.registry import register_loop
 from asktell.rng import derive_seed
@@ -129,10 +136,10 @@ class FZooS(Federated):
         return memo
 
     def _next_unit(self, state: State, memo: dict[str, Any]) -> dict[str, Any]:
-        if memo["phase"] == "post":
+        if memo["phase"] == PHASE_POST:
             return self._finish_post(state, memo)
         if memo["t"] >= self.local_steps:
-            memo.update(phase="report", outbox={"x": memo["x"]})
+            memo.update(phase=PHASE_REPORT, outbox={"x": memo["x"]})
             return memo
         x = torch.tensor(memo["x"], dtype=torch.float64)
         model = self._local_model(state, memo, x)
@@ -230,7 +237,7 @@ class FZooS(Federated):
         X, y = trajectory(state)
         extra = {"unc": [memo["unc"]]} if self._theory and memo.get("unc") is not None else {}
         if not len(y):  # every query failed: a zero surrogate
-            memo.update(phase="report_post", outbox={"w": [0.0] * self.n_features, **extra})
+            memo.update(phase=PHASE_REPORT_POST, outbox={"w": [0.0] * self.n_features, **extra})
             return memo
         center = torch.tensor(memo["x_global"], dtype=torch.float64)
         near = nearest(X, center, self.n_rff)
@@ -242,7 +249,7 @@ class FZooS(Federated):
         # min-max normalized targets, weights scaled back: the global surrogate averages the
         # clients' surrogates in their own units (ALGORITHMS.md 2.3)
         w = fit_rff_weights(features, X[near], (y_near - low) / span, noise=1e-6) * span
-        memo.update(phase="report_post", outbox={"w": w.tolist(), **extra})
+        memo.update(phase=PHASE_REPORT_POST, outbox={"w": w.tolist(), **extra})
         return memo
 
     def _post_globals(
@@ -271,7 +278,7 @@ class FZooS(Federated):
         return (center + self.local_radius * (2 * u - 1)).clamp(0.0, 1.0)
 
     def _is_last_unit(self, memo: dict[str, Any]) -> bool:
-        return memo["phase"] == "post" or memo["t"] >= self.local_steps
+        return memo["phase"] == PHASE_POST or memo["t"] >= self.local_steps
 
     def _rff_seed(self, memo: dict[str, Any]) -> int:
         # shared by all clients and the server: derived from the federation, not from the client

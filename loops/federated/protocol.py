@@ -1,15 +1,18 @@
 """The federated protocol: one stateless loop per client plus pure server functions.
 
-A federated algorithm object holds configuration only. Its pieces (DESIGN.md, "Federated loops"):
+A federated algorithm object holds configuration only. Its pieces, all pure:
 
     server = fed.server_init(space, n_clients, seed)       # ServerState, JSON-serializable
-    state = fed.client_init(server, i)                     # an asktell State per client
+    start = fed.start_message(server)                      # the broadcast that opens a round
+    state = fed.client_init(space, start, i, n_clients=n_clients, seed=seed)  # a State per client
     state, trials = fed.ask(state); state = fed.tell(...)  # the client's own queries
     if fed.client_ready(state):
-        message = fed.client_report(state)                 # Message: small numpy payload
-        state = fed.client_reported(state)
+        message, state = fed.client_report(state)          # Message: small numpy payload
     server, broadcast = fed.aggregate(server, messages)    # messages of the clients that reported
     state = fed.client_sync(state, broadcast)
+
+:func:`asktell.loops.federated.rounds.run_round` strings them into one round for any transport
+(the in-process runner and Flower both use it).
 
 A round has one or two exchanges. **Iterate exchange**: after ``T`` local steps each client sends its
 local iterate ``x_i``; the server averages them (weighted by client weights, over the clients that
@@ -19,6 +22,12 @@ queries around it and sends a second message; the server averages that too. The 
 round is a ``"start"`` message (``x_r`` and the global quantities the next round needs); the server
 keeps it, so a client that missed rounds (partial participation, a dropout) rejoins by syncing with
 ``fed.start_message(server)``.
+
+A client goes through the phases below (``state.memo["phase"]``, plain strings in the JSON):
+:data:`PHASE_LOCAL` (asking and telling its local steps) -> :data:`PHASE_REPORT` (the iterate is
+ready) -> :data:`PHASE_AWAIT` (sent; waiting for the post request or the next start), and with a
+post exchange :data:`PHASE_POST` (queries around ``x_r``) -> :data:`PHASE_REPORT_POST` ->
+:data:`PHASE_AWAIT_POST`; a ``"start"`` broadcast puts it back in :data:`PHASE_LOCAL`.
 
 Client work is organised in *units*: a list of points that can be queried without waiting for
 each other's values (a finite-difference stencil, a descent point and its active queries). A unit is
@@ -50,7 +59,18 @@ from asktell.space import Space
 from asktell.state import SCHEMA_VERSION, Problem, State
 from asktell.surrogates.seeding import torch_rng
 
-ITERATE, POST, START = "iterate", "post", "start"
+ITERATE, POST, START = "iterate", "post", "start"  # message kinds (and the server's phases)
+
+# a client's phases (state.memo["phase"]); the values are what stored states hold
+PHASE_LOCAL = "local"  # local steps: ask and tell until the iterate is ready
+PHASE_REPORT = "report"  # the iterate is ready: client_report sends it
+PHASE_AWAIT = "await"  # the iterate is sent: waiting for the post request or the next start
+PHASE_POST = "post"  # the post exchange: queries around the new global point x_r
+PHASE_REPORT_POST = "report_post"  # the post report is ready: client_report sends it
+PHASE_AWAIT_POST = "await_post"  # the post report is sent (or a new client): waiting for a start
+CLIENT_PHASES = (PHASE_LOCAL, PHASE_REPORT, PHASE_AWAIT, PHASE_POST, PHASE_REPORT_POST, PHASE_AWAIT_POST)
+WORKING = (PHASE_LOCAL, PHASE_POST)  # phases in which the client asks
+READY = (PHASE_REPORT, PHASE_REPORT_POST)  # phases in which the client has a message to send
 SERVER_FORMAT = "asktell.federated.server"
 SERVER_SCHEMA_VERSION = 1  # the server state's own layout (client states are asktell States)
 
@@ -291,52 +311,74 @@ class Federated(Loop):
         return sorted(perm[:k].tolist())
 
     # ---------------------------------------------------------------- client functions
-    def client_init(self, server: ServerState, client: int) -> State:
-        """Client ``client``'s initial state, synced with the server's first round."""
-        self._check_server(server)
-        if isinstance(client, bool) or not isinstance(client, int) or not 0 <= client < server.n_clients:
-            raise ConfigError(f"client must be an index in 0..{server.n_clients - 1}, got {client!r}.")
+    def client_init(
+        self, space: Space | dict, start: Message, client: int, *, n_clients: int, seed: int
+    ) -> State:
+        """Client ``client``'s initial state, synced with the ``start`` broadcast it joins at.
+
+        Args:
+            space: the federation's search space.
+            start: a ``"start"`` message, ``fed.start_message(server)``: round 1's for a client
+                there from the beginning, or a later round's for one that joins late.
+            client: the client's index, ``0 <= client < n_clients``.
+            n_clients: the federation's size (FZooS's theory correction needs it).
+            seed: the federation's seed, as given to ``server_init``: it derives the client's own
+                seed and the random features every client shares.
+        """
+        space = space if isinstance(space, Space) else Space.from_dict(space)
+        self._check_space(space)
+        check_positive("n_clients", n_clients, integer=True)
+        check_seed(seed)
+        if isinstance(client, bool) or not isinstance(client, int) or not 0 <= client < n_clients:
+            raise ConfigError(f"client must be an index in 0..{n_clients - 1}, got {client!r}.")
+        self._check_start(start, space)
         state = State(
             schema_version=SCHEMA_VERSION,
             loop_name=self.name,
             loop_config=self.config(),
-            space=server.space,
-            seed=int(torch.randint(0, 2**62, (1,), generator=torch_rng(server.seed, "client", client))),
-            memo=self._client_memo(server, client, standalone=False),
+            space=space,
+            seed=int(torch.randint(0, 2**62, (1,), generator=torch_rng(seed, "client", client))),
+            memo=self._client_memo(start, client, n_clients, seed, standalone=False),
         )
-        return self.client_sync(state, self.start_message(server))
+        return self.client_sync(state, start)
 
     def client_ready(self, state: State) -> bool:
         """Whether the client has a message to send (its iterate, or its post report)."""
-        return state.memo["phase"] in ("report", "report_post")
+        return state.memo["phase"] in READY
 
-    def client_report(self, state: State) -> Message:
-        """The client's message for the current exchange. Pure: see :meth:`client_reported`."""
+    def client_report(self, state: State) -> tuple[Message, State]:
+        """The client's message for the current exchange, and its state once the message is sent.
+
+        The new state waits for the server's broadcast (:meth:`client_sync`); the state passed in
+        is unchanged, so a transport that fails to deliver the message may keep it and retry.
+        """
         self._check_state(state)
         memo = state.memo
         if not self.client_ready(state):
             raise FederationError(
-                f"client {memo['client']} has nothing to report in phase {memo['phase']!r}."
+                f"client {memo['client']} has nothing to report in phase {memo['phase']!r}: ask and "
+                "tell until client_ready(state) is True."
             )
-        kind = ITERATE if memo["phase"] == "report" else POST
+        iterate = memo["phase"] == PHASE_REPORT
         arrays = {k: np.asarray(v, dtype=np.float64) for k, v in memo["outbox"].items()}
-        return Message(kind, memo["round"], memo["client"], arrays)
-
-    def client_reported(self, state: State) -> State:
-        """The client's state once its report is sent: it now waits for the broadcast."""
-        self.client_report(state)
-        waiting = "await" if state.memo["phase"] == "report" else "await_post"
-        return replace(state, memo={**state.memo, "phase": waiting})
+        message = Message(ITERATE if iterate else POST, memo["round"], memo["client"], arrays)
+        waiting = PHASE_AWAIT if iterate else PHASE_AWAIT_POST
+        return message, replace(state, memo={**memo, "phase": waiting})
 
     def client_sync(self, state: State, broadcast: Message) -> State:
         """Apply a server broadcast: a ``"post"`` request or the ``"start"`` of a round.
 
-        A ``"start"`` message is accepted in any phase (a client that missed rounds rejoins); a
-        ``"post"`` request only for the round the client reported its iterate in.
+        A ``"start"`` message is accepted in any phase (a client that missed rounds rejoins);
+        the start of the round the client is already in changes nothing (a broadcast sent again
+        does not undo the round's work). A ``"post"`` request is taken only in the round the
+        client reported its iterate in.
         """
         self._check_state(state)
         memo = dict(state.memo)
         if broadcast.kind == START:
+            self._check_start(broadcast, state.space)
+            if broadcast.round == memo["round"]:
+                return state
             # what this client sent in the round just closed (besides its iterate) is its "own"
             # part of the averages just received: corrections compare the two
             sent = {k: v for k, v in memo.get("outbox", {}).items() if k != "x"}
@@ -348,21 +390,36 @@ class Federated(Loop):
                 received={k: v.tolist() for k, v in broadcast.arrays.items() if k != "x"},
                 t=0,
                 adam=AdamState.zeros(state.space.dim).to_dict(),
-                phase="local",
+                phase=PHASE_LOCAL,
                 outbox={},
             )
             memo = self._start_local(state, memo)
         elif broadcast.kind == POST:
-            if memo["round"] != broadcast.round or memo["phase"] not in ("report", "await"):
+            if memo["round"] != broadcast.round or memo["phase"] not in (PHASE_REPORT, PHASE_AWAIT):
                 raise FederationError(
                     f"client {memo['client']} cannot take the post request of round {broadcast.round} "
-                    f"in round {memo['round']}, phase {memo['phase']!r}."
+                    f"in round {memo['round']}, phase {memo['phase']!r}: a post request follows the "
+                    "client's iterate report of the same round."
                 )
-            memo.update(phase="post", x_global=broadcast.arrays["x"].tolist(), outbox={})
+            memo.update(phase=PHASE_POST, x_global=broadcast.arrays["x"].tolist(), outbox={})
             memo = self._start_post(state, memo)
         else:
             raise FederationError(f"a client takes 'start' or 'post' broadcasts, got {broadcast.kind!r}.")
         return replace(state, memo=memo)
+
+    def _check_start(self, start: Message, space: Space) -> None:
+        if not isinstance(start, Message) or start.kind != START:
+            got = start.kind if isinstance(start, Message) else type(start).__name__
+            raise FederationError(
+                f"a client joins at a 'start' message (fed.start_message(server)), got {got!r}."
+            )
+        x = start.arrays.get("x")
+        if x is None or x.shape != (space.dim,) or start.round < 1:
+            shape = None if x is None else x.shape
+            raise FederationError(
+                f"a start message carries round >= 1 and the global iterate 'x' of {space.dim} "
+                f"coordinates, got round {start.round} and x of shape {shape}."
+            )
 
     # ---------------------------------------------------------------- the loop protocol
     def init(self, space: Space | dict, *, seed: int = 0, n_objectives: int = 1) -> State:  # type: ignore[override]
@@ -375,29 +432,31 @@ class Federated(Loop):
         check_seed(seed)
         self._check_problem(Problem(n_objectives=n_objectives))
         server = self.server_init(space, 1, seed)
-        state = self.client_init(server, 0)
+        state = self.client_init(space, self.start_message(server), 0, n_clients=1, seed=seed)
         return replace(state, memo={**state.memo, "standalone": True, "server": server.to_dict()})
 
-    def _client_memo(self, server: ServerState, client: int, standalone: bool) -> dict[str, Any]:
+    def _client_memo(
+        self, start: Message, client: int, n_clients: int, seed: int, standalone: bool
+    ) -> dict[str, Any]:
         return {
             "client": client,
-            "n_clients": server.n_clients,
+            "n_clients": n_clients,
             "standalone": standalone,
             "round": 0,
-            "phase": "await_post",
-            "unit": {"points": [], "ids": [], "center": list(server.x)},
+            "phase": PHASE_AWAIT_POST,
+            "unit": {"points": [], "ids": [], "center": start.arrays["x"].tolist()},
             "gp": None,
             "fits": 0,
             "own": {},
-            "rff_seed": derive_seed(server.seed, "rff"),  # shared by every client of the federation
+            "rff_seed": derive_seed(seed, "rff"),  # shared by every client of the federation
         }
 
     def _propose(self, state: State, n: int) -> Proposal:
         state = self._run_standalone_exchanges(state)
         memo = dict(state.memo)
-        if memo["phase"] in ("local", "post") and self._unit_done(state, memo):
+        if memo["phase"] in WORKING and self._unit_done(state, memo):
             memo = self._next_unit(state, memo)
-        if memo["phase"] not in ("local", "post"):
+        if memo["phase"] not in WORKING:
             raise FederationError(
                 f"client {memo['client']} is in phase {memo['phase']!r}: send client_report to the "
                 "server and client_sync its broadcast before asking again."
@@ -421,7 +480,7 @@ class Federated(Loop):
     def _after_tell(self, state: State, trial) -> State:
         """When the phase's last unit is complete, close the phase: the report is ready."""
         memo = state.memo
-        if memo["phase"] in ("local", "post") and self._is_last_unit(memo) and self._unit_done(state, memo):
+        if memo["phase"] in WORKING and self._is_last_unit(memo) and self._unit_done(state, memo):
             return replace(state, memo=self._next_unit(state, dict(memo)))
         return state
 
@@ -429,8 +488,9 @@ class Federated(Loop):
         """For a standalone client, perform the exchanges with its own one-client server."""
         while state.memo["standalone"] and self.client_ready(state):
             server = ServerState.from_dict(state.memo["server"])
-            server, broadcast = self.aggregate(server, [self.client_report(state)])
-            state = self.client_sync(self.client_reported(state), broadcast)
+            message, state = self.client_report(state)
+            server, broadcast = self.aggregate(server, [message])
+            state = self.client_sync(state, broadcast)
             state = replace(state, memo={**state.memo, "server": server.to_dict()})
         return state
 

@@ -1,7 +1,8 @@
 """The in-process runner: a federation's clients and server in one process, for tests and studies.
 
-``simulate`` runs exactly the pure pieces a real deployment runs (``asktell.integrations.flower``
-runs the same ones on Flower), so its iterates are the reference for every engine.
+``simulate`` runs exactly the pure pieces a real deployment runs, through the same round driver
+(:func:`asktell.loops.federated.rounds.run_round`; ``asktell.integrations.flower`` runs it on
+Flower), so its iterates and counts are the reference for every engine.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from asktell.loops.federated.protocol import POST, Federated, Message, ServerState
+from asktell.loops.federated.protocol import Federated, Message, ServerState
+from asktell.loops.federated.rounds import Replies, Tally, mean_function, round_record, run_round
 from asktell.space import Space
 from asktell.state import FAILED, State
 
@@ -27,8 +29,8 @@ class Simulation:
             only: not counted as queries), ``queries`` (cumulative over all clients), ``bytes_up``
             and ``bytes_down`` (cumulative payload bytes; a client rejoining after missed rounds
             downloads the start message once more, the initial sync of ``client_init`` is not
-            counted), ``seconds`` (wall time of the round),
-            ``reported`` (clients whose iterate reached the server).
+            counted), ``seconds`` (wall time of the round), ``reported`` (clients whose last report
+            of the round reached the server). See :func:`asktell.loops.federated.rounds.round_record`.
         server: the final server state.
         clients: the final client states.
     """
@@ -66,6 +68,9 @@ def simulate(
 ) -> Simulation:
     """Run ``rounds`` rounds of ``fed`` with one black box per client.
 
+    Each round is :func:`asktell.loops.federated.rounds.run_round` with an in-process exchange;
+    the closing broadcast of a round is delivered to the clients that reported at once.
+
     Args:
         clients: ``f_i(params) -> float`` for each client.
         participation: fraction of the clients taking part in each round (a seeded draw).
@@ -73,68 +78,29 @@ def simulate(
         drop: ``drop(round, client) -> True`` loses that client's messages in that round (it did
             its queries; the server aggregates the others). For tests of dropouts.
     """
-    server = fed.server_init(space, len(clients), seed, weights)
-    states = [fed.client_init(server, i) for i in range(len(clients))]
-    records: list[dict[str, Any]] = []
-    up = down = 0
-    for _ in range(rounds):
-        start = time.perf_counter()
-        r = server.round + 1
-        chosen = fed.select_clients(server, participation)
+    n = len(clients)
+    server = fed.server_init(space, n, seed, weights)
+    start = fed.start_message(server)
+    states = [fed.client_init(space, start, i, n_clients=n, seed=seed) for i in range(n)]
+    F = mean_function(clients)
+
+    def exchange(broadcast: Message, chosen: list[int]) -> Replies:
+        """Each client syncs, works until ready and reports; ``drop`` loses some reports."""
+        messages = []
         for i in chosen:
-            if states[i].memo["round"] != r:  # missed rounds: rejoin at this one (one more download)
-                rejoin = fed.start_message(server)
-                states[i] = fed.client_sync(states[i], rejoin)
-                down += rejoin.nbytes
-        server, broadcast, reporters, bytes_up, bytes_down = _exchange(
-            fed, server, states, clients, chosen, drop
-        )
-        up, down = up + bytes_up, down + bytes_down
-        if broadcast.kind == POST:
-            for i in reporters:
-                states[i] = fed.client_sync(states[i], broadcast)
-            server, broadcast, reporters, bytes_up, bytes_down = _exchange(
-                fed, server, states, clients, reporters, drop
-            )
-            up, down = up + bytes_up, down + bytes_down
-        for i in reporters:
-            states[i] = fed.client_sync(states[i], broadcast)
-        params = space.decode(list(server.x))
-        records.append(
-            {
-                "round": server.round,
-                "params": params,
-                "x": list(server.x),
-                "F": _mean_value(clients, params),
-                "queries": sum(len(s.trials) for s in states),
-                "bytes_up": up,
-                "bytes_down": down,
-                "seconds": time.perf_counter() - start,
-                "reported": reporters,
-            }
-        )
+            states[i] = evaluate(fed, fed.client_sync(states[i], broadcast), clients[i])
+            message, states[i] = fed.client_report(states[i])
+            if drop is None or not drop(broadcast.round, i):
+                messages.append(message)
+        return Replies(messages, {i: len(states[i].trials) for i in chosen})
+
+    records: list[dict[str, Any]] = []
+    tally = Tally.initial(n)
+    for _ in range(rounds):
+        began = time.perf_counter()
+        result = run_round(fed, server, fed.select_clients(server, participation), exchange, tally)
+        server, tally = result.server, result.tally
+        for i in result.reported:
+            states[i] = fed.client_sync(states[i], result.broadcast)
+        records.append(round_record(result, seconds=time.perf_counter() - began, evaluate=F))
     return Simulation(records, server, states)
-
-
-def _exchange(fed, server, states, clients, chosen, drop):
-    """One exchange: the chosen clients work until ready and report; the server aggregates."""
-    messages: list[Message] = []
-    for i in chosen:
-        states[i] = evaluate(fed, states[i], clients[i])
-        message = fed.client_report(states[i])
-        states[i] = fed.client_reported(states[i])
-        if drop is None or not drop(server.round + 1, i):
-            messages.append(message)
-    server, broadcast = fed.aggregate(server, messages)
-    reporters = [m.client for m in messages]
-    return server, broadcast, reporters, sum(m.nbytes for m in messages), broadcast.nbytes * len(reporters)
-
-
-def _mean_value(clients, params) -> float:
-    values = []
-    for f in clients:
-        try:
-            values.append(float(f(dict(params))))
-        except Exception:  # noqa: BLE001 - reporting only
-            values.append(float("nan"))
-    return sum(values) / len(values)

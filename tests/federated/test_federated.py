@@ -70,7 +70,7 @@ def test_rounds_reduce_the_global_gap(fed):
 def test_query_accounting_of_fzoos_and_fd_baselines():
     fz = simulate(FZooS(**SMALL_FZOOS), SPACE, CLIENTS, rounds=1, seed=0)
     T, local, post, init = 3, 2, 4, 3
-    per_client = 1 + init + T + local * (T - 1) + 1 + post  # ALGORITHMS.md 2.5 accounting
+    per_client = 1 + init + T + local * (T - 1) + 1 + post  # the FZooS paper's accounting (2308.04077)
     assert fz.records[0]["queries"] == N * per_client
     fd = simulate(ScaffoldI(local_steps=3, q=4), SPACE, CLIENTS, rounds=1, seed=0)
     assert fd.records[0]["queries"] == N * (3 * 5 + 5)  # T (q + 1) local + (q + 1) at x_r
@@ -79,7 +79,8 @@ def test_query_accounting_of_fzoos_and_fd_baselines():
 def _run_with_checkpoints(fed, seed, interrupt_every):
     """simulate()'s loop by hand, with every state serialized and reloaded at every message."""
     server = fed.server_init(SPACE, N, seed)
-    clients = [fed.client_init(server, i) for i in range(N)]
+    start = fed.start_message(server)
+    clients = [fed.client_init(SPACE, start, i, n_clients=N, seed=seed) for i in range(N)]
 
     def reload(state: State) -> State:
         return State.from_json(state.to_json())
@@ -95,9 +96,9 @@ def _run_with_checkpoints(fed, seed, interrupt_every):
                     steps += 1
                     if interrupt_every and steps % interrupt_every == 0:
                         clients[i] = reload(clients[i])
-                message = Message.from_json(fed.client_report(clients[i]).to_json())
-                clients[i] = reload(fed.client_reported(clients[i]))
-                messages.append(message)
+                message, clients[i] = fed.client_report(clients[i])
+                clients[i] = reload(clients[i])
+                messages.append(Message.from_json(message.to_json()))
             server, broadcast = fed.aggregate(ServerState.from_json(server.to_json()), messages)
             broadcast = Message.from_json(broadcast.to_json())
             clients = [reload(fed.client_sync(c, broadcast)) for c in clients]
@@ -118,12 +119,15 @@ def test_pieces_are_pure():
     fed = ALGORITHMS[0]
     server = fed.server_init(SPACE, N, 0)
     before = server.to_json()
-    client = fed.client_init(server, 1)
+    start = fed.start_message(server)
+    client = fed.client_init(SPACE, start, 1, n_clients=N, seed=0)
     assert server.to_json() == before
     snapshot = client.to_json()
     client2 = evaluate(fed, client, CLIENTS[1])
     assert client.to_json() == snapshot
-    message = fed.client_report(client2)
+    snapshot2 = client2.to_json()
+    message, _ = fed.client_report(client2)
+    assert client2.to_json() == snapshot2
     fed.aggregate(server, [message])
     assert server.to_json() == before
     assert json.loads(message.to_json())["kind"] == "iterate"
@@ -191,14 +195,15 @@ def test_fzoos_with_one_client_and_no_correction_is_surrogate_descent():
 def test_out_of_order_messages_are_refused():
     fed = FedZO(local_steps=2, q=3)
     server = fed.server_init(SPACE, N, 0)
-    client = evaluate(fed, fed.client_init(server, 0), CLIENTS[0])
-    message = fed.client_report(client)
+    start = fed.start_message(server)
+    client = evaluate(fed, fed.client_init(SPACE, start, 0, n_clients=N, seed=0), CLIENTS[0])
+    message, reported = fed.client_report(client)
     with pytest.raises(FederationError, match="round"):
         fed.aggregate(server, [Message("iterate", 5, 0, message.arrays)])
     with pytest.raises(FederationError, match="same client"):
         fed.aggregate(server, [message, message])
     with pytest.raises(FederationError, match="phase"):
-        fed.ask(fed.client_reported(client))
+        fed.ask(reported)
 
 
 def test_standalone_client_runs_as_a_plain_loop():
