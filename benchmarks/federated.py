@@ -229,7 +229,12 @@ class _capture:
 
 
 def gradient_study(method: str, seed: int, d: int, T: int, R: int, M: int, fzoos: dict) -> dict:
-    """Cosine of each local direction with grad F at the point it was computed, per round and step."""
+    """Cosine of each local direction with grad F at the point it was computed, per round and step.
+
+    The rounds are ``asktell.loops.federated.run_round``'s, with an exchange that asks and tells
+    each client here so that every local step's direction is seen as it is taken."""
+    from asktell.loops.federated import Replies, Tally, run_round
+    from asktell.loops.federated.protocol import PHASE_LOCAL
     from asktell.state import FAILED
 
     N = 5
@@ -237,47 +242,43 @@ def gradient_study(method: str, seed: int, d: int, T: int, R: int, M: int, fzoos
     space = space_of(d, BOXES["quadratic"])
     fed = make_fed(method, T, M, **fzoos)
     server = fed.server_init(space, N, seed)
-    states = [fed.client_init(server, i) for i in range(N)]
+    start = fed.start_message(server)
+    states = [fed.client_init(space, start, i, n_clients=N, seed=seed) for i in range(N)]
     cos: list[list[list[float]]] = []  # round -> step -> per-client values
+    per_step: list[list[float]] = []  # this round's: step -> per-client values
+
+    def work(i, seen):
+        while not fed.client_ready(states[i]):
+            x_before, t_before = list(states[i].memo["x"]), states[i].memo.get("t", 0)
+            phase = states[i].memo["phase"]
+            n0 = len(seen)
+            states[i], (trial,) = fed.ask(states[i])
+            try:
+                states[i] = fed.tell(states[i], trial.id, clients[i](dict(trial.params)))
+            except Exception as exc:  # noqa: BLE001
+                states[i] = fed.tell(states[i], trial.id, None, status=FAILED, metadata={"e": repr(exc)})
+            if len(seen) > n0 and phase == PHASE_LOCAL:
+                g = seen[-1].numpy()
+                true = quadratic_gradient(np.asarray(x_before))
+                c = float(g @ true / (np.linalg.norm(g) * np.linalg.norm(true) + 1e-300))
+                per_step[min(t_before, T - 1)].append(c)
+
     with _capture() as cap:
-        for _ in range(R):
-            per_step: list[list[float]] = [[] for _ in range(T)]
 
-            def work(i):
-                while not fed.client_ready(states[i]):
-                    x_before, t_before = list(states[i].memo["x"]), states[i].memo.get("t", 0)
-                    phase = states[i].memo["phase"]
-                    n0 = len(cap.seen)
-                    states[i], (trial,) = fed.ask(states[i])
-                    try:
-                        states[i] = fed.tell(states[i], trial.id, clients[i](dict(trial.params)))
-                    except Exception as exc:  # noqa: BLE001
-                        states[i] = fed.tell(
-                            states[i], trial.id, None, status=FAILED, metadata={"e": repr(exc)}
-                        )
-                    if len(cap.seen) > n0 and phase == "local":
-                        g = cap.seen[-1].numpy()
-                        true = quadratic_gradient(np.asarray(x_before))
-                        c = float(g @ true / (np.linalg.norm(g) * np.linalg.norm(true) + 1e-300))
-                        per_step[min(t_before, T - 1)].append(c)  # noqa: B023 - called in this iteration
-
-            def exchange(chosen):
-                nonlocal server
-                messages = []
-                for i in chosen:
-                    work(i)
-                    messages.append(fed.client_report(states[i]))
-                    states[i] = fed.client_reported(states[i])
-                server, broadcast = fed.aggregate(server, messages)
-                return broadcast
-
-            broadcast = exchange(range(N))
-            if broadcast.kind == "post":
-                for i in range(N):
-                    states[i] = fed.client_sync(states[i], broadcast)
-                broadcast = exchange(range(N))
-            for i in range(N):
+        def exchange(broadcast, chosen):
+            messages = []
+            for i in chosen:  # a start the client already holds changes nothing
                 states[i] = fed.client_sync(states[i], broadcast)
+                work(i, cap.seen)
+                message, states[i] = fed.client_report(states[i])
+                messages.append(message)
+            return Replies(messages, {i: len(states[i].trials) for i in chosen})
+
+        tally = Tally.initial(N)
+        for _ in range(R):
+            per_step = [[] for _ in range(T)]
+            result = run_round(fed, server, list(range(N)), exchange, tally)
+            server, tally = result.server, result.tally
             cos.append(per_step)
     return {
         "experiment": "grad",
