@@ -429,7 +429,7 @@ def _tell(args: argparse.Namespace) -> int:
 
 @subcommand("add", "record an evaluation the loop did not ask for (a known point, an earlier run's)")
 def _define_add(parser: argparse.ArgumentParser) -> Run:
-    parser.add_argument("--state", type=Path, required=True, metavar="FILE", help="the run's JSON state file")
+    _state_or_url_options(parser)
     parser.add_argument(
         "--params", required=True, metavar="JSON", help='the point, e.g. \'{"x": 0.5, "kernel": "rbf"}\''
     )
@@ -442,6 +442,10 @@ def _add(args: argparse.Namespace) -> int:
     if not isinstance(params, dict):
         raise ParamError(f'--params must be a JSON object like {{"x": 0.5}}, got {args.params!r}.')
     value, status, metadata = _outcome(args)
+    if args.url is not None:
+        from asktell.service.commands import remote_add
+
+        return remote_add(args, params, value, status, metadata)
     with _locked_state_file(args.state) as text:
         state = State.from_json(text)
         if tells_with_data_only(state.loop_name):

@@ -13,6 +13,8 @@ Routes (bodies and answers are JSON; the OpenAPI schema is at ``/openapi.json``,
     DELETE /studies/{name}                                                                204
     POST   /studies/{name}/ask             {n} -> {trials: [{id, params, ...}], expired: [...]}
     POST   /studies/{name}/tell            {trial_id, value | failed: true, metadata}
+    POST   /studies/{name}/add             {params, value | failed: true, metadata}: a trial the
+                                           loop did not ask for (next id, metadata added: true)
     GET    /studies/{name}/trials          ?status=&offset=&limit=
     GET    /studies/{name}/trials/{id}
     GET    /studies/{name}/best            {trial: ... | null}
@@ -41,10 +43,11 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import DBAPIError
 
-import asktell
+from asktell import __version__
 from asktell.errors import (
     AskTellError,
     BadRequest,
+    ConfigError,
     ServiceError,
     TrialFinished,
     Unauthorized,
@@ -77,11 +80,11 @@ def create_app(
 ) -> FastAPI:
     """The ask/tell app on ``storage`` (a Storage, or a database URL), guarded by ``token``."""
     if not isinstance(token, str) or not token:
-        raise ValueError("the server needs a non-empty token (--token or ASKTELL_TOKEN).")
+        raise ConfigError("the server needs a non-empty token (--token or ASKTELL_TOKEN).")
     store = storage if isinstance(storage, Storage) else Storage(storage)
     app = FastAPI(
         title="asktell",
-        version=asktell.__version__,
+        version=__version__,
         description="Stateless ask/tell optimization over HTTP. Every route but /health takes "
         "`Authorization: Bearer <token>`.",
     )
@@ -125,7 +128,7 @@ def create_app(
     @app.get("/health", response_model=m.Health, tags=["service"])
     def health() -> m.Health:
         """Liveness: answers without a token."""
-        return m.Health(status="ok", version=asktell.__version__)
+        return m.Health(status="ok", version=__version__)
 
     @app.post("/studies", status_code=201, response_model=m.StudyOut, responses=errors, tags=["studies"])
     def create_study(body: m.StudyCreate, _: ServerAuth) -> m.StudyOut:
@@ -166,17 +169,17 @@ def create_app(
     @app.post("/studies/{name}/tell", response_model=m.TrialOut, responses=errors, tags=["trials"])
     def tell(name: NameParam, body: m.TellIn, _: StudyAuth) -> dict[str, Any]:
         """Report a pending trial's value, or `failed: true`. A trial is told once."""
-        if body.failed and body.value is not None:
-            raise BadRequest(
-                f"trial {body.trial_id}: send either a value or failed=true, not both "
-                f"(got value {body.value!r})."
-            )
-        if not body.failed and body.value is None:
-            raise BadRequest(
-                f"trial {body.trial_id}: send its value, or failed=true if the evaluation failed."
-            )
-        metadata = None if body.metadata is None else check_strict_json(body.metadata, "metadata")
+        metadata = _checked_outcome(body, f"trial {body.trial_id}")
         trial = store.update(name, lambda snap: _tell(snap, body, metadata))
+        return trial.to_dict()
+
+    @app.post("/studies/{name}/add", response_model=m.TrialOut, responses=errors, tags=["trials"])
+    def add(name: NameParam, body: m.AddIn, _: StudyAuth) -> dict[str, Any]:
+        """Record an evaluation the loop did not ask for (a known point, an earlier run's): a new
+        finished trial with the next id and `metadata.added: true`, which model-based loops fit on
+        like any other. Not idempotent: each add is a new trial."""
+        metadata = _checked_outcome(body, "the added point")
+        trial = store.update(name, lambda snap: _add(snap, body, metadata))
         return trial.to_dict()
 
     @app.get("/studies/{name}/trials", response_model=list[m.TrialOut], responses=errors, tags=["trials"])
@@ -286,6 +289,17 @@ def _ask(store: Storage, snap: Snapshot, n: int) -> tuple[State, tuple[list[Tria
     return state, (trials, expired)
 
 
+def _checked_outcome(body: m.TellIn | m.AddIn, what: str) -> dict[str, Any] | None:
+    """The body's metadata, once its outcome is a value or failed=true (exactly one of them)."""
+    if body.failed and body.value is not None:
+        raise BadRequest(
+            f"{what}: send either a value or failed=true, not both (got value {body.value!r})."
+        )
+    if not body.failed and body.value is None:
+        raise BadRequest(f"{what}: send its value, or failed=true if the evaluation failed.")
+    return None if body.metadata is None else check_strict_json(body.metadata, "metadata")
+
+
 def _tell(snap: Snapshot, body: m.TellIn, metadata: dict[str, Any] | None) -> tuple[State, Trial]:
     state, trial_id = snap.state, body.trial_id
     if trial_id >= len(state.trials):
@@ -307,19 +321,30 @@ def _tell(snap: Snapshot, body: m.TellIn, metadata: dict[str, Any] | None) -> tu
     return new, new.trials[trial_id]
 
 
+def _add(snap: Snapshot, body: m.AddIn, metadata: dict[str, Any] | None) -> tuple[State, Trial]:
+    status = FAILED if body.failed else COMPLETED
+    new = snap.loop.add(snap.state, body.params, body.value, status=status, metadata=metadata)
+    return new, new.trials[-1]
+
+
+def _core(study: Study) -> State:
+    """The study's state without its trials, as the data layer reads it (an old row migrated)."""
+    return State.from_dict({**study.core_dict(), "trials": []})
+
+
 def _n_objectives(study: Study) -> int:
-    return State.from_dict({**study.core_dict(), "trials": []}).n_objectives
+    return _core(study).n_objectives
 
 
 def _study_out(store: Storage, study: Study) -> m.StudyOut:
-    core = study.core_dict()
+    core = _core(study)
     return m.StudyOut(
         name=study.name,
         loop=study.loop_name,
-        config=core["loop_config"],
-        space=core["space"],
-        seed=core["seed"],
-        n_objectives=_n_objectives(study),
+        config=core.loop_config,
+        space=core.space.to_dict(),
+        seed=core.seed,
+        n_objectives=core.n_objectives,
         version=study.version,
         n_trials=study.n_trials,
         counts=store.counts(study),

@@ -5,16 +5,21 @@ Example:
     >>> client.create_study("demo", "random", {"x": {"type": "real", "low": 0, "high": 1}})
     >>> (trial,) = client.ask("demo")
     >>> client.tell("demo", trial.id, trial.params["x"] ** 2)
+    >>> client.add("demo", {"x": 0.5}, 0.25)      # a point evaluated elsewhere: the next trial
 
 Requests that never reached the server (connection refused, a server restarting) and answers 503
 (concurrent requests won the race; nothing was changed) are retried for up to ``retry_s`` seconds.
 A tell whose answer was lost is retried too, and a retry that finds the trial already told with the
 same outcome counts as done; an ask whose answer was lost is not retried (its trial stays pending
-until the study's ``pending_timeout_s`` expires it).
+until the study's ``pending_timeout_s`` expires it). Nor is an add whose answer was lost: an add is
+not idempotent (the same point added twice is two trials), so instead of guessing, the client raises
+a :class:`~asktell.errors.ServiceError` saying the add may or may not have been applied; look at the
+study's trials (``Client.trials``) before adding the point again.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import random
@@ -136,7 +141,7 @@ class Client:
     def delete_study(self, study: str) -> None:
         self._request("DELETE", f"/studies/{study}")
 
-    # --- ask and tell -----------------------------------------------------------------------
+    # --- ask, tell and add -----------------------------------------------------------------
     def ask(self, study: str, n: int = 1) -> list[Trial]:
         """Ask for ``n`` new trials (pending ``asktell.Trial`` objects)."""
         answer = self._request("POST", f"/studies/{study}/ask", json={"n": n}, idempotent=False)
@@ -152,16 +157,8 @@ class Client:
         metadata: Mapping[str, Any] | None = None,
     ) -> Trial:
         """Report a trial's value (or ``failed=True``); returns the finished trial."""
-        if hasattr(value, "tolist"):  # numpy and torch scalars or vectors
-            value = value.tolist()
-        if isinstance(value, tuple):
-            value = list(value)
-        _check_finite(value, trial_id)
-        body: dict[str, Any] = {"trial_id": trial_id, "failed": failed}
-        if value is not None:
-            body["value"] = value
-        if metadata is not None:
-            body["metadata"] = dict(metadata)
+        value = _plain(value)
+        body = {"trial_id": trial_id, **_outcome(value, failed, metadata, f"trial {trial_id}")}
         try:
             answer = self._request("POST", f"/studies/{study}/tell", json=body, retried_tell=True)
         except _ToldBefore as exc:  # a retry of a tell whose answer was lost
@@ -171,6 +168,37 @@ class Client:
             if trial.status == expected and (failed or told == _as_told(value)):
                 return trial
             raise exc.error from None
+        return _trial(answer)
+
+    def add(
+        self,
+        study: str,
+        params: Mapping[str, Any],
+        value: Any = None,
+        failed: bool = False,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Trial:
+        """Record an evaluation the loop did not ask for (as ``Loop.add``); returns the new trial.
+
+        The trial gets the next id and ``metadata["added"] = True``; model-based loops fit on it
+        like on any completed trial. ``params`` must be a point of the study's space.
+
+        Not retried once the request may have reached the server: an add is not idempotent, so a
+        lost answer raises :class:`~asktell.errors.ServiceError` ("may or may not have been
+        applied") rather than risk adding the point twice; check ``trials(study)`` before adding it
+        again. Requests that never reached the server, and 503 answers (nothing was changed), are
+        retried as usual.
+        """
+        if not isinstance(params, Mapping):
+            raise BadRequest(f'params must be a mapping like {{"x": 0.5}}, got {params!r}.')
+        body = {
+            "params": {name: _plain(v) for name, v in params.items()},
+            **_outcome(_plain(value), failed, metadata, "the added point"),
+        }
+        answer = self._request(
+            "POST", f"/studies/{study}/add", json=body, idempotent=False, lost_hint=_ADD_LOST
+        )
         return _trial(answer)
 
     # --- reading ----------------------------------------------------------------------------
@@ -213,7 +241,10 @@ class Client:
         return self._request("GET", "/health")
 
     # --- plumbing ---------------------------------------------------------------------------
-    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _request(self, method: str, path: str, *, json: Any = None, **kwargs: Any) -> Any:
+        if json is not None:
+            kwargs["content"] = _json_body(json, f"{method} {path}")
+            kwargs["headers"] = {"Content-Type": "application/json"}
         response = self._raw(method, path, **kwargs)
         return None if response.status_code == 204 else response.json()
 
@@ -224,6 +255,7 @@ class Client:
         *,
         idempotent: bool = True,
         retried_tell: bool = False,
+        lost_hint: str = "",
         **kwargs: Any,
     ) -> httpx.Response:
         deadline = time.monotonic() + self.retry_s
@@ -240,14 +272,14 @@ class Client:
                 if not (idempotent or retried_tell):
                     raise ServiceError(
                         f"{method} {self.url}{path}: the connection broke before the answer "
-                        f"({exc}); the request may or may not have been applied."
+                        f"({exc}); the request may or may not have been applied.{lost_hint}"
                     ) from None
                 error, maybe_sent = exc, True
             except httpx.TimeoutException as exc:
                 raise ServiceError(
                     f"{method} {self.url}{path}: no answer within the client's timeout ({exc}); "
-                    "the request may or may not have been applied. A long ask (a model-based "
-                    "loop behind many requests) needs a larger Client(timeout=...)."
+                    f"the request may or may not have been applied.{lost_hint} A long request (a "
+                    "model-based loop behind many others) needs a larger Client(timeout=...)."
                 ) from None
             except httpx.HTTPError as exc:
                 raise ServiceError(f"{method} {self.url}{path} failed: {exc}") from None
@@ -267,6 +299,12 @@ class Client:
                     "is `asktell serve` running at that address?"
                 ) from None
             time.sleep(min(1.0, 0.02 * 2 ** min(attempt, 6)) * random.uniform(0.5, 1.0))
+
+
+_ADD_LOST = (
+    " An add is not retried (the point would be added twice): look at the study's trials "
+    "(Client.trials) before adding it again."
+)
 
 
 class _ToldBefore(Exception):
@@ -299,15 +337,46 @@ def _error(response: httpx.Response, method: str, path: str) -> ServiceError:
     return cls(f"{detail} [{method} {path}: HTTP {status}]", status=status)
 
 
-def _check_finite(value: Any, trial_id: int) -> None:
+def _plain(value: Any) -> Any:
+    """A numpy or torch scalar or vector as Python numbers (lists for vectors and tuples)."""
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    return [_plain(v) for v in value] if isinstance(value, (list, tuple)) else value
+
+
+def _outcome(value: Any, failed: bool, metadata: Mapping[str, Any] | None, what: str) -> dict[str, Any]:
+    """The ``value``/``failed``/``metadata`` fields of a tell or an add (``what`` names it)."""
+    _check_finite(value, what)
+    body: dict[str, Any] = {"failed": failed}
+    if value is not None:
+        body["value"] = value
+    if metadata is not None:
+        if not isinstance(metadata, Mapping):
+            raise BadRequest(f"metadata must be a JSON object (a dict), got {metadata!r} for {what}.")
+        body["metadata"] = dict(metadata)
+    return body
+
+
+def _check_finite(value: Any, what: str) -> None:
     """JSON has no NaN or infinity: refuse them here, with the server's wording."""
     numbers = value if isinstance(value, list) else [value]
     for number in numbers:
         if isinstance(number, float) and not math.isfinite(number):
             raise BadRequest(
-                f"value must be a finite float, got {number!r} for trial {trial_id}; "
+                f"value must be a finite float, got {number!r} for {what}; "
                 "report a failed evaluation with failed=True instead."
             )
+
+
+def _json_body(body: Any, where: str) -> bytes:
+    """The request body as strict JSON (the server reads nothing else), or BadRequest."""
+    try:
+        return json.dumps(body, allow_nan=False, separators=(",", ":")).encode("utf-8")
+    except (TypeError, ValueError) as exc:  # a NaN or infinity, an object JSON cannot hold
+        raise BadRequest(
+            f"{where}: the request must be JSON with finite numbers (no NaN, no infinity, "
+            f"only dicts, lists, strings, numbers, booleans and None): {exc}."
+        ) from None
 
 
 def _as_told(value: Any) -> Any:

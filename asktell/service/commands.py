@@ -1,14 +1,17 @@
-"""The service's side of the ``asktell`` command: ``serve``, and ``ask``/``tell`` with ``--url``.
+"""The service's side of the ``asktell`` command: ``serve``, and ``ask``/``tell``/``add`` with ``--url``.
 
 ::
 
     asktell serve --db sqlite:///runs.db --host 127.0.0.1 --port 8080 --token s3cret [--workers 2]
     asktell ask  --url http://127.0.0.1:8080 --study branin --n 2      # token: --token or $ASKTELL_TOKEN
     asktell tell --url http://127.0.0.1:8080 --study branin --trial 0 --value 0.42
+    asktell add  --url http://127.0.0.1:8080 --study branin --params '{"x1": 3.1, "x2": 2.3}' --value 0.4
 
-``ask`` and ``tell`` print what their file-based forms print (one ``{"id", "params"}`` line per
-trial; the told trial), so a shell evaluator switches from a state file to a server by changing
-its options. This module imports no FastAPI: ``serve`` loads uvicorn and the app when it runs.
+``ask``, ``tell`` and ``add`` print what their file-based forms print (one ``{"id", "params"}``
+line per trial; the told or added trial), so a shell evaluator switches from a state file to a
+server by changing its options. An ``add`` whose answer was lost is not retried (see
+:class:`~asktell.service.client.Client`): the command fails, saying so, rather than add the point
+twice. This module imports no FastAPI: ``serve`` loads uvicorn and the app when it runs.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ def _need(module: str) -> None:
 
 def _client(args: argparse.Namespace) -> Any:
     if not args.study:
-        raise CommandError("--url needs --study NAME: the study to ask or tell.")
+        raise CommandError("--url needs --study NAME: the study on the server to use.")
     _need("httpx")
     from asktell.service.client import Client
 
@@ -54,9 +57,23 @@ def remote_tell(args: argparse.Namespace, value: Any, status: str, metadata: Any
     """``asktell tell --url ... --study ...``: prints the told trial."""
     with _client(args) as client:
         trial = client.tell(args.study, args.trial, value, failed=status == "failed", metadata=metadata)
+    _print_trial(trial)
+    return 0
+
+
+def remote_add(
+    args: argparse.Namespace, params: dict[str, Any], value: Any, status: str, metadata: Any
+) -> int:
+    """``asktell add --url ... --study ...``: prints the added trial."""
+    with _client(args) as client:
+        trial = client.add(args.study, params, value, failed=status == "failed", metadata=metadata)
+    _print_trial(trial)
+    return 0
+
+
+def _print_trial(trial: Any) -> None:
     value_json = list(trial.value) if isinstance(trial.value, tuple) else trial.value
     print(json.dumps({"id": trial.id, "status": trial.status, "value": value_json}))
-    return 0
 
 
 def define_serve(parser: argparse.ArgumentParser) -> Any:

@@ -11,6 +11,7 @@ the snapshot cache.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict, deque
 from typing import Any, Generic, Protocol, TypeVar
@@ -63,7 +64,7 @@ def create_engine(url: str, busy_timeout_s: float = 30.0) -> Engine:
     synchronous = options.get("synchronous", "normal").upper()
     if synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
         raise StateError(f"synchronous must be off, normal, full or extra, got {synchronous.lower()!r}.")
-    busy_ms = int(float(options.get("busy_timeout", busy_timeout_s * 1000)))
+    busy_ms = _busy_timeout_ms(options.get("busy_timeout"), busy_timeout_s)
     engine = sa_create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": busy_ms / 1000},
@@ -89,6 +90,22 @@ def create_engine(url: str, busy_timeout_s: float = 30.0) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _busy_timeout_ms(text: str | None, default_s: float) -> int:
+    """The ``busy_timeout`` option of a SQLite URL (milliseconds), or ``default_s`` in ms."""
+    if text is None:
+        return int(default_s * 1000)
+    try:
+        busy_ms = float(text)
+    except ValueError:
+        busy_ms = math.nan
+    if not (math.isfinite(busy_ms) and busy_ms >= 0):
+        raise StateError(
+            f"busy_timeout must be a number of milliseconds >= 0, got {text!r}; "
+            "e.g. sqlite:///asktell.db?busy_timeout=30000."
+        )
+    return int(busy_ms)
 
 
 class FifoLock:

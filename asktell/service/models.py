@@ -158,7 +158,19 @@ class AskOut(BaseModel):
     )
 
 
-class TellIn(_Body):
+class _Outcome(_Body):
+    """What an evaluation gave: a value (completed), or failed=true with no value."""
+
+    value: Finite | list[Finite] | None = Field(
+        default=None,
+        description="the value to minimize (a list for several objectives); "
+        "JSON has no NaN: report a failed evaluation with failed=true instead",
+    )
+    failed: bool = Field(default=False, strict=True)
+    metadata: dict[str, Any] | None = Field(default=None, description="a JSON object stored with the trial")
+
+
+class TellIn(_Outcome):
     """A trial's outcome: a value (completed), or failed=true with no value."""
 
     model_config = ConfigDict(
@@ -173,13 +185,28 @@ class TellIn(_Body):
     )
 
     trial_id: int = Field(strict=True, ge=0, le=MAX_INT)
-    value: Finite | list[Finite] | None = Field(
-        default=None,
-        description="the value to minimize (a list for several objectives); "
-        "JSON has no NaN: report a failed evaluation with failed=true instead",
+
+
+class AddIn(_Outcome):
+    """An evaluation the loop did not ask for: a point of the space and its outcome."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={
+            "examples": [
+                {"params": {"x": 2.0}, "value": 0.0, "metadata": {"source": "lab notebook"}},
+                {"params": {"x": -4.5}, "failed": True},
+            ]
+        },
     )
-    failed: bool = Field(default=False, strict=True)
-    metadata: dict[str, Any] | None = Field(default=None, description="a JSON object stored with the trial")
+
+    params: dict[str, Scalar] = Field(
+        max_length=1000,
+        description="the point: a value for every parameter of the study's space, in its range "
+        "(an integer for an integer parameter, one of the choices for a categorical one)",
+        examples=[{"x": 2.0}],
+    )
 
 
 class BestOut(BaseModel):

@@ -8,7 +8,7 @@ rows and never parses a state, and a tell writes one row. Every change goes thro
 ``ask``/``tell``, then in one transaction ``UPDATE ... WHERE version = :read_version`` and write the
 changed trial rows. When another request committed in between, the update matches no row, nothing is
 written, and the change is recomputed from a fresh snapshot (a bounded number of times, then
-:class:`~asktell.service.errors.Conflict`). So any number of server processes can share a database,
+:class:`~asktell.errors.Conflict`). So any number of server processes can share a database,
 and no request can lose a committed tell or hand out a pending trial twice.
 
 Parsing a large state on every request would dominate the cost of an ask, so each process keeps the
@@ -18,7 +18,9 @@ only when the revision matches, catches up from the trial rows written since the
 when it does not (a reload in full after an import), and never commits without the version check.
 Requests of one process on one study are serialized by an in-process lock that serves them in
 arrival order, so they do not waste work on conflicts and none waits much longer than the others;
-processes still conflict with each other, and that is what the check is for.
+each study has a lock of its own, so requests of different studies never wait for each other (they
+run side by side in the server's thread pool). Processes still conflict with each other, and that
+is what the check is for.
 
 SQLite runs in WAL mode (readers never block the writer) with a busy timeout and
 ``synchronous=NORMAL``: a commit survives the server process being killed; add
@@ -32,7 +34,9 @@ import hashlib
 import json
 import random
 import secrets
+import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -102,7 +106,8 @@ class Storage:
         self.url = normalize_url(url)
         self.max_attempts = max_attempts
         self._cache: SnapshotCache[Snapshot] = SnapshotCache(cache_size)
-        self._locks = [FifoLock() for _ in range(64)]
+        self._locks: weakref.WeakValueDictionary[str, FifoLock] = weakref.WeakValueDictionary()
+        self._locks_mutex = threading.Lock()
         self.engine = create_engine(self.url, busy_timeout_s)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._create_schema()
@@ -301,7 +306,7 @@ class Storage:
         result is kept only from the run that committed). Raises what ``change`` raises (nothing is
         written then), StudyNotFound, or Conflict after ``max_attempts`` lost races.
         """
-        lock = self._locks[hash(name) % len(self._locks)]
+        lock = self._lock(name)  # held by this frame (and so kept) until the change is committed
         with lock:
             for attempt in range(self.max_attempts):
                 snap = self.snapshot(name)
@@ -313,6 +318,15 @@ class Storage:
             f"study {name!r} was changed by {self.max_attempts} concurrent requests while this one "
             "was computed; nothing was changed. Retry the request."
         )
+
+    def _lock(self, name: str) -> FifoLock:
+        """The study's own in-process lock: one per name while a request holds it (a lock no
+        request holds is dropped, so the table grows with the studies in use, not all studies)."""
+        with self._locks_mutex:
+            lock = self._locks.get(name)
+            if lock is None:
+                lock = self._locks[name] = FifoLock()
+            return lock
 
     def _commit(self, snap: Snapshot, new: State) -> bool:
         """Write ``new`` if the study is still at ``snap``'s version; False when it is not."""

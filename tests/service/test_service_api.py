@@ -319,10 +319,14 @@ def test_delete_removes_the_study_and_its_trials(api, study: str) -> None:
 def test_openapi_schema_names_the_models(api) -> None:
     schema = api.get("/openapi.json").json()
     names = set(schema["components"]["schemas"])
-    assert {"StudyCreate", "TellIn", "AskOut", "TrialOut", "StateDoc", "ErrorOut"} <= names
+    assert {"StudyCreate", "TellIn", "AddIn", "AskOut", "TrialOut", "StateDoc", "ErrorOut"} <= names
     assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     tell = schema["paths"]["/studies/{name}/tell"]["post"]
     assert "409" in tell["responses"] and "401" in tell["responses"]
+    add = schema["paths"]["/studies/{name}/add"]["post"]
+    assert add["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/AddIn")
+    assert {"200", "401", "404", "422"} <= set(add["responses"])
+    assert set(schema["components"]["schemas"]["AddIn"]["required"]) == {"params"}
 
 
 def test_a_long_run_stays_consistent(api, study: str) -> None:
@@ -341,3 +345,144 @@ def test_a_body_that_is_not_json_is_refused(api, study: str) -> None:
     digits = b'{"trial_id": 0, "value": ' + b"9" * 5000 + b"}"
     huge = api.post(f"/studies/{study}/tell", content=digits)
     assert huge.status_code == 400 and "not valid JSON" in huge.json()["detail"]
+
+
+# --- add: an evaluation the loop did not ask for ------------------------------------------------
+
+POINT = {"x": 0.25, "k": 2, "c": None}
+
+
+def test_add_records_a_point_exactly_as_the_library_does(api, study: str) -> None:
+    api.post(f"/studies/{study}/ask")  # trial 0, pending
+    version = _version(api, study)
+    answer = api.post(
+        f"/studies/{study}/add", json={"params": POINT, "value": 1.5, "metadata": {"source": "notebook"}}
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {
+        "id": 1,
+        "params": POINT,
+        "status": "completed",
+        "value": 1.5,
+        "metadata": {"added": True, "source": "notebook"},
+    }
+    failed = api.post(f"/studies/{study}/add", json={"params": {**POINT, "c": "b"}, "failed": True})
+    assert failed.json()["status"] == "failed" and failed.json()["value"] is None
+    assert failed.json()["metadata"] == {"added": True}
+    assert _version(api, study) == version + 2  # one commit per add
+    assert api.get(f"/studies/{study}/trials/1").json() == answer.json()
+    assert api.get(f"/studies/{study}").json()["counts"] == {"pending": 1, "completed": 1, "failed": 1}
+    assert api.get(f"/studies/{study}/best").json()["trial"]["id"] == 1
+    (next_trial,) = api.post(f"/studies/{study}/ask").json()["trials"]
+    assert next_trial["id"] == 3
+
+    # the same transitions through the library give the same state
+    loop = asktell.loops.RandomSearch()
+    state = loop.init(asktell.Space.from_dict(SPACE), seed=3)
+    state, _ = loop.ask(state)
+    state = loop.add(state, POINT, 1.5, metadata={"source": "notebook"})
+    state = loop.add(state, {**POINT, "c": "b"}, None, status="failed")
+    state, _ = loop.ask(state)
+    assert asktell.State.from_json(api.get(f"/studies/{study}/state").text) == state
+
+
+def test_a_model_based_loop_fits_on_added_points(api) -> None:
+    """BayesOpt with a design of 3: three added points complete it, so the first ask is the
+    model's, fitted on them (the library with the same adds asks the same point, without them a
+    design point)."""
+    config = {"n_init": 3, "num_restarts": 2, "raw_samples": 32, "max_fit_iter": 20, "acq_maxiter": 20}
+    body = {**STUDY, "name": "bo", "loop": "bayesopt", "config": config}
+    assert api.post("/studies", json=body).status_code == 201
+    points = [{"x": x, "k": k, "c": c} for x, k, c in [(-1.5, 1, "a"), (0.3, 3, "b"), (1.8, 5, None)]]
+    for point in points:
+        added = api.post("/studies/bo/add", json={"params": point, "value": objective(point)})
+        assert added.status_code == 200, added.text
+    (asked,) = api.post("/studies/bo/ask").json()["trials"]
+    assert asked["id"] == 3 and asked["metadata"]["model"] == "gp" and asked["metadata"]["n_train"] == 3
+
+    loop = asktell.loops.BayesOpt(**config)
+    state = loop.init(asktell.Space.from_dict(SPACE), seed=3)
+    _, (design,) = loop.ask(state)
+    for point in points:
+        state = loop.add(state, point, objective(point))
+    state, (expected,) = loop.ask(state)
+    assert asked["params"] == expected.params
+    assert design.metadata["model"] == "sobol" and design.params != expected.params
+
+
+ADD_REFUSALS = [
+    (b'{"params": {"x": 0.25, "k": 2, "c": "a", "z": 1}, "value": 1.0}', 422, "unexpected ['z']"),
+    (b'{"params": {"x": 0.25, "k": 2}, "value": 1.0}', 422, "missing ['c']"),
+    (b'{"params": {"x": 5.0, "k": 2, "c": "a"}, "value": 1.0}', 422, "parameter 'x' must lie in"),
+    (b'{"params": {"x": 0.25, "k": 9, "c": "a"}, "value": 1.0}', 422, "parameter 'k' must lie in"),
+    (b'{"params": {"x": 0.25, "k": 2.0, "c": "a"}, "value": 1.0}', 422, "must be an integer"),
+    (b'{"params": {"x": 0.25, "k": 2, "c": "d"}, "value": 1.0}', 422, "parameter 'c'"),
+    (b'{"params": {"x": "0.25", "k": 2, "c": "a"}, "value": 1.0}', 422, "must be a real number"),
+    (b'{"params": {"x": true, "k": 2, "c": "a"}, "value": 1.0}', 422, "must be a real number"),
+    (b'{"params": {"x": [0.25], "k": 2, "c": "a"}, "value": 1.0}', 422, "params.x"),
+    (b'{"params": {"x": 1e999, "k": 2, "c": "a"}, "value": 1.0}', 422, "finite number"),
+    (b'{"params": [0.25, 2, "a"], "value": 1.0}', 422, "params"),
+    (b'{"value": 1.0}', 422, "params"),
+    (b'{"params": {"x": 0.25, "k": 2, "c": "a"}, "value": NaN}', 400, "NaN, which is not JSON"),
+    (b'{"params": {"x": 0.25, "k": 2, "c": "a"}, "value": -Infinity}', 400, "failed=true"),
+    (b'{"params": {"x": 0.25, "k": 2, "c": "a"}, "value": 1e999}', 422, "finite number"),
+    (b'{"params": {"x": 0.25, "k": 2, "c": "a"}, "value": "NaN"}', 422, "failed=true"),
+    (b'{"params": {"x": 0.25, "k": 2, "c": "a"}, "value": "0.5"}', 422, "valid number"),
+    (b'{"params": {"x": 0.25, "k": 2, "c": "a"}, "value": [1.0, 2.0]}', 422, "must be a finite float"),
+    (b'{"params": {"x": 0.25, "k": 2, "c": "a"}}', 422, "send its value, or failed=true"),
+    (b'{"params": {"x": 0.25, "k": 2, "c": "a"}, "value": 1.0, "failed": true}', 422, "not both"),
+    (b'{"params": {"x": 0.25, "k": 2, "c": "a"}, "value": 1.0, "metadata": {"a": 1e999}}', 422,
+     "metadata must be JSON with finite numbers"),
+    (b'{"params": {"x": 0.25, "k": 2, "c": "a"}, "value": 1.0, "metadata": [1]}', 422, "metadata"),
+    (b'{"params": {"x": 0.25, "k": 2, "c": "a"}, "value": 1.0, "trial_id": 0}', 422, "Extra inputs"),
+    (b'{"params": {"x": 0.25, "k": 2, "c": "a"}, "value": 1.0', 400, "not valid JSON"),
+    (b"", 422, "body"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("body, status, fragment", ADD_REFUSALS)
+def test_bad_adds_are_refused_and_change_nothing(api, study, body, status, fragment) -> None:
+    api.post(f"/studies/{study}/ask")
+    api.post(f"/studies/{study}/add", json={"params": POINT, "value": 1.0})
+    before, version = api.get(f"/studies/{study}/state").text, _version(api, study)
+    answer = api.post(f"/studies/{study}/add", content=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == status, answer.text
+    assert fragment in answer.json()["detail"]
+    assert api.get(f"/studies/{study}/state").text == before
+    assert _version(api, study) == version
+
+
+def test_an_add_needs_as_many_values_as_objectives(api) -> None:
+    assert api.post("/studies", json={**STUDY, "name": "mo", "n_objectives": 2}).status_code == 201
+    before = api.get("/studies/mo/state").text
+    for value, fragment in [
+        (1.0, "must be a list of 2 finite floats, got 1.0"),
+        ([1.0], "must have 2 objectives, got 1"),
+        ([1.0, 2.0, 3.0], "must have 2 objectives, got 3"),
+    ]:
+        answer = api.post("/studies/mo/add", json={"params": POINT, "value": value})
+        assert answer.status_code == 422 and fragment in answer.json()["detail"], answer.text
+    assert api.get("/studies/mo/state").text == before
+    ok = api.post("/studies/mo/add", json={"params": POINT, "value": [1.0, 2.0]})
+    assert ok.status_code == 200 and ok.json()["value"] == [1.0, 2.0]
+
+
+def test_an_add_needs_a_token_and_a_study(api, study: str) -> None:
+    before, version = api.get(f"/studies/{study}/state").text, _version(api, study)
+    body = {"params": POINT, "value": 1.0}
+    for header in ["", "Bearer wrong"]:
+        answer = api.post(f"/studies/{study}/add", json=body, headers={"Authorization": header})
+        assert answer.status_code == 401 and "token" in answer.json()["detail"]
+    unknown = api.post("/studies/nope/add", json=body)
+    assert unknown.status_code == 404 and "does not exist" in unknown.json()["detail"]
+    assert api.get(f"/studies/{study}/state").text == before
+    assert _version(api, study) == version
+
+
+@pytest.mark.parametrize("token", ["", None])
+def test_the_server_needs_a_token(storage, token) -> None:
+    from asktell.errors import ConfigError
+    from asktell.service.app import create_app
+
+    with pytest.raises(ConfigError, match="non-empty token"):
+        create_app(storage, token)

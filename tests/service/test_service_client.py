@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
+import numpy as np
 import pytest
 from svc_helpers import ROOT, SPACE, ServerProcess, free_port, objective
 
@@ -114,6 +116,39 @@ def _cli(capsys, *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+def test_cli_add_with_url(server, client, capsys, request) -> None:
+    name = request.node.name[:60]
+    client.create_study(name, "random", SPACE, n_objectives=1)
+    target = ["--url", server.url, "--study", name, "--token", TOKEN]
+    point = '{"x": 0.5, "k": 3, "c": null}'
+    code, out, _ = _cli(capsys, "add", *target, "--params", point, "--value", "0.75",
+                        "--metadata", '{"source": "lab"}')  # fmt: skip
+    assert code == 0 and json.loads(out) == {"id": 0, "status": "completed", "value": 0.75}
+    code, out, _ = _cli(capsys, "add", *target, "--params", point, "--failed")
+    assert code == 0 and json.loads(out) == {"id": 1, "status": "failed", "value": None}
+    trials = client.trials(name)
+    assert trials[0].params == {"x": 0.5, "k": 3, "c": None}
+    assert [t.metadata for t in trials] == [{"added": True, "source": "lab"}, {"added": True}]
+    version = client.study(name)["version"]
+    for argv, message in [
+        (["--params", '{"x": 5.0, "k": 3, "c": null}', "--value", "1"], "parameter 'x' must lie in"),
+        (["--params", '{"x": 0.5, "k": 3, "c": null, "z": 0}', "--value", "1"], "unexpected ['z']"),
+        (["--params", '{"x": 0.5, "k": 3.5, "c": null}', "--value", "1"], "must be an integer"),
+        (["--params", point, "--value", "[1, 2]"], "must be a finite float"),
+        (["--params", point, "--value", "nan"], "--failed instead"),
+    ]:
+        code, out, err = _cli(capsys, "add", *target, *argv)
+        assert code == 2 and err.startswith("asktell: error: ") and message in err, (argv, err)
+        assert out == ""
+    code, _, err = _cli(capsys, "add", "--url", server.url, "--study", name, "--token", "bad",
+                        "--params", point, "--value", "1")  # fmt: skip
+    assert code == 2 and "token" in err
+    code, _, err = _cli(capsys, "add", "--url", server.url, "--study", "nope", "--token", TOKEN,
+                        "--params", point, "--value", "1")  # fmt: skip
+    assert code == 2 and "does not exist" in err
+    assert client.study(name)["version"] == version and len(client.trials(name)) == 2
+
+
 def test_cli_ask_and_tell_with_url(server, client, capsys, monkeypatch, request) -> None:
     name = request.node.name[:60]
     client.create_study(name, "random", SPACE)
@@ -144,6 +179,7 @@ def test_cli_ask_and_tell_with_url(server, client, capsys, monkeypatch, request)
         (["tell", *target, "--trial", "0", "--value", "1"], "already completed"),
         (["tell", *target, "--trial", "1", "--value", "nan"], "--failed instead"),
         (["tell", *target, "--trial", "9", "--value", "1"], "no trial 9"),
+        (["tell", *target, "--trial", "1", "--value", "1", "--metadata", "[1]"], "JSON object"),
         (["ask", "--url", server.url, "--study", "nope", "--token", TOKEN], "does not exist"),
         (["ask", "--url", server.url], "--url needs --study"),
         (["ask", "--url", server.url, "--study", name, "--token", "bad"], "token"),
@@ -153,6 +189,79 @@ def test_cli_ask_and_tell_with_url(server, client, capsys, monkeypatch, request)
     code, _, err = _cli(capsys, "ask", "--state", "x.json", "--url", server.url)
     assert code == 2 and "not allowed with" in err
     assert [t.status for t in client.trials(name)] == ["completed", "failed"]
+
+
+def test_the_client_adds_points(client, request) -> None:
+    name = request.node.name[:60]
+    client.create_study(name, "random", SPACE, seed=2)
+    (asked,) = client.ask(name)
+    point = {"x": np.float64(0.5), "k": np.int64(3), "c": "b"}  # numpy scalars are sent as numbers
+    added = client.add(name, point, np.float32(1.25), metadata={"source": "earlier run"})
+    assert isinstance(added, asktell.Trial)
+    assert (added.id, added.status, added.value) == (1, "completed", 1.25)
+    assert added.params == {"x": 0.5, "k": 3, "c": "b"} and type(added.params["k"]) is int
+    assert added.metadata == {"added": True, "source": "earlier run"}
+    failed = client.add(name, {"x": -1.0, "k": 1, "c": None}, failed=True)
+    assert (failed.id, failed.status, failed.value) == (2, "failed", None)
+    assert client.trials(name)[1] == added and client.best(name) == added
+    assert client.study(name)["version"] == 4
+    for call, error, message in [
+        (lambda: client.add(name, {"x": 9.0, "k": 1, "c": "a"}, 1.0), BadRequest, "must lie in"),
+        (lambda: client.add(name, {"x": 0.0, "k": 1, "c": "a"}), BadRequest, "send its value"),
+        (lambda: client.add(name, {"x": 0.0, "k": 1, "c": "a"}, float("inf")), BadRequest, "finite"),
+        (lambda: client.add(name, {"x": float("nan"), "k": 1, "c": "a"}, 1.0), BadRequest, "finite"),
+        (lambda: client.add(name, {"x": 0.0, "k": 1, "c": "a"}, 1.0, metadata={"s": {1}}), BadRequest,
+         "JSON"),
+        (lambda: client.add(name, [0.0, 1, "a"], 1.0), BadRequest, "mapping"),
+        (lambda: client.add(name, point, 1.0, metadata=[1]), BadRequest, "JSON object"),
+        (lambda: client.tell(name, asked.id, 1.0, metadata=[1]), BadRequest, "JSON object"),
+        (lambda: client.add("no-such-study", point, 1.0), StudyNotFound, "does not exist"),
+    ]:  # fmt: skip
+        with pytest.raises(error, match=message):
+            call()
+    assert client.study(name)["version"] == 4 and len(client.trials(name)) == 3
+    assert client.trials(name)[0] == asked
+
+
+class _FlakyTransport(httpx.BaseTransport):
+    """A real transport that fails the first add: before sending it (``refuse``: connection
+    refused) or after the server answered (``lose``: the answer is lost on the way back)."""
+
+    def __init__(self, mode: str):
+        self.mode, self.adds, self.inner = mode, 0, httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        is_add = request.url.path.endswith("/add")
+        self.adds += is_add
+        if is_add and self.adds == 1 and self.mode == "refuse":
+            raise httpx.ConnectError("connection refused", request=request)
+        response = self.inner.handle_request(request)
+        if is_add and self.adds == 1 and self.mode == "lose":
+            response.read()
+            response.close()
+            raise httpx.ReadError("connection reset by peer", request=request)
+        return response
+
+
+@pytest.mark.parametrize("mode", ["refuse", "lose"])
+def test_an_add_is_retried_only_when_it_never_reached_the_server(server, mode) -> None:
+    name = f"add-retry-{mode}"
+    transport = _FlakyTransport(mode)
+    with asktell.Client(server.url, TOKEN, retry_s=30.0) as flaky:
+        flaky.create_study(name, "random", SPACE)
+        flaky._http = httpx.Client(  # the client's own session, on the flaky transport
+            base_url=server.url, headers={"Authorization": f"Bearer {TOKEN}"}, transport=transport
+        )
+        point = {"x": 0.5, "k": 3, "c": "b"}
+        if mode == "refuse":  # never sent: retried, added once
+            assert flaky.add(name, point, 1.0).id == 0
+            assert transport.adds == 2
+        else:  # applied, answer lost: not retried, and the error says so
+            with pytest.raises(ServiceError, match="may or may not have been applied.*Client.trials"):
+                flaky.add(name, point, 1.0)
+            assert transport.adds == 1
+        trials = flaky.trials(name)
+    assert [(t.id, t.params, t.value) for t in trials] == [(0, point, 1.0)]
 
 
 def _readme_block(language: str, after: str) -> str:

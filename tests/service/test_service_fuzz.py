@@ -57,6 +57,7 @@ ROUTES = [  # deleting comes last, so the other routes find the study
     ("GET", "/studies/{name}"),
     ("POST", "/studies/{name}/ask"),
     ("POST", "/studies/{name}/tell"),
+    ("POST", "/studies/{name}/add"),
     ("GET", "/studies/{name}/trials"),
     ("GET", "/studies/{name}/trials/{trial_id}"),
     ("GET", "/studies/{name}/best"),

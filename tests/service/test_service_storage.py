@@ -263,3 +263,45 @@ def test_a_state_with_trials_is_created_with_rows(storage: Storage) -> None:
     assert len(storage.trials("pre")) == 3
     assert storage.state("pre") == state
     assert isinstance(storage.state("pre"), State)
+
+
+@pytest.mark.parametrize("value", ["soon", "-5", "nan", "inf"])
+def test_a_bad_busy_timeout_is_refused(tmp_path, value: str) -> None:
+    from asktell.errors import StateError
+
+    message = f"busy_timeout must be a number of milliseconds >= 0, got '{value}'"
+    with pytest.raises(StateError, match=message):
+        Storage(f"sqlite:///{tmp_path / 'b.db'}?busy_timeout={value}")
+    assert not (tmp_path / "b.db").exists()
+
+
+def test_a_busy_study_holds_up_no_other_study(storage: Storage, study: str) -> None:
+    """Each study has its own in-process lock: while one request holds study ``s`` (its change
+    waits for an event), updates of a hundred other studies go through. (With locks shared by
+    stripes of names, some of them would wait for ``s``, and this test would time out.)"""
+    others = [f"o{i}" for i in range(100)]
+    for name in others:
+        storage.create_study(name, Sobol().init(Space.from_dict(SPACE), seed=0))
+    inside, release = threading.Event(), threading.Event()
+
+    def held(snap):
+        inside.set()
+        assert release.wait(120)
+        return _ask(snap, 1)
+
+    holder = threading.Thread(target=lambda: storage.update(study, held))
+    holder.start()
+    try:
+        assert inside.wait(60)
+        done: list[int] = []
+        worker = threading.Thread(
+            target=lambda: done.extend(storage.update(name, lambda s: _ask(s, 1))[0].id for name in others)
+        )
+        worker.start()
+        worker.join(timeout=120)
+        assert not worker.is_alive() and done == [0] * len(others)
+        assert storage.study(study).version == 1  # still held, not yet committed
+    finally:
+        release.set()
+        holder.join(timeout=60)
+    assert storage.study(study).n_trials == 1
