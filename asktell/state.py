@@ -419,6 +419,10 @@ def append_trial(
         ParamError: the point is not in the space.
         TrialError: a bad value, status or metadata (as :func:`finish_trial`).
     """
-    trial = Trial(id=len(state.trials), params=state.space.check(params), metadata={"added": True})
-    grown = replace(state, trials=state.trials + (trial,))
-    return finish_trial(grown, trial.id, value, status=status, metadata=metadata)
+    trial = Trial(id=len(state.trials), params=state.space.check(params))
+    done = finish_trial(
+        replace(state, trials=state.trials + (trial,)), trial.id, value, status=status, metadata=metadata
+    )
+    # the marker records where the trial came from: user metadata cannot unset it
+    told = {k: v for k, v in done.trials[-1].metadata.items() if k != "added"}
+    return done.replace_trial(replace(done.trials[-1], metadata={"added": True, **told}))

@@ -160,3 +160,9 @@ def test_a_state_written_before_an_option_existed_still_resumes():
     data["loop_config"]["fit_subset"] = 7  # a different value is another configuration
     with pytest.raises(StateError, match="asktell.load"):
         loop.ask(State.from_json(json.dumps(data)))
+
+
+def test_an_added_trial_keeps_its_marker_whatever_the_metadata_says():
+    loop, state = _run(RandomSearch())
+    added = loop.add(state, state.trials[0].params, 1.0, metadata={"added": False, "source": "lab"})
+    assert added.trials[-1].metadata == {"added": True, "source": "lab"}
