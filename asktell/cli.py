@@ -4,11 +4,14 @@
 
     asktell init --loop sobol --space space.json --state run.json --seed 0
     asktell ask  --state run.json --n 4       # one JSON line per trial: {"id": 0, "params": {...}}
+    asktell init --loop random --objectives 2 ...             # values are then JSON lists
     asktell tell --state run.json --trial 0 --value 0.42     # or --failed
+    asktell add  --state run.json --params '{"x": 0.5}' --value 0.37   # a point not asked for
     asktell show --state run.json [--json]
     asktell demo [--budget 25] [--seed 0]
     asktell serve --db sqlite:///runs.db --port 8080 --token T   # the HTTP service (asktell.service)
-    asktell ask  --url http://127.0.0.1:8080 --study NAME        # ask/tell a server's study instead
+    asktell ask  --url http://127.0.0.1:8080 --study NAME        # ask/tell/add a server's study
+    asktell federate --algorithm fzoos --dim 20 --clients 3 --rounds 3   # a federation, in process
 
 A command that changes a state file reads it under an exclusive lock (so concurrent ``ask`` and
 ``tell`` commands on one file never lose each other's trials), validates everything, and only then
