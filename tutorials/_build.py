@@ -805,31 +805,20 @@ medium budget, so the notebook runs in a few minutes; FedZO's drift shows alread
 """),
     code(SETUP),
     md("""
-The federated quadratic: client `i` has `f_i(x) = (sum_j A_ij x_j^2 + B_ij x_j + 1) / (10 d)`
-with coefficients drawn around 1 (heterogeneity `C = 5`: larger is more different), so every
-client's own optimum differs from the global one, at `x_j = -0.5`, `F* = 0.1 / d - 0.025`.
+The federated quadratic of the FZooS paper (arXiv 2308.04077), `asktell.problems.federated_quadratic`:
+client `i` has `f_i(x) = (sum_j A_ij x_j^2 + B_ij x_j + 1) / (10 d)` with coefficients drawn around
+1 (heterogeneity `C = 5`: larger is more different), so every client's own optimum differs from the
+global one, at `x_j = -0.5`, `F* = 0.1 / d - 0.025`.
 """),
     code("""
-import numpy as np
-
 from asktell import Real, Space
 from asktell.loops.federated import FedZO, FZooS, simulate
+from asktell.problems import federated_quadratic, federated_quadratic_minimum
 
 d, n_clients, C = 6, 5, 5.0
 space = Space({f"x{j}": Real(-2.0, 2.0) for j in range(d)})
-rng = np.random.default_rng(0)
-a = rng.dirichlet([1 / n_clients] * n_clients, size=d).T
-b = rng.dirichlet([1 / n_clients] * n_clients, size=d).T
-
-
-def client(i):
-    A, B = 1 + C * (a[i] - 1 / n_clients), 1 + C * (b[i] - 1 / n_clients)
-    return lambda p: float(((A * np.array(list(p.values())) ** 2
-                             + B * np.array(list(p.values()))).sum() + 1) / (10 * d))
-
-
-clients = [client(i) for i in range(n_clients)]
-F_STAR = 0.1 / d - 0.025
+clients = federated_quadratic(n_clients, d, heterogeneity=C, seed=0)  # f_i(params) -> float
+F_STAR = federated_quadratic_minimum(d)
 rounds = 2 if SMOKE else 10  # a medium budget: FZooS's rounds take seconds each here
 """),
     code("""
@@ -869,17 +858,52 @@ plt.show()
     md("""
 ## Each piece is pure and JSON
 
-`simulate` only strings together pure functions: `server_init`, `client_init`, each client's own
-`ask`/`tell`, `client_report` (a `Message` of float64 arrays), `aggregate` and `client_sync`. Their
-states and messages are JSON, so a round can cross process or machine boundaries and resume after
-any message:
+`simulate` only strings together pure functions: `server_init`, `start_message` (the broadcast
+that opens a round), `client_init` (a client joins at a start message), each client's own
+`ask`/`tell`, `client_report` (a `Message` of float64 arrays, and the client's state once it is
+sent), `aggregate` and `client_sync`. Their states and messages are JSON, so a round can cross
+process or machine boundaries and resume after any message:
 """),
     code("""
+from asktell.loops.federated import Replies, Tally, evaluate, run_round
+
 fed = methods["FedZO"]
-server = fed.server_init(space, n_clients, 0, None)
-state0 = fed.client_init(server, 0)
-print(type(server).__name__, len(server.to_json()), "characters;", type(state0).__name__,
-      len(state0.to_json()), "characters")
+server = fed.server_init(space, n_clients, seed=0)
+start = fed.start_message(server)  # round 1's start: the global iterate x_0
+states = [fed.client_init(space, start, i, n_clients=n_clients, seed=0) for i in range(n_clients)]
+print(type(server).__name__, len(server.to_json()), "characters;", type(states[0]).__name__,
+      len(states[0].to_json()), "characters")
+
+ready = evaluate(fed, states[0], clients[0])  # ask and tell until the client has a report
+message, sent = fed.client_report(ready)  # the message, and the state that sent it
+print(message.kind, "of round", message.round, "from client", message.client,
+      {k: v.shape for k, v in message.arrays.items()}, "; the client now is in phase", sent.memo["phase"])
+"""),
+    md("""
+`run_round` drives one round through any transport: give it `exchange(broadcast, clients)`, which
+hands the broadcast to each client, lets it work, and returns the reports that arrived. Here the
+exchange is a plain loop; Flower's server uses `grid.send_and_receive`. The round logic (the post
+exchange of FZooS and SCAFFOLD-I, clients rejoining after missed rounds) and the counting of bytes
+and queries live in the driver, so every engine reports the same numbers. Round 1 by hand is
+`simulate`'s round 1:
+"""),
+    code("""
+def exchange(broadcast, chosen):
+    messages = []
+    for i in chosen:
+        states[i] = evaluate(fed, fed.client_sync(states[i], broadcast), clients[i])
+        message, states[i] = fed.client_report(states[i])
+        messages.append(message)
+    return Replies(messages, {i: len(states[i].trials) for i in chosen})
+
+
+result = run_round(fed, server, fed.select_clients(server), exchange, Tally.initial(n_clients))
+first = records["FedZO"][0]
+print("round", result.server.round, "- simulate's iterate:", list(result.server.x) == first["x"])
+print("bytes up", result.tally.bytes_up, "down", result.tally.bytes_down,
+      "queries", result.tally.total_queries, "- as simulate counted:",
+      (result.tally.bytes_up, result.tally.bytes_down, result.tally.total_queries)
+      == (first["bytes_up"], first["bytes_down"], first["queries"]))
 """),
     md("""
 ## On Flower
@@ -887,7 +911,8 @@ print(type(server).__name__, len(server.to_json()), "characters;", type(state0).
 The same pieces run as a [Flower](https://flower.ai) federation through
 `asktell.integrations.flower` (extra `asktell[federated]`): `client_app(fed, space, make_client)`
 wraps one client loop per node (the node's `partition-id` picks its black box) and
-`server_app(fed, space, rounds, seed)` runs the rounds with `grid.send_and_receive` and `aggregate`.
+`server_app(fed, space, rounds, seed)` runs the rounds with `run_round`, `grid.send_and_receive`
+being its exchange.
 On Flower's simulation runtime, with the same seed, the iterates equal `simulate`'s (a test checks
 this to 1e-12):
 
@@ -903,7 +928,7 @@ lists what the module provides.
     code("""
 try:
     import asktell.integrations.flower as flower
-    print([name for name in dir(flower) if not name.startswith("_")])
+    print(flower.__all__)
     print((flower.__doc__ or "").strip().splitlines()[0])
 except ImportError as exc:
     print("asktell.integrations.flower is not available here:", exc)

@@ -1,16 +1,19 @@
 """The finite-difference federated baselines: FedZO, FedProx, SCAFFOLD-I and SCAFFOLD-II.
 
-All share ZO-SGD's estimator (``asktell.loops.zeroth``, ALGORITHMS.md 5.2): at each of the ``T``
-local steps, ``q`` orthonormalized Gaussian directions, smoothing ``mu``, ``q + 1`` queries (the
-point and its probes), then a corrected Adam step ``x <- x - Adam(g + gamma * v)``:
+As the FZooS paper (arXiv 2308.04077) sets them up for its comparisons, all share ZO-SGD's
+estimator (``asktell.loops.zeroth``): at each of the ``T`` local steps, ``q`` orthonormalized
+Gaussian directions, smoothing ``mu``, ``q + 1`` queries (the point and its probes), then a
+corrected Adam step ``x <- x - Adam(g + gamma * v)``:
 
-- **FedZO**: no correction.
-- **FedProx**: ``v = prox * (x - x_{r-1})``, a pull towards the round's start point.
-- **SCAFFOLD-I**: after the iterate exchange every client estimates its gradient at the new global
+- **FedZO** (Fang et al., arXiv 2201.09531): no correction.
+- **FedProx** (Li et al., arXiv 1812.06127): ``v = prox * (x - x_{r-1})``, a pull towards the
+  round's start point.
+- **SCAFFOLD** (Karimireddy et al., arXiv 1910.06378), with two kinds of control variate.
+  **SCAFFOLD-I**: after the iterate exchange every client estimates its gradient at the new global
   point ``x_r`` (``q + 1`` more queries, counted) and sends it; ``v = mean_j D_j - D_i`` of those
-  estimates, constant over the next round.
-- **SCAFFOLD-II**: ``v = mean_j gbar_j - gbar_i`` with ``gbar_i`` the mean of client ``i``'s
-  estimates over its local steps of the previous round, sent with the iterate.
+  estimates, constant over the next round. **SCAFFOLD-II**: ``v = mean_j gbar_j - gbar_i`` with
+  ``gbar_i`` the mean of client ``i``'s estimates over its local steps of the previous round, sent
+  with the iterate.
 
 Queries per client and round: ``T (q + 1)``, plus ``q + 1`` for SCAFFOLD-I.
 """
@@ -123,7 +126,7 @@ class FiniteDifferenceFederated(Federated):
 @register_loop
 @dataclass(frozen=True)
 class FedZO(FiniteDifferenceFederated):
-    """FedZO: federated averaging of finite-difference ZO-SGD local steps, no correction."""
+    """FedZO (arXiv 2201.09531): federated averaging of finite-difference ZO-SGD local steps."""
 
     name = "fedzo"
 
@@ -131,7 +134,10 @@ class FedZO(FiniteDifferenceFederated):
 @register_loop
 @dataclass(frozen=True)
 class FedProx(FiniteDifferenceFederated):
-    """FedProx: local steps pulled towards the round's start point by ``prox * (x - x_{r-1})``."""
+    """FedProx (arXiv 1812.06127): local steps pulled towards the round's start point.
+
+    The proximal term's gradient ``prox * (x - x_{r-1})`` is added to each local step's direction.
+    """
 
     prox: float = 1.0
     name = "fedprox"
@@ -145,7 +151,7 @@ class FedProx(FiniteDifferenceFederated):
 @register_loop
 @dataclass(frozen=True)
 class ScaffoldI(FiniteDifferenceFederated):
-    """SCAFFOLD (type I): control variates from finite-difference gradients at the global point."""
+    """SCAFFOLD type I (arXiv 1910.06378): control variates from gradients at the global point."""
 
     name = "scaffold1"
     has_post_exchange = True
@@ -160,7 +166,7 @@ class ScaffoldI(FiniteDifferenceFederated):
 @register_loop
 @dataclass(frozen=True)
 class ScaffoldII(FiniteDifferenceFederated):
-    """SCAFFOLD (type II): control variates from each client's mean local estimate last round."""
+    """SCAFFOLD type II (arXiv 1910.06378): control variates from last round's mean local estimate."""
 
     name = "scaffold2"
 

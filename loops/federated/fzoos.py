@@ -1,15 +1,17 @@
 """FZooS: federated zeroth-order optimization with trajectory-informed surrogate gradients.
 
-Each client descends along the derived-GP gradient of a GP fitted on its own query trajectory (the
-``n_local`` points nearest the current iterate), corrected by the difference between the global and
-its own random-Fourier-feature (RFF) surrogate gradients of the previous round, both evaluated at
-the current local iterate (ALGORITHMS.md 2.4-2.5):
+Shu et al., "Federated Zeroth-Order Optimization using Trajectory-Informed Surrogate Gradients",
+arXiv 2308.04077 (below: the paper). Each client descends along the derived-GP gradient of a GP
+fitted on its own query trajectory (the ``n_local`` points nearest the current iterate), corrected
+by the difference between the global and its own random-Fourier-feature (RFF) surrogate gradients
+of the previous round, both evaluated at the current local iterate (the paper's Sec. 4, adaptive
+gradient correction):
 
     g = grad mu_i(x) + gamma_t * (grad phi(x)^T w_{r-1} - grad phi(x)^T w^{(i)}_{r-1})
 
 ``correction="adaptive"`` (default) uses ``gamma_t = 1/t``; ``"fixed"`` uses ``gamma = 1`` and
 evaluates the bracket at the round's start point ``x_{r-1}`` (the ablation's fixed variant);
-``"theory"`` uses the length of Corollary 1 (ALGORITHMS.md 2.4), shared by all clients for the
+``"theory"`` uses the length of the paper's Corollary 1, shared by all clients for the
 round and estimated from what the federation already exchanges:
 
     gamma_r = G / (G + 2 U + 2 N eps)
@@ -34,13 +36,15 @@ iterate plus ``local_active`` active queries around it (not after the last step)
 iterate exchange, the new global point plus ``post_active`` active queries in a box of half-width
 ``rho_i`` (half the client's mean coordinate displacement in the round), after which the client
 fits its RFF weights on the ``n_rff`` points nearest the global point and sends them. With
-``T = 10``: ``1 + 10 + 5 * 9 + 1 + 50 = 107`` queries. Before round 1 each client also queries
-``init_queries`` points within 0.01 of ``x_0``.
+``T = 10``: ``1 + 10 + 5 * 9 + 1 + 50 = 107`` queries, as the paper's experiments count them. Before
+round 1 each client also queries ``init_queries`` points within 0.01 of ``x_0`` (the paper's
+experiments: 10).
 
-Decisions (ALGORITHMS.md, top): gradients of GP means in closed form, uncertainty as the trace of
-the gradient covariance, the intended local active-query rule, no server-side acceptance test,
-every query counted. The local GP is isotropic RBF (hundreds of dimensions, ~150 points), its
-hyperparameters re-fitted every ``fit_every`` steps and reused in between.
+Choices of this implementation: gradients of GP means in closed form, uncertainty as the trace of
+the gradient covariance, local active queries chosen by that uncertainty (as the paper states
+them), no server-side acceptance test, every query counted. The local GP is isotropic RBF
+(hundreds of dimensions, ~150 points), its hyperparameters re-fitted every ``fit_every`` steps and
+reused in between.
 """
 
 from __future__ import annotations
@@ -79,7 +83,7 @@ CORRECTIONS = ("adaptive", "fixed", "theory", "none")
 @register_loop
 @dataclass(frozen=True)
 class FZooS(Federated):
-    """FZooS (see the module docstring).
+    """FZooS (arXiv 2308.04077; see the module docstring).
 
     Args:
         n_features: ``M``, random Fourier features of the shared surrogate.
@@ -126,7 +130,7 @@ class FZooS(Federated):
     def _start_local(self, state: State, memo: dict[str, Any]) -> dict[str, Any]:
         x = memo["x"]
         points = [x]
-        if memo["round"] == 1 and self.init_queries:  # ALGORITHMS.md 2.2.3: 10 points near x_0
+        if memo["round"] == 1 and self.init_queries:  # points near x_0 before the first step
             xt = torch.tensor(x, dtype=torch.float64)
             noise = torch.rand(
                 self.init_queries, len(x), generator=torch_rng(state.seed, "init"), dtype=torch.float64
@@ -247,7 +251,7 @@ class FZooS(Federated):
             X.shape[1], self.n_features, float(self.rff_lengthscale), self._rff_seed(memo)
         )
         # min-max normalized targets, weights scaled back: the global surrogate averages the
-        # clients' surrogates in their own units (ALGORITHMS.md 2.3)
+        # clients' surrogates in their own units (arXiv 2308.04077, Sec. 4: the global surrogate)
         w = fit_rff_weights(features, X[near], (y_near - low) / span, noise=1e-6) * span
         memo.update(phase=PHASE_REPORT_POST, outbox={"w": w.tolist(), **extra})
         return memo

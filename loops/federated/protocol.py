@@ -232,9 +232,13 @@ class Federated(Loop):
     def server_init(
         self, space: Space, n_clients: int, seed: int = 0, weights: list[float] | None = None
     ) -> ServerState:
-        """The server's initial state: ``x_0`` from the seed, equal or given client weights."""
+        """The server's initial state: ``x_0`` from the seed, equal or given client weights.
+
+        ``seed`` is a non-negative integer, as for :meth:`init` (it also derives the clients').
+        """
         self._check_space(space)
         check_positive("n_clients", n_clients, integer=True)
+        check_seed(seed)
         if weights is None:
             weights = [1.0] * n_clients
         if len(weights) != n_clients or any(not (w > 0) for w in weights):

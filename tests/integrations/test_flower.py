@@ -91,8 +91,44 @@ def test_flower_partial_participation_counts_as_the_in_process_runner():
             assert ours[key] == theirs[key], key
 
 
+def _driver_with_flower_transport(fed, n, present, failing, rounds):
+    """The round driver with an in-process transport that behaves as Flower's: only ``present``
+    clients are asked; a client in ``failing`` (round, client) raises before its state is saved,
+    so it sends nothing, counts nothing, and joins afresh at its next start."""
+    from asktell.loops.federated import Replies, Tally, evaluate, round_record, run_round
+
+    states = {}
+
+    def exchange(broadcast, clients):
+        messages, queries = [], {}
+        for i in clients:
+            if (broadcast.round, i) in failing:
+                continue
+            state = states.get(i)
+            if state is None:
+                state = fed.client_init(SPACE, broadcast, i, n_clients=n, seed=0)
+            else:
+                state = fed.client_sync(state, broadcast)
+            message, states[i] = fed.client_report(evaluate(fed, state, CLIENTS[i]))
+            messages.append(message)
+            queries[i] = len(states[i].trials)
+        return Replies(messages, queries)
+
+    server, tally, records = fed.server_init(SPACE, n, 0), Tally.initial(n), []
+    for _ in range(rounds):
+        chosen = [i for i in fed.select_clients(server) if i in present]
+        result = run_round(fed, server, chosen, exchange, tally)
+        server, tally = result.server, result.tally
+        records.append(round_record(result, seconds=0.0))
+    return records
+
+
 def test_a_failing_client_and_a_missing_one_are_survived(tmp_path):
-    """Client 1 raises in its first round; client 3 of 4 never connects (3 SuperNodes)."""
+    """Client 1 raises in its first round; client 3 of 4 never connects (3 SuperNodes).
+
+    Flower's records are the round driver's with a transport that fails the same way: the
+    failing client's catch-up download and its fresh start are counted as the driver counts them.
+    """
     from flwr.simulation import run_simulation
 
     fed = FedZO(local_steps=2, q=3, lr=0.05)
@@ -121,6 +157,12 @@ def test_a_failing_client_and_a_missing_one_are_survived(tmp_path):
     assert run.records[1]["reported"] == [0, 1, 2]  # it rejoins at the next round
     assert run.server is not None and run.server.round == 2
     assert np.all(np.isfinite(run.records[-1]["x"]))
+    reference = _driver_with_flower_transport(fed, 4, {0, 1, 2}, {(1, 1)}, rounds=2)
+    for ours, theirs in zip(run.records, reference, strict=True):
+        np.testing.assert_allclose(ours["x"], theirs["x"], rtol=0, atol=1e-12)
+        for key in ("round", "queries", "bytes_up", "bytes_down", "reported"):
+            assert ours[key] == theirs[key], key
+    assert run.records[1]["bytes_down"] - run.records[0]["bytes_down"] == 8 * D * (1 + 3)  # its catch-up
 
 
 @pytest.mark.slow
