@@ -5,8 +5,9 @@ Names load on first use, like :mod:`asktell.loops`.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from asktell.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from asktell.loops.federated.baselines import FedProx, FedZO, ScaffoldI, ScaffoldII
@@ -54,12 +55,4 @@ __all__ = [
     "simulate",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'asktell.loops.federated' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)
