@@ -1,0 +1,373 @@
+"""The loop conformance suite: :class:`LoopConformance`, a pytest class that a loop's tests subclass.
+
+Every ``test_*`` method checks one promise of the loop protocol (:mod:`asktell.loops.base`) on the
+loop the subclass's ``loop`` fixture returns; the other fixtures have defaults a subclass may
+override. The user-facing account (the fixtures, what is checked and why) is the docstring of
+:mod:`asktell.testing`.
+
+The checks are plain methods: a test may also call one directly with the fixture values as
+keyword arguments (``LoopConformance().test_bad_n_is_refused(loop=my_loop, space=MIXED_SPACE,
+n=0)``), which is how asktell's own tests show that a broken loop fails them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from asktell.api import load
+from asktell.errors import AskTellError, ConfigError, ParamError, StateError, TrialError
+from asktell.space import Categorical, Space
+from asktell.state import COMPLETED, FAILED, PENDING, State
+from asktell.testing import strategies
+from asktell.testing.helpers import (
+    BAD_TELLS,
+    MIXED_SPACE,
+    BadTell,
+    another_loop,
+    assert_in_space,
+    assert_same_run,
+    assert_timings_are_durations,
+    init,
+    refuses,
+    run,
+    with_other_config,
+)
+
+
+class LoopConformance:
+    """The loop conformance suite: subclass it and override the ``loop`` fixture.
+
+    See :mod:`asktell.testing` for the fixtures and the checks.
+    """
+
+    # --- fixtures a subclass overrides ------------------------------------------------------
+    @pytest.fixture
+    def loop(self) -> Any:
+        """The loop under test, in the cheapest configuration that still exercises its model."""
+        raise NotImplementedError(
+            "LoopConformance needs the loop to test: define a `loop` fixture in your subclass "
+            "that returns it (the example in asktell.testing's docstring shows one)."
+        )
+
+    @pytest.fixture
+    def space(self) -> Space:
+        """The space of the fixed checks (a loop refusing its categoricals gets its numeric part)."""
+        return MIXED_SPACE
+
+    @pytest.fixture
+    def space_strategy(self) -> st.SearchStrategy[Space]:
+        """The spaces the property check draws (the same categorical fallback applies)."""
+        return strategies.spaces()
+
+    @pytest.fixture
+    def max_examples(self) -> int:
+        """How many random spaces and value sequences the property check tries."""
+        return 10
+
+    @pytest.fixture
+    def n_warmup(self) -> int:
+        """Trials asked and told before the mid-run checks: set it past the loop's initial design
+        so that they exercise its model."""
+        return 4
+
+    @pytest.fixture
+    def loop_with_other_config(self, loop: Any) -> Any | None:
+        """The loop with another configuration, whose states the loop must refuse (None: skip that
+        part). Default: :func:`with_other_config`."""
+        return with_other_config(loop)
+
+    @pytest.fixture
+    def fresh_process(self) -> bool:
+        """Whether to repeat an ask in a fresh interpreter (another hash seed, nothing cached)."""
+        return True
+
+    # --- init ---------------------------------------------------------------------------------
+    def test_init_gives_a_fresh_state_that_round_trips(self, loop: Any, space: Space) -> None:
+        state = init(loop, space, seed=11)
+        assert isinstance(state, State)
+        # the seed is the state's own (a federated client stores the one derived for it)
+        assert (state.loop_name, state.trials, state.n_objectives) == (loop.name, (), 1)
+        assert_same_run(init(loop, space, seed=11), state, "init with the same seed gave two states")
+        assert State.from_json(state.to_json()) == state
+        resumed_loop, resumed = load(state.to_json())
+        assert type(resumed_loop) is type(loop) and resumed == state
+        for seed in (-1, 1.5, True, "0"):
+            with pytest.raises(ConfigError):
+                loop.init(state.space, seed=seed)
+        for n_objectives in (0, -1, 1.5, True):
+            with pytest.raises(ConfigError):
+                loop.init(state.space, n_objectives=n_objectives)
+
+    # --- purity and determinism -------------------------------------------------------------
+    def test_ask_and_tell_never_change_their_inputs(self, loop: Any, space: Space, n_warmup: int) -> None:
+        state = run(loop, init(loop, space), n_warmup)
+        before = state.to_json()
+        new, trials = loop.ask(state, n=2)
+        assert state.to_json() == before, "ask changed the state it was given"
+        snapshot = new.to_json()  # exact JSON: inputs are never touched, timings included
+        told = loop.tell(new, trials[0].id, 1.0)
+        loop.tell(told, trials[1].id, None, status="failed")
+        assert new.to_json() == snapshot, "tell changed the state it was given"
+        if hasattr(loop, "add"):
+            told_json = told.to_json()
+            loop.add(told, trials[0].params, 2.0)
+            assert told.to_json() == told_json, "add changed the state it was given"
+
+    def test_same_seed_and_calls_give_the_same_run(self, loop: Any, space: Space, n_warmup: int) -> None:
+        state = run(loop, init(loop, space, seed=3), n_warmup)
+        again = run(loop, init(loop, space, seed=3), n_warmup)
+        assert_same_run(again, state, "same seed, another run")
+        a_state, a = loop.ask(state, n=2)
+        b_state, b = loop.ask(state, n=2)
+        assert [(t.id, t.params) for t in a] == [(t.id, t.params) for t in b]
+        assert_same_run(a_state, b_state, "the same state asked twice gave two states")
+        assert_timings_are_durations(a_state)
+
+    def test_json_round_trip_mid_run_resumes_identically(
+        self, loop: Any, space: Space, n_warmup: int
+    ) -> None:
+        state = run(loop, init(loop, space, seed=5), n_warmup + 1)
+        resumed_loop, resumed = load(state.to_json())
+        assert resumed == state
+        straight = run(loop, state, 3, batch=2)
+        through_json = run(resumed_loop, resumed, 3, batch=2)
+        assert_same_run(straight, through_json, "the run resumed from JSON differs from the straight one")
+
+    def test_same_call_in_a_fresh_process(
+        self, loop: Any, space: Space, n_warmup: int, fresh_process: bool
+    ) -> None:
+        """What a fresh interpreter asks of a state equals what this one asks: nothing depends
+        on Python's per-process hash seed, an import order or a cache filled earlier."""
+        if not fresh_process:
+            pytest.skip("the `fresh_process` fixture is False")
+        module = type(loop).__module__
+        if module == "__main__":
+            pytest.fail(f"{type(loop).__name__} is defined in __main__; a fresh process cannot import it.")
+        state = run(loop, init(loop, space, seed=8), n_warmup)
+        expected = loop.ask(state, n=2)[0].without_timings()
+        code = (
+            "import importlib, json, sys\n"
+            f"importlib.import_module({module!r})  # registers the loop\n"
+            "from asktell.api import load\n"
+            "loop, state = load(sys.stdin.read())\n"
+            "print(json.dumps(loop.ask(state, n=2)[0].without_timings()))\n"
+        )
+        hash_seed = "271828" if os.environ.get("PYTHONHASHSEED") != "271828" else "314159"
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        env["PYTHONHASHSEED"] = hash_seed
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            input=state.to_json(),
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=600,  # a guard against a hung child, not a measurement
+        )
+        assert done.returncode == 0, (
+            f"the fresh process failed (it imports {module!r}, where the loop is defined; if that "
+            f"cannot be imported, return False from the `fresh_process` fixture):\n{done.stderr}"
+        )
+        answer = done.stdout.strip().splitlines()[-1]  # the last line: imports may print
+        assert_same_run(
+            json.loads(answer), json.loads(json.dumps(expected)), "a fresh process asked otherwise"
+        )
+
+    # --- the trials an ask gives ------------------------------------------------------------
+    def test_ask_n_returns_n_distinct_trials_inside_the_space(
+        self, loop: Any, space: Space, n_warmup: int
+    ) -> None:
+        state = run(loop, init(loop, space, seed=4), n_warmup)
+        new, trials = loop.ask(state, n=4)
+        assert len(trials) == 4
+        first = len(state.trials)
+        assert [t.id for t in trials] == list(range(first, first + 4))
+        assert list(new.trials[first:]) == trials and new.trials[:first] == state.trials
+        assert all(t.status == PENDING and t.value is None for t in trials)
+        for t in trials:
+            assert_in_space(state.space, t)
+        keys = {tuple(sorted((k, repr(v)) for k, v in t.params.items())) for t in trials}
+        assert len(keys) == 4, "an ask of 4 gave the same point twice"
+
+    def test_pending_trials_are_not_asked_again(self, loop: Any, space: Space, n_warmup: int) -> None:
+        state = run(loop, init(loop, space, seed=1), n_warmup)
+        state, pending = loop.ask(state, n=3)
+        state, fresh = loop.ask(state, n=3)
+        pending_points = [t.params for t in pending]
+        assert all(t.params not in pending_points for t in fresh), "a pending point was asked again"
+        assert len({t.id for t in pending + fresh}) == 6
+
+    def test_failed_trials_do_not_break_the_next_ask(self, loop: Any, space: Space) -> None:
+        state = init(loop, space, seed=2)
+        for _ in range(5):
+            state, (t,) = loop.ask(state)
+            state = loop.tell(state, t.id, None, status="failed")
+        state = run(loop, state, 2)
+        state, trials = loop.ask(state, n=2)
+        assert len(trials) == 2 and all(t.status == PENDING for t in trials)
+        for t in trials:
+            assert_in_space(state.space, t)
+
+    @pytest.mark.parametrize("n", [0, -1, 1.5, True, "2"])
+    def test_bad_n_is_refused(self, loop: Any, space: Space, n: Any) -> None:
+        state = init(loop, space)
+        before = state.to_json()
+        with pytest.raises(AskTellError, match=re.escape(repr(n))):  # the message names the value
+            loop.ask(state, n=n)
+        assert state.to_json() == before
+
+    # --- tell and add -------------------------------------------------------------------------
+    def test_tell_records_value_status_and_metadata(self, loop: Any, space: Space) -> None:
+        state, (a, b, c) = loop.ask(init(loop, space, seed=12), n=3)
+        told = loop.tell(state, a.id, 0.5, metadata={"note": "by hand"})
+        told = loop.tell(told, b.id, np.float64(-1.25))  # numpy numbers are welcome...
+        told = loop.tell(told, c.id, None, status="failed")
+        ta, tb, tc = (told.trial(t.id) for t in (a, b, c))
+        assert (ta.status, ta.value, ta.params) == (COMPLETED, 0.5, a.params)
+        assert ta.metadata.get("note") == "by hand"
+        assert type(tb.value) is float and tb.value == -1.25  # ...and stored as plain floats
+        assert (tc.status, tc.value) == (FAILED, None)
+        assert State.from_json(told.to_json()) == told
+
+    @pytest.mark.parametrize("case", BAD_TELLS, ids=[c.name for c in BAD_TELLS])
+    def test_bad_tells_are_refused_and_change_nothing(self, loop: Any, space: Space, case: BadTell) -> None:
+        state = run(loop, init(loop, space, seed=6), 1)
+        state, (trial,) = loop.ask(state)
+        before = state.to_json()
+        with pytest.raises(TrialError, match=case.message):
+            loop.tell(state, **case.arguments(state, trial))
+        assert state.to_json() == before
+        loop.tell(state, trial.id, 0.5)  # the state is still usable
+
+    def test_added_trials_join_the_trajectory_and_bad_adds_change_nothing(
+        self, loop: Any, space: Space
+    ) -> None:
+        if not hasattr(loop, "add"):
+            pytest.skip(f"{type(loop).__name__} has no add")
+        state = run(loop, init(loop, space, seed=7), 3)
+        point = run(loop, init(loop, space, seed=8), 1).trials[0].params  # a point of the space
+        added = loop.add(state, point, 0.25, metadata={"source": "notebook"})
+        trial = added.trials[-1]
+        assert trial.id == len(state.trials) and trial.params == point and trial.value == 0.25
+        assert trial.metadata == {"added": True, "source": "notebook"}
+        assert loop.add(state, point, None, status="failed").trials[-1].status == FAILED
+        before = state.to_json()
+        numeric = next(n for n, p in state.space.params.items() if not isinstance(p, Categorical))
+        bad = [  # (arguments of add, the error)
+            (({**point, numeric: 1e9}, 1.0), {}, ParamError),
+            (({**point, "nope": 1.0}, 1.0), {}, ParamError),
+            (({k: v for k, v in point.items() if k != numeric}, 1.0), {}, ParamError),
+            ((point, float("nan")), {}, TrialError),
+            ((point, 1.0), {"status": "done"}, TrialError),
+            ((point, 1.0), {"status": "pending"}, TrialError),
+        ]
+        for args, kwargs, error in bad:
+            with pytest.raises(error):
+                loop.add(state, *args, **kwargs)
+        assert state.to_json() == before
+        added, trials = loop.ask(added, n=2)  # the loop goes on
+        assert len(trials) == 2 and {t.id for t in trials} == {trial.id + 1, trial.id + 2}
+
+    # --- states that are not this loop's ----------------------------------------------------
+    def test_states_of_other_loops_and_configurations_are_refused(
+        self, loop: Any, space: Space, loop_with_other_config: Any | None
+    ) -> None:
+        state, (trial,) = loop.ask(init(loop, space, seed=9))
+        other = another_loop(loop)
+        foreign, (theirs,) = other.ask(other.init(state.space, seed=9))
+        before = foreign.to_json()
+        calls = [lambda s: loop.ask(s), lambda s: loop.tell(s, theirs.id, 1.0)]
+        if hasattr(loop, "add"):
+            calls.append(lambda s: loop.add(s, trial.params, 1.0))
+        for call in calls:
+            refuses(StateError, f"a state of {other.name!r}", call, foreign)
+        assert foreign.to_json() == before, "a refused call changed the state"
+        for not_a_state in (state.to_json(), state.to_dict()):
+            what = f"a {type(not_a_state).__name__} instead of a State"
+            refuses(AskTellError, what, loop.ask, not_a_state)
+        if loop_with_other_config is not None:
+            mine = state.to_json()
+            what = f"a state of {loop!r} given to {loop_with_other_config!r}"
+            refuses(StateError, what, loop_with_other_config.ask, state)
+            refuses(StateError, what, loop_with_other_config.tell, state, trial.id, 1.0)
+            assert state.to_json() == mine
+
+    # --- several objectives -----------------------------------------------------------------
+    def test_several_objectives(self, loop: Any, space: Space, n_warmup: int) -> None:
+        """A loop serving one objective refuses two at ``init``; one with ``max_objectives``
+        None or > 1 takes lists of values, refuses lists of the wrong length, and still round
+        trips and resumes."""
+        limit = getattr(loop, "max_objectives", 1)
+        accepted = init(loop, space).space
+        if limit is not None:
+            with pytest.raises(ConfigError):
+                loop.init(accepted, n_objectives=limit + 1)
+        if limit == 1:
+            return
+        k = 2
+        state = run(loop, init(loop, accepted, seed=13, n_objectives=k), n_warmup)
+        assert state.n_objectives == k
+        values = [t.value for t in state.completed]
+        assert len(values) == n_warmup
+        assert all(isinstance(v, tuple) and [type(x) for x in v] == [float] * k for v in values)
+        assert State.from_json(state.to_json()) == state
+        resumed_loop, resumed = load(state.to_json())
+        assert_same_run(
+            run(loop, state, 2, batch=2),
+            run(resumed_loop, resumed, 2, batch=2),
+            "the run resumed from JSON differs from the straight one",
+        )
+        state, (trial,) = loop.ask(state)
+        before = state.to_json()
+        for bad in (1.0, [1.0], [1.0] * (k + 1), [math.nan, 1.0], [True, 1.0], "ab", None):
+            with pytest.raises(TrialError):
+                loop.tell(state, trial.id, bad)
+            if hasattr(loop, "add"):
+                with pytest.raises(TrialError):
+                    loop.add(state, trial.params, bad)
+        assert state.to_json() == before
+        told = loop.tell(state, trial.id, np.array([1.0, 2.0]))
+        assert told.trial(trial.id).value == (1.0, 2.0)
+
+    # --- random spaces and values -----------------------------------------------------------
+    def test_property_random_spaces_and_values(
+        self, loop: Any, space_strategy: st.SearchStrategy[Space], max_examples: int
+    ) -> None:
+        @settings(
+            max_examples=max_examples,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        )
+        @given(
+            space=space_strategy,
+            values=st.lists(strategies.finite, min_size=3, max_size=6),
+            seed=st.integers(0, 2**31),
+        )
+        def check(space: Space, values: list[float], seed: int) -> None:
+            state = init(loop, space, seed=seed)
+            for value in values:
+                before = state.to_json()
+                state, (t,) = loop.ask(state)
+                assert_in_space(state.space, t)
+                state = loop.tell(state, t.id, value)
+                assert State.from_json(state.to_json()) == state
+                assert before != state.to_json()
+            best = state.best()
+            assert best is not None and best.value == min(values)
+
+        check()
+
+
+__all__ = ["LoopConformance"]
