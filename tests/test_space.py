@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import points, spaces
 
 from asktell import Categorical, Integer, Real, Space
 from asktell.errors import AskTellError, ConfigError, ParamError, SpaceError
+from asktell.testing.strategies import points, spaces
 
 
 @pytest.mark.parametrize(
