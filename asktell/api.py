@@ -27,7 +27,9 @@ def load(text: str | bytes) -> tuple[Any, State]:
         loop = loop_class(state.loop_name).from_config(state.loop_config)
     except ConfigError as exc:
         raise StateError(f"the state's loop_config is invalid: {exc}") from None
-    return loop, replace(state, loop_config=loop.config())
+    state = replace(state, loop_config=loop.config())
+    loop.check_state(state)  # the memo of the right type, consistent with the trials
+    return loop, state
 
 
 @dataclass(frozen=True)

@@ -50,13 +50,28 @@ def _as_array(x: Any) -> np.ndarray:
     return np.asarray(x, dtype=np.float64)
 
 
+# Integer parameters are encoded in float64: bounds and the number of values stay exact below 2**53.
+MAX_INTEGER = 2**53
+# Integer parameters with more values than this are optimized as reals and rounded, not enumerated
+# (BoTorch's mixed optimizer takes the list of every allowed value; 1e7 values cost 4.6 s and 0.7 GB).
+MAX_ENUMERATED_VALUES = 10_000
+
+
 def _finite_number(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise SpaceError(f"{what} must be a number, got {value!r}.")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an int beyond a float's range
+        raise SpaceError(f"{what} must be finite, got an integer of {len(str(value))} digits.") from None
     if not math.isfinite(value):
         raise SpaceError(f"{what} must be finite, got {value!r}.")
     return value
+
+
+def _short_int(value: int) -> str:
+    text = str(value)
+    return text if len(text) <= 24 else f"{text[:8]}...({len(text)} digits)"
 
 
 def _ordinal(v: float) -> int:
@@ -174,6 +189,11 @@ class Real:
             )
         if self.log and self.low <= 0:
             raise SpaceError(f"`log=True` needs `low > 0`, but got low={self.low!r}.")
+        if not math.isfinite(self.high - self.low):
+            raise SpaceError(
+                f"the width `high - low` must be a finite float, but [{self.low!r}, {self.high!r}] "
+                "overflows; rescale the parameter, or use log=True for a positive range."
+            )
 
     def _to_axis(self, value: float) -> float:
         return math.log(value) if self.log else value
@@ -184,7 +204,11 @@ class Real:
     def check(self, value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
             raise ParamError(f"must be a real number, got {value!r} of type {type(value).__name__}")
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:  # an int beyond a float's range
+            raise ParamError(f"must lie in [{self.low!r}, {self.high!r}], got an integer of "
+                             f"{len(str(value))} digits") from None
         if not math.isfinite(value) or not self.low <= value <= self.high:
             raise ParamError(f"must lie in [{self.low!r}, {self.high!r}], got {value!r}")
         return value
@@ -235,6 +259,12 @@ class Integer:
             )
         if self.log and self.low <= 0:
             raise SpaceError(f"`log=True` needs `low > 0`, but got low={self.low!r}.")
+        if max(abs(self.low), abs(self.high)) > MAX_INTEGER or self.n_values > MAX_INTEGER:
+            raise SpaceError(
+                f"integer bounds must lie within +-2**53 and span at most 2**53 values (they are "
+                f"encoded exactly in a float), got [{_short_int(self.low)}, {_short_int(self.high)}]; "
+                "use a Real for wider ranges."
+            )
 
     @property
     def n_values(self) -> int:
@@ -503,11 +533,15 @@ class Space:
         return self.decode_many(rng.random((n, self.dim)))
 
     def discrete_dims(self) -> dict[int, list[float]]:
-        """Encoded values of the ordinal (``Integer``) coordinates, for BoTorch's mixed optimizer."""
+        """Encoded values of the ordinal (``Integer``) coordinates, for BoTorch's mixed optimizer.
+
+        Integers with more than ``MAX_ENUMERATED_VALUES`` values are left out: an optimizer treats
+        them as reals, and decoding rounds them to the nearest allowed value.
+        """
         return {
             i: p.encoded_values()
             for i, p in enumerate(self._params.values())
-            if isinstance(p, Integer)
+            if isinstance(p, Integer) and p.n_values <= MAX_ENUMERATED_VALUES
         }
 
     def categorical_dims(self) -> dict[int, list[float]]:

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from asktell import registry
-from asktell.checks import check_positive
+from asktell.checks import MAX_METADATA_BYTES, check_json, check_positive
 from asktell.errors import AskTellError, ConfigError, StateError, TrialError
 from asktell.space import Space
 
@@ -76,15 +76,28 @@ def check_value(
     return tuple(check_value(v, 1, trial_id) for v in value)  # type: ignore[misc]
 
 
-def _json_metadata(metadata: Any, what: str) -> dict[str, Any]:
+def _json_metadata(
+    metadata: Any, what: str, error: type[AskTellError] = TrialError, *, parsed: bool = False
+) -> dict[str, Any]:
+    """``metadata`` as plain JSON, or ``error``: a JSON object of finite numbers, nested at most
+    ``MAX_JSON_DEPTH`` levels and at most ``MAX_METADATA_BYTES`` long (checked before it is stored:
+    a trial that cannot be served back would wedge its study). A copy, unless it was ``parsed`` from
+    JSON already."""
     if metadata is None:
         return {}
     if not isinstance(metadata, Mapping):
-        raise TrialError(f"{what} must be a JSON object (a dict), got {metadata!r}.")
+        raise error(f"{what} must be a JSON object (a dict), got {metadata!r}.")
+    check_json(dict(metadata), what, error=error)
     try:
-        return json.loads(json.dumps(dict(metadata), allow_nan=False))
+        text = json.dumps(dict(metadata), allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError) as exc:
-        raise TrialError(f"{what} must be JSON-serializable with finite numbers: {exc}.") from None
+        raise error(f"{what} must be JSON-serializable with finite numbers: {exc}.") from None
+    if len(text) > MAX_METADATA_BYTES:
+        raise error(
+            f"{what} is {len(text)} bytes of JSON; the limit is {MAX_METADATA_BYTES}: keep large "
+            "results in files and store their paths."
+        )
+    return dict(metadata) if parsed else json.loads(text)
 
 
 @dataclass(frozen=True)
@@ -176,9 +189,7 @@ class Trial:
                 )
             else:
                 value = None
-            metadata = data["metadata"]
-            if not isinstance(metadata, dict):  # already parsed JSON: no round trip needed
-                raise StateError(f"trial {tid} metadata must be a JSON object, got {metadata!r}.")
+            metadata = _json_metadata(data["metadata"], f"trial {tid} metadata", StateError, parsed=True)
         except AskTellError as exc:
             raise StateError(f"trial {tid} is invalid: {exc}") from None
         return cls(id=tid, params=params, status=status, value=value, metadata=metadata)
@@ -287,6 +298,8 @@ class State:
             data = json.loads(text, parse_constant=refuse_constant)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise StateError(f"not an asktell state: the text is not valid JSON ({exc}).") from None
+        except RecursionError:
+            raise StateError("not an asktell state: the JSON is nested too deeply to read.") from None
         return cls.from_dict(data)
 
     @classmethod
@@ -316,10 +329,13 @@ class State:
                 f"known loops are {registry.registered_loops()}."
             )
         for key in ("seed", "counter"):
-            if isinstance(data[key], bool) or not isinstance(data[key], int) or data[key] < 0:
-                raise StateError(f"{key} must be a non-negative integer, got {data[key]!r}.")
+            value = data[key]
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+                raise StateError(f"{key} must be a non-negative integer below 2**63, got {value!r}.")
         if not isinstance(data["loop_config"], Mapping) or not isinstance(data["memo"], Mapping):
             raise StateError("loop_config and memo must be JSON objects.")
+        for key in ("loop_config", "memo"):
+            check_json(dict(data[key]), f"the state's {key}", error=StateError)
         if not isinstance(data["trials"], list):
             raise StateError(f"trials must be a list, got {type(data['trials']).__name__}.")
         try:

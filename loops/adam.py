@@ -7,9 +7,17 @@ torch's optimizer as the oracle.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import torch
+
+
+class AdamMemo(TypedDict):
+    """:meth:`AdamState.to_dict`'s JSON: the moments (``d`` each) and the step count."""
+
+    m: list[float]
+    v: list[float]
+    t: int
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
-from asktell.checks import check_positive
+from asktell.checks import MAX_ASK, check_positive, check_typed
 from asktell.errors import ConfigError, ParamError, StateError
 from asktell.space import Categorical, Space
 from asktell.state import (
@@ -77,6 +77,9 @@ class Loop:
     # Options renamed since a state could store them: old name -> new name. Stored states with
     # the old names still load (``from_config`` maps them); new code uses the new names.
     renamed_options: ClassVar[dict[str, str]] = {}
+    # The memo's type (a TypedDict, as optax types its states): a state read from outside is
+    # checked against it (``check_state``), so it either works or is refused before any ask.
+    memo_schema: ClassVar[Any] = dict[str, Any]
 
     # --- configuration ----------------------------------------------------------------------
     def config(self) -> dict[str, Any]:
@@ -142,6 +145,10 @@ class Loop:
         """Ask for ``n`` new points. Returns the new state and the ``n`` pending trials."""
         self._check_state(state)
         check_positive("n", n, integer=True)
+        if n > MAX_ASK:
+            raise ParamError(
+                f"n must be at most {MAX_ASK} points per ask, got {n}; ask in batches of up to {MAX_ASK}."
+            )
         proposal = self._propose(state, n)
         if len(proposal.params) != n:  # a loop bug, not a user error
             raise RuntimeError(f"{type(self).__name__} proposed {len(proposal.params)} points, not {n}.")
@@ -198,7 +205,22 @@ class Loop:
         new_state = append_trial(state, params, value, status=status, metadata=metadata)
         return self._after_tell(new_state, new_state.trials[-1])
 
+    def check_state(self, state: State) -> None:
+        """Everything ``ask`` and ``tell`` rely on, for a state read from outside (a file, an HTTP
+        import): this loop's state, its problem, its memo of the right type and consistent with
+        the trials. ``asktell.load`` and the service's state import run it.
+
+        Raises StateError naming what is wrong.
+        """
+        self._check_state(state)
+        check_typed(state.memo, self.memo_schema, "the state's memo", error=StateError)
+        self._check_memo(state)
+
     # --- hooks for subclasses ---------------------------------------------------------------
+    def _check_memo(self, state: State) -> None:
+        """Raise StateError when the memo (of the right type) contradicts the state: an iterate of
+        the wrong dimension, an id of no trial, a count behind the trials it counts."""
+
     def _check_problem(self, problem: Problem) -> None:
         """Raise ConfigError when this loop cannot serve ``problem`` (by default: too many
         objectives for ``max_objectives``)."""
@@ -261,9 +283,36 @@ def _renamed(config: Mapping[str, Any], renamed: Mapping[str, str]) -> dict[str,
 
 
 def check_seed(seed: Any) -> None:
-    """Raise ConfigError unless ``seed`` is a non-negative integer."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}.")
+    """Raise ConfigError unless ``seed`` is a non-negative integer below 2**63 (a database's and
+    JSON readers' integer range)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise ConfigError(f"seed must be a non-negative integer below 2**63, got {seed!r}.")
+
+
+def check_sobol_count(state: State, issued: int, *, every_asked: bool = False) -> None:
+    """Refuse a memo that counts fewer Sobol points than the trials drew from the sequence (it
+    would hand the same points out again): the trials marked ``model: sobol`` or, with
+    ``every_asked`` (the Sobol loop), every trial that was asked rather than added."""
+    if every_asked:
+        drawn = sum(1 for t in state.trials if not t.metadata.get("added"))
+    else:
+        drawn = sum(1 for t in state.trials if t.metadata.get("model") == "sobol")
+    if issued < drawn:
+        raise StateError(
+            f"the memo's sobol_issued is {issued}, but {drawn} trials came from the Sobol sequence: "
+            "the next asks would repeat their points; the state was edited or mixed up."
+        )
+
+
+def check_vector(values: list, dim: int, what: str) -> None:
+    """Refuse a memo vector of the wrong length, or (for an iterate) outside the unit cube."""
+    if len(values) != dim:
+        raise StateError(f"{what} has {len(values)} coordinates; the space has {dim}.")
+
+
+def check_unit_cube(values: list, what: str) -> None:
+    if any(not 0.0 <= v <= 1.0 for v in values):
+        raise StateError(f"{what} must lie in the unit cube [0, 1]^d.")
 
 
 def require_numeric(space: Space, loop: str) -> None:

@@ -20,14 +20,14 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import torch
 
 from asktell.acquisition.bo import ACQUISITIONS, AcquisitionInputs, OptimizerSettings, optimize
-from asktell.checks import check_positive
-from asktell.errors import ConfigError, StateError
-from asktell.loops.base import Loop, Proposal
+from asktell.checks import check_choice, check_positive
+from asktell.errors import StateError
+from asktell.loops.base import Loop, Proposal, check_sobol_count
 from asktell.loops.random import uniform_points
 from asktell.loops.trajectory import encode_points, modelling_obstacle, sobol_design, trajectory
 from asktell.registry import register_loop
@@ -73,6 +73,13 @@ class Prediction:
     upper: torch.Tensor
 
 
+class BayesOptMemo(TypedDict):
+    sobol_issued: int  # points of the initial design (and fallbacks) handed out
+    gp: dict[str, Any] | None  # the last fit's hyperparameters: the next fit's warm start
+    fits: int  # model fits so far (every ``cold_fit_every``-th is cold)
+    warped: bool  # whether the last cold fit chose the log warp
+
+
 @register_loop
 @dataclass(frozen=True)
 class BayesOpt(Loop):
@@ -115,10 +122,10 @@ class BayesOpt(Loop):
     fit_subset: int = 256
     name = "bayesopt"
     renamed_options = {"refit_every": "cold_fit_every"}
+    memo_schema = BayesOptMemo
 
     def _validate_config(self) -> None:
-        if self.acquisition not in ACQUISITIONS:
-            raise ConfigError(f"acquisition must be one of {sorted(ACQUISITIONS)}, got {self.acquisition!r}.")
+        check_choice("acquisition", self.acquisition, ACQUISITIONS)
         check_positive("n_init", self.n_init, integer=True, allow_none=True)
         for key in (
             "num_restarts",
@@ -133,8 +140,13 @@ class BayesOpt(Loop):
         check_positive("noise_std", self.noise_std, allow_zero=True, allow_none=True)
         check_positive("min_noise", self.min_noise)
         check_positive("beta", self.beta, allow_zero=True)
-        if self.warp not in ("auto", "log", "none"):
-            raise ConfigError(f"warp must be 'auto', 'log' or 'none', got {self.warp!r}.")
+        check_choice("warp", self.warp, ("auto", "log", "none"))
+
+    def _check_memo(self, state: State) -> None:
+        check_sobol_count(state, state.memo["sobol_issued"])
+        for key in ("sobol_issued", "fits"):
+            if state.memo[key] < 0:
+                raise StateError(f"the memo's {key} must be >= 0, got {state.memo[key]}.")
 
     def initial_design_size(self, dim: int) -> int:
         return self.n_init if self.n_init is not None else min(max(5, dim + 1), 20)

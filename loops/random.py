@@ -6,12 +6,12 @@ Both serve any number of objectives (``init(space, n_objectives=k)``): they neve
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import torch
 from torch.quasirandom import SobolEngine
 
-from asktell.loops.base import Loop, Proposal
+from asktell.loops.base import Loop, Proposal, check_sobol_count
 from asktell.registry import register_loop
 from asktell.rng import derive_seed
 from asktell.space import Space
@@ -25,6 +25,10 @@ def uniform_points(space: Space, n: int, generator: torch.Generator) -> list[dic
     return space.decode_many(torch.rand(n, space.dim, generator=generator, dtype=torch.float64))
 
 
+class RandomMemo(TypedDict):
+    """Nothing: each ask's draw comes from (seed, counter)."""
+
+
 @register_loop
 @dataclass(frozen=True)
 class RandomSearch(Loop):
@@ -32,6 +36,7 @@ class RandomSearch(Loop):
 
     name = "random"
     max_objectives = None
+    memo_schema = RandomMemo
 
     def _propose(self, state: State, n: int) -> Proposal:
         generator = torch_rng(state.seed, "random", state.counter)
@@ -49,6 +54,10 @@ def sobol_points(dim: int, seed: int, skip: int, n: int) -> torch.Tensor:
     return engine.draw(n, dtype=torch.float64)
 
 
+class SobolMemo(TypedDict):
+    sobol_issued: int  # points of the sequence handed out so far
+
+
 @register_loop
 @dataclass(frozen=True)
 class Sobol(Loop):
@@ -60,9 +69,13 @@ class Sobol(Loop):
 
     name = "sobol"
     max_objectives = None
+    memo_schema = SobolMemo
 
     def _init_memo(self, space, seed) -> dict[str, Any]:
         return {"sobol_issued": 0}
+
+    def _check_memo(self, state: State) -> None:
+        check_sobol_count(state, state.memo["sobol_issued"], every_asked=True)
 
     def _propose(self, state: State, n: int) -> Proposal:
         issued = int(state.memo["sobol_issued"])

@@ -20,14 +20,14 @@ are left out of the estimate, and a failed ``f(x)`` means a step of zero.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import torch
 
-from asktell.checks import check_positive
-from asktell.errors import ConfigError
-from asktell.loops.adam import AdamState, adam_step
-from asktell.loops.base import Loop, Proposal, require_numeric
+from asktell.checks import check_choice, check_positive
+from asktell.errors import ConfigError, StateError
+from asktell.loops.adam import AdamMemo, AdamState, adam_step
+from asktell.loops.base import Loop, Proposal, check_unit_cube, check_vector, require_numeric
 from asktell.registry import register_loop
 from asktell.space import Space
 from asktell.state import COMPLETED, State
@@ -61,6 +61,13 @@ def finite_difference_gradient(
     return scale / q * (coefficients[:, None] * directions).sum(0)
 
 
+class ZOSGDMemo(TypedDict):
+    x: list[float]  # the iterate, in the unit cube
+    step: int  # gradient steps taken
+    probes: list[int]  # ids of the current step's trials: f(x) first, then the probes
+    adam: AdamMemo
+
+
 @register_loop
 @dataclass(frozen=True)
 class ZOSGD(Loop):
@@ -80,18 +87,27 @@ class ZOSGD(Loop):
     directions: str = "gaussian"
     start: str = "random"
     name = "zosgd"
+    memo_schema = ZOSGDMemo
 
     def _validate_config(self) -> None:
         check_positive("lr", self.lr)
         check_positive("q", self.q, integer=True)
         check_positive("mu", self.mu)
-        if self.directions not in DIRECTIONS:
-            raise ConfigError(f"directions must be one of {DIRECTIONS}, got {self.directions!r}.")
-        if self.start not in ("random", "center"):
-            raise ConfigError(f"start must be 'random' or 'center', got {self.start!r}.")
+        check_choice("directions", self.directions, DIRECTIONS)
+        check_choice("start", self.start, ("random", "center"))
 
     def _check_space(self, space: Space) -> None:
         require_numeric(space, "ZOSGD")
+
+    def _check_memo(self, state: State) -> None:
+        memo, dim = state.memo, state.space.dim
+        check_vector(memo["x"], dim, "the memo's iterate x")
+        check_unit_cube(memo["x"], "the memo's iterate x")
+        for key in ("m", "v"):
+            check_vector(memo["adam"][key], dim, f"the memo's adam.{key}")
+        ids = memo["probes"]
+        if any(not 0 <= i < len(state.trials) for i in ids) or len(set(ids)) != len(ids):
+            raise StateError(f"the memo's probes must be distinct ids of trials, got {ids}.")
 
     def _init_memo(self, space: Space, seed: int) -> dict[str, Any]:
         if self.start == "center":

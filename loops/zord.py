@@ -30,15 +30,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import torch
 
 from asktell.acquisition.active import RULES, select_active_queries
-from asktell.checks import check_positive
-from asktell.errors import ConfigError
-from asktell.loops.adam import AdamState, adam_step
-from asktell.loops.base import Loop, Proposal, require_numeric
+from asktell.checks import check_choice, check_positive
+from asktell.errors import ConfigError, StateError
+from asktell.loops.adam import AdamMemo, AdamState, adam_step
+from asktell.loops.base import Loop, Proposal, check_sobol_count, check_vector, require_numeric
 from asktell.loops.trajectory import modelling_obstacle, sobol_design, trajectory
 from asktell.registry import register_loop
 from asktell.space import Space
@@ -47,6 +47,14 @@ from asktell.surrogates.gp import GPFit, fit_gp
 from asktell.surrogates.gradient import derived_gp
 from asktell.surrogates.local import nearest
 from asktell.surrogates.seeding import torch_global_seed, torch_rng
+
+
+class ZoRDMemo(TypedDict):
+    sobol_issued: int  # points of the initial design (and fallbacks) handed out
+    adam: AdamMemo  # Adam's moments along the surrogate's gradient
+    reset_for: int | None  # the best trial whose stagnation last reset Adam
+    gp: dict[str, Any] | None  # the local GP's hyperparameters, reused between fits
+    asks: int  # model-based asks so far (a fit every ``fit_every``)
 
 
 @register_loop
@@ -95,6 +103,7 @@ class ZoRD(Loop):
     active_rule: str = "trace_at_iterate"
     name = "zord"
     renamed_options = {"refit_every": "fit_every"}
+    memo_schema = ZoRDMemo
 
     def _validate_config(self) -> None:
         check_positive("lr", self.lr)
@@ -104,20 +113,25 @@ class ZoRD(Loop):
             or not (0 <= self.threshold <= 1)
         ):
             raise ConfigError(f"threshold must be a number in [0, 1], got {self.threshold!r}.")
-        if self.kernel not in ("auto", "ard", "isotropic"):
-            raise ConfigError(f"kernel must be 'auto', 'ard' or 'isotropic', got {self.kernel!r}.")
+        check_choice("kernel", self.kernel, ("auto", "ard", "isotropic"))
         for key in ("max_virtual_steps", "n_init", "n_local", "tolerance", "fit_every", "ard_max_dim"):
             check_positive(key, getattr(self, key), integer=True)
         check_positive("active_candidates", self.active_candidates, integer=True)
         check_positive("active_radius", self.active_radius)
-        if self.optimizer not in ("adam", "sgd"):
-            raise ConfigError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}.")
-        if self.active_rule not in RULES:
-            raise ConfigError(f"active_rule must be one of {sorted(RULES)}, got {self.active_rule!r}.")
+        check_choice("optimizer", self.optimizer, ("adam", "sgd"))
+        check_choice("active_rule", self.active_rule, RULES)
         check_positive("noise_std", self.noise_std, allow_zero=True, allow_none=True)
 
     def _check_space(self, space: Space) -> None:
         require_numeric(space, "ZoRD")
+
+    def _check_memo(self, state: State) -> None:
+        memo = state.memo
+        check_sobol_count(state, memo["sobol_issued"])
+        for key in ("m", "v"):
+            check_vector(memo["adam"][key], state.space.dim, f"the memo's adam.{key}")
+        if memo["reset_for"] is not None and not 0 <= memo["reset_for"] < len(state.trials):
+            raise StateError(f"the memo's reset_for names no trial: {memo['reset_for']}.")
 
     def _init_memo(self, space: Space, seed: int) -> dict[str, Any]:
         return {

@@ -505,4 +505,6 @@ def load_state_dict(data: Any) -> State:
         loop = loop_class(state.loop_name).from_config(state.loop_config)
     except ConfigError as exc:
         raise StateError(f"the state's loop_config is invalid: {exc}") from None
-    return replace(state, loop_config=loop.config())
+    state = replace(state, loop_config=loop.config())
+    loop.check_state(state)  # an imported state either works or is refused with nothing stored
+    return state

@@ -25,8 +25,7 @@ from typing import Any
 
 import torch
 
-from asktell.checks import check_positive
-from asktell.errors import ConfigError
+from asktell.checks import check_choice, check_positive
 from asktell.loops.adam import AdamState, adam_step
 from asktell.loops.federated.protocol import PHASE_POST, PHASE_REPORT, PHASE_REPORT_POST, Federated
 from asktell.loops.zeroth import DIRECTIONS, finite_difference_gradient, random_directions
@@ -53,8 +52,7 @@ class FiniteDifferenceFederated(Federated):
         super()._validate_config()
         check_positive("q", self.q, integer=True)
         check_positive("mu", self.mu)
-        if self.directions not in DIRECTIONS:
-            raise ConfigError(f"directions must be one of {DIRECTIONS}, got {self.directions!r}.")
+        check_choice("directions", self.directions, DIRECTIONS)
 
     # -- units: a finite-difference stencil at a point
     def _stencil(self, state: State, memo: dict[str, Any], x: list[float], tag: str) -> dict[str, Any]:

@@ -56,7 +56,7 @@ import numpy as np
 import torch
 
 from asktell.acquisition.active import draw_candidates, select_active_queries
-from asktell.checks import check_positive
+from asktell.checks import check_choice, check_positive
 from asktell.errors import ConfigError
 from asktell.loops.adam import AdamState, adam_step
 from asktell.loops.federated.protocol import (
@@ -123,8 +123,7 @@ class FZooS(Federated):
         check_positive("local_radius", self.local_radius)
         if self.local_active > self.local_candidates or self.post_active > self.post_candidates:
             raise ConfigError("active queries must not outnumber their candidates.")
-        if self.correction not in CORRECTIONS:
-            raise ConfigError(f"correction must be one of {CORRECTIONS}, got {self.correction!r}.")
+        check_choice("correction", self.correction, CORRECTIONS)
 
     # ---------------------------------------------------------------- local phase
     def _start_local(self, state: State, memo: dict[str, Any]) -> dict[str, Any]:

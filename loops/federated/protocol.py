@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from asktell.checks import check_positive
+from asktell.checks import check_choice, check_positive
 from asktell.errors import ConfigError, FederationError, StateError
 from asktell.loops.adam import AdamState
 from asktell.loops.base import Loop, Proposal, check_seed, require_numeric
@@ -222,8 +222,7 @@ class Federated(Loop):
     def _validate_config(self) -> None:
         check_positive("local_steps", self.local_steps, integer=True)
         check_positive("lr", self.lr)
-        if self.start not in ("random", "center"):
-            raise ConfigError(f"start must be 'random' or 'center', got {self.start!r}.")
+        check_choice("start", self.start, ("random", "center"))
 
     def _check_space(self, space: Space) -> None:
         require_numeric(space, type(self).__name__)

@@ -251,9 +251,9 @@ def test_oversized_bodies_are_413(api, study: str) -> None:
 def test_a_state_import_may_be_larger_but_is_checked(api, study: str) -> None:
     loop = asktell.loops.RandomSearch()
     state = loop.init(asktell.Space.from_dict(SPACE), seed=0)
-    state, trials = loop.ask(state, 3)
+    state, trials = loop.ask(state, 20)  # metadata is at most 64 KiB a trial: many trials
     for trial in trials:
-        state = loop.tell(state, trial.id, objective(trial.params), metadata={"pad": "y" * 400_000})
+        state = loop.tell(state, trial.id, objective(trial.params), metadata={"pad": "y" * 60_000})
     text = state.to_json()
     assert len(text) > 1 << 20
     assert api.put(f"/studies/{study}/state", content=text).status_code == 200
