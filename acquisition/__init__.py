@@ -50,4 +50,5 @@ __all__ = [
     "select_active_queries",
 ]
 
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)
+if not TYPE_CHECKING:  # type checkers see the imports above, and catch misspelled names
+    __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)

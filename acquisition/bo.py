@@ -170,8 +170,9 @@ def optimize(
     """Maximize acquisition ``name`` over the unit cube: returns ``q x d`` candidates.
 
     Randomness (raw samples, restarts, sample paths) is drawn from torch's global generator, which
-    the caller seeds inside ``torch.random.fork_rng`` so that the ask is reproducible and the
-    caller's global state is left as it was.
+    the caller seeds inside :func:`asktell.surrogates.seeding.torch_global_seed` (one process-wide
+    lock, so threads asking at once do not interleave their draws): the ask is reproducible and
+    the caller's global state is left as it was.
     """
     d = inputs.X_observed.shape[-1]
     bounds = torch.stack([torch.zeros(d), torch.ones(d)]).to(inputs.X_observed)

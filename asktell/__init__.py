@@ -17,10 +17,18 @@ from asktell.lazy import lazy_exports
 from asktell.space import Categorical, Integer, Real, Space
 from asktell.state import Problem, State, Trial
 
-if TYPE_CHECKING:
-    from asktell import loops, problems
-    from asktell.api import Result, load, minimize
-    from asktell.service.client import Client
+if TYPE_CHECKING:  # what the first-use attributes below are (`X as X`: re-exported)
+    import asktell.acquisition as acquisition  # noqa: F401
+    import asktell.integrations as integrations  # noqa: F401
+    import asktell.loops as loops
+    import asktell.plot as plot  # noqa: F401
+    import asktell.problems as problems
+    import asktell.surrogates as surrogates  # noqa: F401
+    import asktell.testing as testing  # noqa: F401
+    from asktell.api import Result as Result
+    from asktell.api import load as load
+    from asktell.api import minimize as minimize
+    from asktell.service.client import Client as Client
 
 __version__ = "0.1.0"
 _LAZY = {
@@ -32,9 +40,8 @@ _LAZY = {
         for name in ("loops", "problems", "testing", "plot", "surrogates", "acquisition", "integrations")
     },
 }
-__all__ = [
+__all__ = [  # what `from asktell import *` takes: nothing here needs an extra (Client, testing do)
     "Categorical",
-    "Client",
     "Integer",
     "Problem",
     "Real",
@@ -47,20 +54,22 @@ __all__ = [
     "loops",
     "minimize",
     "problems",
-    "testing",
 ]
 
 
-_lazy_getattr, __dir__ = lazy_exports(__name__, _LAZY, __all__)
+_lazy_getattr, __dir__ = lazy_exports(
+    __name__, _LAZY, [*__all__, "Client", "__version__", *(n for n in _LAZY if n not in __all__)]
+)
 
+if not TYPE_CHECKING:  # type checkers see the imports above instead, and catch misspelled names
 
-def __getattr__(name: str) -> Any:
-    if name == "Client":  # the service extra may be missing: say how to get it
-        try:
-            from asktell.service.client import Client
-        except ImportError as exc:
-            raise ImportError(
-                f"asktell.Client needs the service extra: pip install 'asktell[service]' ({exc})."
-            ) from exc
-        return Client
-    return _lazy_getattr(name)
+    def __getattr__(name: str) -> Any:
+        if name == "Client":  # the service extra may be missing: say how to get it
+            try:
+                from asktell.service.client import Client
+            except ImportError as exc:
+                raise ImportError(
+                    f"asktell.Client needs the service extra: pip install 'asktell[service]' ({exc})."
+                ) from exc
+            return Client
+        return _lazy_getattr(name)

@@ -24,9 +24,11 @@ Adding a subcommand is one function: decorate ``define(parser) -> run`` with :fu
 :class:`~asktell.errors.AskTellError` (or :class:`~asktell.errors.CommandError`) to refuse with a
 message.
 
-Speed: a shell evaluator runs ``tell`` once per trial, so ``tell``, ``add`` and ``show`` never import
-torch or a loop: they read and write the state with the data layer alone (a tell of a loop with a
-hook of its own, a federated client's, imports that loop). ``ask`` imports the one loop it runs.
+Speed: a shell evaluator runs ``tell`` once per trial, so ``tell``, ``add`` and ``show`` import no
+torch and no loop: they read, check and write the state with the data layer alone. Two exceptions
+load the loop: a loop with a tell hook of its own (a federated client), and a problem the loop
+cannot serve (to refuse it with the loop's words). The loop's configuration is checked by the
+next ``ask``, which loads the loop; ``ask`` imports the one loop it runs.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from asktell.api import load
+from asktell.checks import check_positive
 from asktell.errors import AskTellError, CommandError, ConfigError, ParamError, StateError, TrialError
 from asktell.registry import (
     DEFAULT_LOOP,
@@ -420,7 +423,7 @@ def _tell(args: argparse.Namespace) -> int:
         return remote_tell(args, value, status, metadata)
     with _locked_state_file(args.state) as text:
         state = State.from_json(text)
-        if tells_with_data_only(state.loop_name):  # no loop, no torch: the data layer's tell
+        if tells_with_data_only(state.loop_name, state.n_objectives):  # the data layer's tell
             state = finish_trial(state, args.trial, value, status=status, metadata=metadata)
         else:
             loop, state = load(text)
@@ -451,7 +454,7 @@ def _add(args: argparse.Namespace) -> int:
         return remote_add(args, params, value, status, metadata)
     with _locked_state_file(args.state) as text:
         state = State.from_json(text)
-        if tells_with_data_only(state.loop_name):
+        if tells_with_data_only(state.loop_name, state.n_objectives):
             state = append_trial(state, params, value, status=status, metadata=metadata)
         else:
             loop, state = load(text)
@@ -530,9 +533,10 @@ def _define_demo(parser: argparse.ArgumentParser) -> Run:
 
 def _demo(args: argparse.Namespace) -> int:
     from asktell.api import minimize
+    from asktell.loops import default_loop
     from asktell.problems import BRANIN_MINIMUM, BRANIN_SPACE, branin
 
-    loop = loop_class(DEFAULT_LOOP)()
+    loop = default_loop()
     print(
         f"Branin on x1 in [-5, 10], x2 in [0, 15] (global minimum {BRANIN_MINIMUM:.6f}): "
         f"loop {loop.name!r}, budget {args.budget}, seed {args.seed}"
@@ -585,8 +589,7 @@ def _federate(args: argparse.Namespace) -> int:
     from asktell.problems import federated_quadratic
 
     for name in ("dim", "clients", "rounds"):
-        if getattr(args, name) < 1:
-            raise ConfigError(f"--{name} must be an integer >= 1, got {getattr(args, name)}.")
+        check_positive(f"--{name}", getattr(args, name), integer=True)
     config = {} if args.config is None else _json_option(
         args.config, "--config", ConfigError, 'an object like {"n_features": 300}'
     )

@@ -34,16 +34,19 @@ class Builtin:
         kind: ``"loop"`` or ``"federated"`` (one loop per client of a federation).
         data_tell: whether a tell is the data layer's :func:`asktell.state.finish_trial` alone (the
             loop has no ``_after_tell`` hook), so a shell ``tell`` needs no model.
+        max_objectives: the loop's ``max_objectives`` (None: any number), so such a tell can
+            refuse a state whose problem the loop cannot serve.
     """
 
     module: str
     kind: str = LOOP
     data_tell: bool = True
+    max_objectives: int | None = 1
 
 
 BUILTIN: dict[str, Builtin] = {
-    "random": Builtin("asktell.loops.random"),
-    "sobol": Builtin("asktell.loops.random"),
+    "random": Builtin("asktell.loops.random", max_objectives=None),
+    "sobol": Builtin("asktell.loops.random", max_objectives=None),
     "bayesopt": Builtin("asktell.loops.bayesopt"),
     "zosgd": Builtin("asktell.loops.zeroth"),
     "zord": Builtin("asktell.loops.zord"),
@@ -110,10 +113,14 @@ def loop_kind(name: str) -> str:
     return str(getattr(loop_class(name), "kind", LOOP))
 
 
-def tells_with_data_only(name: str) -> bool:
-    """Whether a tell of loop ``name`` is the data layer's alone, known without importing it.
+def tells_with_data_only(name: str, n_objectives: int = 1) -> bool:
+    """Whether a tell of loop ``name`` on a problem of ``n_objectives`` is the data layer's alone,
+    known without importing the loop: a built-in loop without a tell hook that serves the problem.
 
-    False for loops registered outside asktell: their hooks are unknown until imported.
+    False for loops registered outside asktell (their hooks are unknown until imported) and for
+    problems the loop cannot serve (importing it then refuses the state with the loop's message).
     """
     builtin = BUILTIN.get(name)
-    return builtin is not None and builtin.data_tell
+    if builtin is None or not builtin.data_tell:
+        return False
+    return builtin.max_objectives is None or n_objectives <= builtin.max_objectives

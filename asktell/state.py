@@ -374,6 +374,8 @@ def _migrate(data: Mapping[str, Any]) -> dict[str, Any]:
     number of objectives was an option of the loops that took several (RandomSearch, Sobol)."""
     out = dict(data)
     if out["schema_version"] == 1:
+        if "problem" in out:
+            raise StateError("a version 1 state has no problem definition, but this one has a 'problem' key.")
         config = out.get("loop_config")
         problem: dict[str, Any] = {}
         if isinstance(config, Mapping) and "n_objectives" in config:

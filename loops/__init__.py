@@ -41,7 +41,8 @@ __all__ = [
     "default_loop",
     "federated",
 ]
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)
+if not TYPE_CHECKING:  # type checkers see the imports above, and catch misspelled names
+    __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)
 
 
 def default_loop() -> Loop:

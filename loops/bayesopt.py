@@ -90,7 +90,8 @@ class BayesOpt(Loop):
         n_init: size of the Sobol initial design (default: ``min(max(5, d + 1), 20)``).
         noise_std: observation noise in the objective's units: ``None`` infers it (default),
             ``0.0`` declares the function noiseless.
-        min_noise: floor of an inferred noise variance, relative to the data's variance.
+        min_noise: floor of an inferred noise variance, relative to the data's variance (``None``:
+            BoTorch's default likelihood, whose floor is 1e-4).
         warp: ``"auto"`` (default) models ``log(y - min y + s)`` instead of ``y`` when that
             explains the values better (marginal likelihood, decided at each cold fit), ``"log"``
             always, ``"none"`` never (:mod:`asktell.surrogates.warp`).
@@ -138,7 +139,7 @@ class BayesOpt(Loop):
         ):
             check_positive(key, getattr(self, key), integer=True)
         check_positive("noise_std", self.noise_std, allow_zero=True, allow_none=True)
-        check_positive("min_noise", self.min_noise)
+        check_positive("min_noise", self.min_noise, allow_zero=True, allow_none=True)
         check_positive("beta", self.beta, allow_zero=True)
         check_choice("warp", self.warp, ("auto", "log", "none"))
 
@@ -167,21 +168,34 @@ class BayesOpt(Loop):
         params, metadata = sobol_design(state, issued, n_design)
         issued += n_design
         n_model = n - n_design
+        fitted: dict[str, Any] = {}  # what a model-based ask adds to the memo
         reason = modelling_obstacle(state) if n_model else None
-        if n_model == 0 or reason:
+        if n_model and not reason:
+            points, info, fitted = self._model_points(state, params, n_model)
+            if points is None:  # the acquisition optimization failed: Sobol points, said so
+                reason = info[0]["fallback"]
+            else:
+                params, metadata, n_model = params + points, metadata + info, 0
+        if n_model:
             more, info = sobol_design(state, issued, n_model, reason)
-            memo = {**state.memo, "sobol_issued": issued + n_model}
-            return Proposal(params + more, memo, metadata + info)
+            params, metadata, issued = params + more, metadata + info, issued + n_model
+        return Proposal(params, {**state.memo, **fitted, "sobol_issued": issued}, metadata)
 
+    def _model_points(
+        self, state: State, design: list[dict[str, Any]], q: int
+    ) -> tuple[list[dict[str, Any]] | None, list[dict[str, Any]], dict[str, Any]]:
+        """``q`` points from the surrogate, given this ask's ``design`` points (pending too): the
+        points (None when the acquisition optimization failed), their metadata (one entry with the
+        reason then) and the memo's new model entries."""
         X, y = trajectory(state)
-        pending = [t.params for t in state.pending] + params
+        pending = [t.params for t in state.pending] + design
         # BoTorch draws restarts, raw samples and sample paths from torch's global generator; it
         # is seeded from (seed, counter) for the whole section, alone (asktell.rng)
         with torch_global_seed(state.seed, "bayesopt", state.counter):
             surrogate = self._fit(state, X, y)
             start = time.perf_counter()
             try:
-                X_new = self._optimize(state, surrogate, pending, q=n_model)
+                X_new = self._optimize(state, surrogate, pending, q=q)
                 notes = list(surrogate.fit.notes)
             except Exception as exc:  # noqa: BLE001 - a failed optimization must not fail the ask
                 X_new = None
@@ -190,15 +204,13 @@ class BayesOpt(Loop):
                     f"acquisition optimization failed ({type(exc).__name__}: {exc})",
                 ]
             acq_seconds = time.perf_counter() - start
-        memo = {
-            **state.memo,
+        fitted = {
             "gp": surrogate.fit.hyperparameters,
             "fits": state.memo["fits"] + 1,
             "warped": surrogate.warped,
         }
         if X_new is None:
-            more, info = sobol_design(state, issued, n_model, "; ".join(notes))
-            return Proposal(params + more, {**memo, "sobol_issued": issued + n_model}, metadata + info)
+            return None, [{"fallback": "; ".join(notes)}], fitted
         info = {
             "model": "gp",
             "acquisition": self.acquisition,
@@ -209,10 +221,8 @@ class BayesOpt(Loop):
         }
         if notes:
             info["fallback"] = "; ".join(notes)
-        for point, note in self._dedupe(state, state.space.decode_many(X_new), params):
-            params.append(point)
-            metadata.append({**info, **note})
-        return Proposal(params, {**memo, "sobol_issued": issued}, metadata)
+        deduped = self._dedupe(state, state.space.decode_many(X_new), design)
+        return [point for point, _ in deduped], [{**info, **note} for _, note in deduped], fitted
 
     def _warped(self, memo: Mapping[str, Any]) -> bool:
         """Whether the model of a warm fit regresses warped values (the last cold fit's choice)."""

@@ -66,4 +66,5 @@ __all__ = [
     "torch_rng",
 ]
 
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)
+if not TYPE_CHECKING:  # type checkers see the imports above, and catch misspelled names
+    __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)

@@ -94,4 +94,5 @@ def test_the_tell_table_of_the_registry_matches_the_loops():
         assert cls.__module__ == builtin.module
         has_hook = cls._after_tell is not Loop._after_tell
         assert builtin.data_tell is not has_hook, name
+        assert builtin.max_objectives == cls.max_objectives, name
         assert registry.loop_kind(name) == ("federated" if "federated" in builtin.module else "loop")

@@ -15,10 +15,11 @@ do not see:
 from __future__ import annotations
 
 import ast
-import tomllib
 from pathlib import Path
 
 import pytest
+
+tomllib = pytest.importorskip("tomllib", reason="pyproject.toml is read with Python 3.11's tomllib")
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = {  # folder -> the package it is installed as (pyproject's package-dir)

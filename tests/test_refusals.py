@@ -99,9 +99,9 @@ def test_a_state_that_would_fail_its_asks_is_refused_when_loaded(loop, path, val
     [
         ({"beta": float("inf")}, "beta must be a finite number >= 0"),
         ({"beta": float("nan")}, "beta must be a finite number >= 0"),
-        ({"min_noise": float("nan")}, "min_noise must be a finite number > 0"),
-        ({"min_noise": -1.0}, "min_noise must be a finite number > 0"),
-        ({"min_noise": "x"}, "min_noise must be a finite number > 0"),
+        ({"min_noise": float("nan")}, "min_noise must be a finite number >= 0 or None"),
+        ({"min_noise": -1.0}, "min_noise must be a finite number >= 0 or None"),
+        ({"min_noise": "x"}, "min_noise must be a finite number >= 0 or None"),
         ({"acquisition": ["qlognei"]}, "acquisition must be one of"),
         ({"warp": True}, "warp must be one of"),
     ],
@@ -158,3 +158,16 @@ def test_wide_integer_ranges_are_optimized_as_reals_and_rounded():
         assert isinstance(t.params["n"], int) and 0 <= t.params["n"] <= 10**7
         state = FAST_BO.tell(state, t.id, f(t.params))
     assert state.trials[-1].metadata["model"] == "gp"
+
+
+def test_options_main_accepted_still_load():
+    """``min_noise=None`` (BoTorch's own floor) and ``0.0`` were valid on main: still are."""
+    for value in (None, 0.0):
+        assert BayesOpt.from_config({"min_noise": value}).min_noise == value
+
+
+def test_a_version_1_state_with_a_problem_key_is_refused():
+    data = json.loads(_run(RandomSearch()).to_json())
+    data["schema_version"] = 1  # a v1 state had no problem definition
+    with pytest.raises(StateError, match="version 1 state has no problem definition"):
+        asktell.State.from_dict(data)

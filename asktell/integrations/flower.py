@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from asktell.checks import check_positive
 from asktell.errors import ConfigError, FederationError
 from asktell.loops.federated import Federated, Message, ServerState, evaluate
 from asktell.loops.federated.protocol import ITERATE, POST, START
@@ -238,8 +239,8 @@ def server_app(
 
 
 def _check_count(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{name} must be an integer >= 1 (an argument or the run config), got {value!r}.")
+    """``value`` (an argument or the run config's), refused unless a positive integer."""
+    check_positive(name, value, integer=True)
     return value
 
 

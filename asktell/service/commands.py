@@ -23,6 +23,7 @@ import secrets
 import sys
 from typing import Any
 
+from asktell.checks import check_positive
 from asktell.errors import CommandError, ServiceUnavailable
 
 
@@ -118,8 +119,7 @@ def serve(args: argparse.Namespace) -> int:
 
     from asktell.service.storage import Storage, normalize_url
 
-    if args.workers < 1:
-        raise CommandError(f"--workers must be at least 1, got {args.workers}.")
+    check_positive("--workers", args.workers, integer=True, error=CommandError)
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
     url = normalize_url(args.db)

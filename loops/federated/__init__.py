@@ -55,4 +55,5 @@ __all__ = [
     "simulate",
 ]
 
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)
+if not TYPE_CHECKING:  # type checkers see the imports above, and catch misspelled names
+    __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)
