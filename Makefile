@@ -63,5 +63,18 @@ bench-fed: $(VENV)/.installed-dev,bench
 
 bench: bench-bo bench-zo bench-hpo bench-service
 
+# every benchmark's tables again from its committed results, running nothing (figures and JSON into
+# build/bench-report); the tables match those in the README and benchmarks/results/*_report.md
+.PHONY: bench-report
+BENCH_REPORT := build/bench-report
+RESULTS := benchmarks/results
+bench-report: $(VENV)/.installed-dev,bench
+	$(PY) benchmarks/global_bo.py --report-only $(RESULTS)/bo/all/global_bo.json --out $(BENCH_REPORT)
+	$(PY) benchmarks/zeroth_order.py --report-only $(RESULTS)/zeroth_order.json --out $(BENCH_REPORT)
+	$(PY) benchmarks/hpo.py --report-only $(RESULTS)/hpo/hpo.json --out $(BENCH_REPORT)
+	$(PY) benchmarks/service.py --report-only $(RESULTS)/service.json
+	$(PY) benchmarks/federated.py --tag full --out $(BENCH_REPORT) \
+		--report-only $(RESULTS)/federated_runs_full_a.jsonl $(RESULTS)/federated_runs_full_b.jsonl
+
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,5 +1,6 @@
 """The federated black-box attack and the non-differentiable metric task (ALGORITHMS.md 6.2, 6.3),
-on data that ships with scikit-learn (the 8x8 digits). Used by :mod:`benchmarks.federated`.
+on data that ships with scikit-learn (the 8x8 digits): the clients of each federation, for
+:mod:`benchmarks.federated` (which runs and reports them).
 
 **Attack** (``attack``): the digits (pixels / 16, in [0, 1]) split 50/50 (stratified, random_state
 0). Ten clients; client ``i`` holds ``round(10 P)`` classes (P = 0.5: five; a seeded draw, every class
@@ -24,12 +25,12 @@ Jaccard}. Reported: median [IQR] of ``F = mean_i f_i`` over seeds.
 from __future__ import annotations
 
 import functools
-import json
-import math
-import time
-from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from asktell import Real, Space
+from asktell.problems import Blackbox
 
 SCALES = {
     # name: (images or seeds, rounds, local steps)
@@ -100,18 +101,19 @@ def _logits(W, x: np.ndarray) -> np.ndarray:
     return W[2] @ h + W[3]
 
 
-def _margin(W, x: np.ndarray, label: int) -> float:
+def margin(W, x: np.ndarray, label: int) -> float:
     z = _logits(W, x)
     return float(z[label] - np.max(np.delete(z, label)))
 
 
 def attack_targets(models, Xte, yte, n: int, seed: int = 11) -> list[int]:
-    ok = [j for j in range(len(yte)) if np.mean([_margin(W, Xte[j], yte[j]) for W in models]) >= 0]
+    ok = [j for j in range(len(yte)) if np.mean([margin(W, Xte[j], yte[j]) for W in models]) >= 0]
     rng = np.random.default_rng(seed)
     return rng.choice(ok, size=n, replace=False).tolist()
 
 
 # --- metric ----------------------------------------------------------------------------------------
+@functools.cache
 def metric_setup(n_clients: int = 5):
     from sklearn.neural_network import MLPClassifier
 
@@ -152,192 +154,45 @@ def _score(metric: str, y, pred) -> float:
     return float(fn(y, pred, average="macro", zero_division=0))
 
 
-# --- runs --------------------------------------------------------------------------------------------
-def _fed(method: str, T: int, M: int, fzoos: dict):
-    from benchmarks.federated import make_fed
-
-    return make_fed(method, T, M, start="center", **fzoos)
+# --- the federations -------------------------------------------------------------------------------
+def _vec(p: dict[str, Any]) -> np.ndarray:
+    return np.fromiter(p.values(), dtype=np.float64)
 
 
-def _record(kind, setting, method, seed, sim, t0, M, fzoos) -> dict:
-    recs = sim.records
-    return {
-        "experiment": kind,
-        "setting": setting,
-        "method": method,
-        "seed": seed,
-        "M": M if method.startswith("fzoos") else None,
-        "fzoos": fzoos if method.startswith("fzoos") else None,
-        "round": [r["round"] for r in recs],
-        "F": [r["F"] for r in recs],
-        "value": [r["F"] for r in recs],
-        "value_name": "mean margin" if kind == "attack" else "1 - metric",
-        "queries": [r["queries"] for r in recs],
-        "bytes_up": [r["bytes_up"] for r in recs],
-        "bytes_down": [r["bytes_down"] for r in recs],
-        "seconds": time.perf_counter() - t0,
-    }
+def attack_settings(scale: str) -> tuple[dict[str, Any], list[int]]:
+    """The attack's setting at ``scale`` and its seeds (seed ``k`` attacks target image ``k``)."""
+    n, R, T = SCALES["attack"][scale]
+    return {"scale": scale, "P": 0.5, "N": 10, "R": R, "T": T, "d": 64}, list(range(n))
 
 
-def run(kind: str, scale: str, methods, seeds, M: int, fzoos: dict, done: set):
-    """Yield finished runs (dicts in :mod:`benchmarks.federated`'s format), skipping those done."""
-    from asktell import Real, Space
-    from asktell.loops.federated import simulate
-    from benchmarks.federated import _key, _vec
+def attack_federation(scale: str, k: int) -> tuple[Space, list[Blackbox]]:
+    """The clients' margins on target image ``k`` as functions of the perturbation."""
+    models, Xte, yte, _ = attack_models()
+    j = attack_targets(models, Xte, yte, SCALES["attack"][scale][0])[k]
+    space = Space({f"p{i:02d}": Real(-0.3, 0.3) for i in range(64)})
+    img, label = Xte[j], int(yte[j])
+    return space, [(lambda p, W=W: margin(W, np.clip(img + _vec(p), 0, 1), label)) for W in models]
 
-    n, R, T = SCALES[kind][scale]
-    if kind == "attack":
-        models, Xte, yte, _ = attack_models()
-        targets = attack_targets(models, Xte, yte, n)
-        space = Space({f"p{j:02d}": Real(-0.3, 0.3) for j in range(64)})
-        for k, j in enumerate(targets):
-            setting = {"scale": scale, "P": 0.5, "N": 10, "R": R, "T": T, "d": 64}
-            clients = [
-                (lambda p, W=W, img=Xte[j], lab=int(yte[j]): _margin(W, np.clip(img + _vec(p), 0, 1), lab))
-                for W in models
-            ]
-            for m in methods:
-                if _key({"experiment": kind, "setting": setting, "method": m, "seed": k}) in done:
-                    continue
-                t0 = time.perf_counter()
-                sim = simulate(_fed(m, T, M, fzoos), space, clients, rounds=R, seed=k)
-                yield _record(kind, setting, m, k, sim, t0, M, fzoos)
-        return
-    theta, shapes, Xte, yte, parts, _acc = metric_setup()
-    space = Space({f"w{j:04d}": Real(-0.2, 0.2) for j in range(theta.size)})
+
+def metric_settings(scale: str, seeds: list[int]) -> list[tuple[dict[str, Any], list[int]]]:
+    """The metric task's settings at ``scale`` (one per metric) with their seeds."""
+    n, R, T = SCALES["metric"][scale]
+    theta, _, _, _, parts, _ = metric_setup()
     metrics = METRICS_FULL if scale == "full" else ("f1",)
-    for metric in metrics:
-        setting = {"scale": scale, "metric": metric, "N": len(parts), "R": R, "T": T, "d": int(theta.size)}
-        clients = [
-            (
-                lambda p, idx=idx, metric=metric: (
-                    1.0 - _score(metric, yte[idx], _predict(theta + _vec(p), shapes, Xte[idx]))
-                )
-            )
-            for idx in parts
-        ]
-        for seed in seeds[:n]:
-            for m in methods:
-                if _key({"experiment": kind, "setting": setting, "method": m, "seed": seed}) in done:
-                    continue
-                t0 = time.perf_counter()
-                sim = simulate(_fed(m, T, M, fzoos), space, clients, rounds=R, seed=seed)
-                yield _record(kind, setting, m, seed, sim, t0, M, fzoos)
+    return [
+        ({"scale": scale, "metric": m, "N": len(parts), "R": R, "T": T, "d": int(theta.size)}, seeds[:n])
+        for m in metrics
+    ]
 
 
-# --- report ------------------------------------------------------------------------------------------
-def _nan_to(v: float, default: float) -> float:
-    return default if math.isnan(v) else v
-
-
-def _success_by(run: dict, budget: float | None = None, rounds: int | None = None) -> float:
-    for k, (v, q) in enumerate(zip(run["value"], run["queries"], strict=True)):
-        if (budget is not None and q > budget) or (rounds is not None and k >= rounds):
-            break
-        if v < 0:
-            return 1.0
-    return 0.0
-
-
-def report(kind: str, runs: list[dict], out: Path) -> tuple[list[str], list[dict]]:
-    from benchmarks.federated import LABELS, METHODS, _fmt, _q, group, plot_group, value_at_queries
-
-    tables, goals = [], []
-    for key, by in sorted(group(runs).items()):
-        setting = json.loads(key)
-        label = ", ".join(f"{k}={v}" for k, v in setting.items())
-        R = max(len(r["round"]) for rs in by.values() for r in rs)
-        rounds = sorted({1, max(1, R // 3), max(1, R // 2), R})
-        finals = [r["queries"][-1] for rs in by.values() for r in rs]
-        equal = min(finals)
-        # small budgets too: an attack that every method finishes early is decided there
-        budgets = sorted({int(equal * f) for f in (1 / 32, 1 / 16, 1 / 8, 0.25, 0.5, 1.0)})
-        head = (
-            "| method | runs | "
-            + " | ".join(f"round {r}" for r in rounds)
-            + " | "
-            + " | ".join(f"{b} queries" for b in budgets)
-            + " |"
-        )
-        what = "success rate" if kind == "attack" else "median [IQR] of 1 - metric (mean over clients)"
-        lines = [f"**{label}** — {what}", "", head, "|" + "---|" * (2 + len(rounds) + len(budgets))]
-        at_budget: dict[str, list[float]] = {}
-        for m in METHODS:
-            rs = by.get(m)
-            if not rs:
-                continue
-            if kind == "attack":
-                cells = [f"{np.mean([_success_by(r, rounds=k) for r in rs]):.2f}" for k in rounds]
-                vals = [float(np.mean([_success_by(r, budget=b) for r in rs])) for b in budgets]
-                cells += [f"{v:.2f}" for v in vals]
-            else:
-                cells = [_fmt(_q([r["value"][k - 1] for r in rs])) for k in rounds]
-                # a budget below a run's first round: its first-round value stands in (generous
-                # to that run, whose iterate is still x_0 there)
-                vals = [_q([_nan_to(value_at_queries(r, b), r["value"][0]) for r in rs])[1] for b in budgets]
-                cells += [_fmt(_q([value_at_queries(r, b) for r in rs])) for b in budgets]
-            at_budget[m] = vals
-            lines.append(f"| {LABELS[m]} | {len(rs)} | " + " | ".join(cells) + " |")
-        tables.append("\n".join(lines))
-        slug = "_".join(str(v) for v in setting.values()).replace(".", "p")
-        if kind == "attack":
-            _plot_attack(out.parent / f"{out.stem}_{slug}.png", label, by)
-        else:
-            plot_group(out.parent / f"{out.stem}_{slug}.png", label, by)
-        if "fzoos" in at_budget and len(at_budget) > 1:
-            fz = at_budget["fzoos"]
-            others = {m: v for m, v in at_budget.items() if not m.startswith("fzoos")}
-            if kind == "attack":  # higher is better; ahead = >= everywhere, > somewhere, per baseline
-                ok = all(
-                    all(a >= b for a, b in zip(fz, v, strict=True))
-                    and any(a > b for a, b in zip(fz, v, strict=True))
-                    for v in others.values()
-                )
-            else:  # lower is better: strictly lower median at the equal-query budget, not worse before
-                ok = all(
-                    fz[-1] < v[-1] and all(a <= b for a, b in zip(fz, v, strict=True))
-                    for v in others.values()
-                )
-            detail = "; ".join(f"{LABELS[m]} {', '.join(f'{x:.3g}' for x in v)}" for m, v in others.items())
-            goals.append(
-                {
-                    "setting": label,
-                    "pass": bool(ok),
-                    "budgets": budgets,
-                    "values": at_budget,
-                    "text": f"{'PASS' if ok else 'MISS'} {kind} ({label}): at {budgets} queries FZooS "
-                    f"{', '.join(f'{x:.3g}' for x in fz)} vs {detail}",
-                }
-            )
-    return tables, goals
-
-
-def _plot_attack(path: Path, title: str, by: dict[str, list[dict]]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from benchmarks.federated import LABELS, METHODS
-
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3), dpi=90)
-    for m in METHODS:
-        rs = by.get(m)
-        if not rs:
-            continue
-        R = min(len(r["round"]) for r in rs)
-        x = np.arange(1, R + 1)
-        axes[0].plot(x, [np.mean([_success_by(r, rounds=k) for r in rs]) for k in x], label=LABELS[m])
-        qs = np.linspace(0, max(r["queries"][-1] for r in rs), 50)
-        axes[1].plot(qs, [np.mean([_success_by(r, budget=q) for r in rs]) for q in qs], label=LABELS[m])
-    for ax, xl in zip(axes, ("rounds", "queries"), strict=True):
-        ax.set_xlabel(xl)
-        ax.set_ylabel("success rate")
-    axes[0].legend(fontsize=7)
-    fig.suptitle(title, fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+def metric_federation(metric: str) -> tuple[Space, list[Blackbox]]:
+    """``1 - metric`` of each client's test part as functions of the weights' perturbation."""
+    theta, shapes, Xte, yte, parts, _ = metric_setup()
+    space = Space({f"w{j:04d}": Real(-0.2, 0.2) for j in range(theta.size)})
+    return space, [
+        (lambda p, idx=idx: 1.0 - _score(metric, yte[idx], _predict(theta + _vec(p), shapes, Xte[idx])))
+        for idx in parts
+    ]
 
 
 if __name__ == "__main__":  # sanity: the models and the trained MLP
@@ -346,6 +201,7 @@ if __name__ == "__main__":  # sanity: the models and the trained MLP
     print("attack client classes", sets, "test accuracy", np.round(acc, 2))
     print("targets", attack_targets(models, Xte, yte, 15))
     theta, shapes, Xte, yte, parts, acc = metric_setup()
+    f1 = [round(_score("f1", yte[p], _predict(theta, shapes, Xte[p])), 3) for p in parts]
     print(
         "metric model: d =",
         theta.size,
@@ -353,6 +209,5 @@ if __name__ == "__main__":  # sanity: the models and the trained MLP
         round(acc, 3),
         "client sizes",
         [len(p) for p in parts],
-        "f1 per client",
-        [round(_score("f1", yte[p], _predict(theta, shapes, Xte[p])), 3) for p in parts],
     )
+    print("f1 per client", f1)

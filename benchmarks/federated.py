@@ -7,20 +7,21 @@ federation seed for a given seed (same start point ``x_0``).
 
 **Experiments** (``--experiments``, ALGORITHMS.md section 6, issue 5):
 
-- ``quad``: the federated quadratic of 6.1 (``f_i`` from per-coordinate Dirichlet(1/N) draws with
-  heterogeneity ``C``), on [-10, 10]^d, d = 300, N = 5, C in {0.5, 5, 50}, T = 10, R = 50.
-  The optimality gap is ``F(x_r) - F*`` with ``F* = 0.1/d - 0.025``.
+- ``quad``: the federated quadratic of 6.1 (:func:`asktell.problems.federated_quadratic`: ``f_i``
+  from per-coordinate Dirichlet(1/N) draws with heterogeneity ``C``), on [-10, 10]^d, d = 300,
+  N = 5, C in {0.5, 5, 50}, T = 10, R = 50. The optimality gap is ``F(x_r) - F*`` with ``F* = 0.1/d - 0.025``.
 - ``quadT``: the same at C = 5 with T in {5, 20}.
 - ``hetero``: heterogeneous Levy (on [-10, 10]^d, divided by d) and Ackley (on [-32.768, 32.768]^d):
   ``f_i(x) = f(c_i * (x - s_i))`` with ``c_i = 0.1 + C (Dir - 1/N)`` and ``s_i = C (Dir - 1/N)`` per
-  coordinate (6.1's construction), C = 0.5, T = 5. The optimum is unknown: the tables show ``F``.
+  coordinate (6.1's construction; :func:`asktell.problems.federated_hetero`), C = 0.5, T = 5. The
+  optimum is unknown: the tables show ``F``.
 - ``grad``: the gradient-quality study: C = 5, T = 20, three rounds; at every local step of every
   client the direction the method steps along (captured exactly, see ``_capture``) is compared with
   the true global gradient ``grad F`` at the same point (cosine similarity, unit-cube coordinates).
 - ``ablation``: FZooS on heterogeneous Levy (C = 5) with M in {1000, 10000} and the correction
   ``"adaptive"`` vs ``"fixed"``.
 - ``attack``, ``metric``: the black-box attack on the 8x8 digits and the non-differentiable metric
-  task, in :mod:`benchmarks.fed_tasks`.
+  task, whose clients :mod:`benchmarks.fed_tasks` defines; every method starts them at ``x_0 = 0``.
 
 **Methods**: ``FZooS(n_features=M)`` (other settings: library defaults), ``FedZO()``,
 ``FedProx()``, ``ScaffoldI()``, ``ScaffoldII()`` (q = 20, mu = 0.01, Adam lr 0.01), all with the
@@ -28,18 +29,17 @@ experiment's ``local_steps``.
 
 **Written**: every finished run is appended at once to ``benchmarks/results/federated_runs[_TAG].jsonl``
 (so partial results survive; a rerun with the same tag skips the runs already there), then
-``federated[_TAG].json`` (summary, goals) and ``federated[_TAG]_*.png``. ``--report FILE ...`` only
-reads run files (several processes may each have written one) and prints the tables and goals.
+``federated[_TAG].json`` (summary, goals) and ``federated[_TAG]_*.png`` (``--fresh`` starts the run
+file anew). ``--report-only FILE ...`` (or ``--report``) only reads run files (several processes may
+each have written one) and prints the tables and goals.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import math
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -48,14 +48,19 @@ from typing import Any
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+if __package__ is None:  # run as a script: make the repository's `benchmarks` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from asktell import Real, Space  # noqa: E402
 from asktell.loops.federated import FedProx, FedZO, FZooS, ScaffoldI, ScaffoldII, simulate  # noqa: E402
+from asktell.problems import federated_quadratic, federated_quadratic_minimum  # noqa: E402
+from benchmarks import fed_tasks  # noqa: E402
+from benchmarks.harness import machine, report, runner  # noqa: E402
+from benchmarks.harness.problems import FED_BOXES as BOXES  # noqa: E402
+from benchmarks.harness.problems import box_space, federation  # noqa: E402
+from benchmarks.harness.report import Goal  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = runner.RESULTS
 METHODS = ("fzoos", "fzoos_theory", "fedzo", "fedprox", "scaffold1", "scaffold2")
 LABELS = {
     "fzoos": "FZooS",
@@ -65,7 +70,8 @@ LABELS = {
     "scaffold1": "SCAFFOLD-I",
     "scaffold2": "SCAFFOLD-II",
 }
-BOXES = {"levy": (-10.0, 10.0), "ackley": (-32.768, 32.768), "quadratic": (-10.0, 10.0)}
+FIELDS = ("experiment", "setting", "method", "seed")
+CURVES = ("quad", "quadT", "hetero", "ablation")  # experiments reported as curves of the gap or F
 
 
 def make_fed(method: str, T: int, M: int, start: str | None = None, **fzoos: Any):
@@ -78,26 +84,13 @@ def make_fed(method: str, T: int, M: int, start: str | None = None, **fzoos: Any
     return cls(**common)
 
 
-def space_of(d: int, box: tuple[float, float]) -> Space:
-    return Space({f"x{j:04d}": Real(*box) for j in range(d)})
+def space_of(d: int, box: tuple[float, float]) -> Any:
+    return box_space([box] * d, "x{:04d}")
 
 
-def _vec(p: dict[str, Any]) -> np.ndarray:
-    return np.fromiter(p.values(), dtype=np.float64)
-
-
-# --- problems ------------------------------------------------------------------------------------
-def quadratic_clients(n: int, d: int, C: float, seed: int):
-    """ALGORITHMS.md 6.1: ``f_i = (sum_j A_ij x_j^2 + B_ij x_j + 1) / (10 d)``; F* = 0.1/d - 0.025."""
-    rng = np.random.default_rng([seed, 6_1])
-    a = rng.dirichlet([1 / n] * n, size=d).T
-    b = rng.dirichlet([1 / n] * n, size=d).T
-    A, B = 1 + C * (a - 1 / n), 1 + C * (b - 1 / n)
-
-    def make(i):
-        return lambda p: float(((A[i] * (x := _vec(p)) ** 2 + B[i] * x).sum() + 1) / (10 * d))
-
-    return [make(i) for i in range(n)], 0.1 / d - 0.025
+def quadratic_clients(n: int, d: int, C: float, seed: int) -> tuple[list, float]:
+    """The federated quadratic's clients (:func:`asktell.problems.federated_quadratic`) and F*."""
+    return federated_quadratic(n, d, C, seed), federated_quadratic_minimum(d)
 
 
 def quadratic_gradient(u: np.ndarray) -> np.ndarray:
@@ -105,84 +98,7 @@ def quadratic_gradient(u: np.ndarray) -> np.ndarray:
     return 2 * (20 * u - 10) + 1
 
 
-def _levy(x: np.ndarray) -> float:
-    w = 1 + (x - 1) / 4
-    inner = w[:-1]
-    return float(
-        np.sin(np.pi * w[0]) ** 2
-        + ((inner - 1) ** 2 * (1 + 10 * np.sin(np.pi * inner + 1) ** 2)).sum()
-        + (w[-1] - 1) ** 2 * (1 + np.sin(2 * np.pi * w[-1]) ** 2)
-    ) / len(x)
-
-
-def _ackley(x: np.ndarray) -> float:
-    return float(
-        -20 * np.exp(-0.2 * np.sqrt((x**2).mean())) - np.exp(np.cos(2 * np.pi * x).mean()) + 20 + np.e
-    )
-
-
-def hetero_clients(name: str, n: int, d: int, C: float, seed: int):
-    rng = np.random.default_rng([seed, 6_2])
-    c = 0.1 + C * (rng.dirichlet([1 / n] * n, size=d).T - 1 / n)
-    s = C * (rng.dirichlet([1 / n] * n, size=d).T - 1 / n)
-    f = {"levy": _levy, "ackley": _ackley}[name]
-
-    def make(i):
-        return lambda p: f(c[i] * (_vec(p) - s[i]))
-
-    return [make(i) for i in range(n)], None
-
-
 # --- runs ----------------------------------------------------------------------------------------
-def run_one(exp: str, setting: dict[str, Any], method: str, seed: int, M: int, fzoos: dict) -> dict:
-    d, N, T, R = setting["d"], setting["N"], setting["T"], setting["R"]
-    problem = setting["problem"]
-    if problem == "quadratic":
-        clients, f_star = quadratic_clients(N, d, setting["C"], seed)
-    else:
-        clients, f_star = hetero_clients(problem, N, d, setting["C"], seed)
-    extra = dict(fzoos)
-    if "correction" in setting and method.startswith("fzoos"):
-        extra["correction"] = setting["correction"]
-    M = setting.get("M", M)
-    fed = make_fed(method, T, M, **extra)
-    t0 = time.perf_counter()
-    sim = simulate(fed, space_of(d, BOXES[problem]), clients, rounds=R, seed=seed)
-    recs = sim.records
-    F = [r["F"] for r in recs]
-    return {
-        "experiment": exp,
-        "setting": setting,
-        "method": method,
-        "seed": seed,
-        "M": M if method.startswith("fzoos") else None,
-        "fzoos": extra if method.startswith("fzoos") else None,
-        "round": [r["round"] for r in recs],
-        "F": F,
-        "value": [f - f_star for f in F] if f_star is not None else F,
-        "value_name": "gap" if f_star is not None else "F",
-        "queries": [r["queries"] for r in recs],
-        "bytes_up": [r["bytes_up"] for r in recs],
-        "bytes_down": [r["bytes_down"] for r in recs],
-        "seconds": time.perf_counter() - t0,
-    }
-
-
-def _key(run: dict) -> str:
-    return json.dumps([run["experiment"], run["setting"], run["method"], run["seed"]], sort_keys=True)
-
-
-def load_runs(paths: list[Path]) -> list[dict]:
-    runs: dict[str, dict] = {}
-    for path in paths:
-        if path.exists():
-            for line in path.read_text().splitlines():
-                if line.strip():
-                    run = json.loads(line)
-                    runs[_key(run)] = run
-    return list(runs.values())
-
-
 def settings_for(exp: str, a: argparse.Namespace) -> list[dict]:
     base = {"d": a.dim, "N": a.clients, "R": a.rounds}
     if exp == "quad":
@@ -197,7 +113,83 @@ def settings_for(exp: str, a: argparse.Namespace) -> list[dict]:
             for M in a.M_grid
             for corr in ("adaptive", "fixed", "theory")
         ]
-    raise ValueError(exp)
+    raise SystemExit(f"unknown experiment {exp!r}")
+
+
+def cells_for(a: argparse.Namespace, seeds: list[int], methods: list[str]) -> list[dict[str, Any]]:
+    """Every run of the chosen experiments, seed-major within an experiment (a cut run still has
+    every setting and method for its first seeds)."""
+    jobs: list[tuple[str, dict, list[int], list[str]]] = []
+    for exp in a.experiments.split(","):
+        if exp == "grad":
+            jobs.append(
+                (exp, {"d": a.grad_dim, "T": 20, "R": a.grad_rounds, "C": 5.0, "N": 5}, seeds, methods)
+            )
+        elif exp == "attack":
+            jobs.append((exp, *fed_tasks.attack_settings(a.task_scale), methods))
+        elif exp == "metric":
+            jobs += [(exp, s, ss, methods) for s, ss in fed_tasks.metric_settings(a.task_scale, seeds)]
+        else:
+            jobs += [
+                (exp, s, [seed], ["fzoos"] if exp == "ablation" else methods)
+                for seed in seeds
+                for s in settings_for(exp, a)
+            ]
+    return [
+        {"experiment": exp, "setting": setting, "method": m, "seed": seed, "M": a.M, "fzoos": a.fzoos}
+        for exp, setting, seeds_, methods_ in jobs
+        for seed in seeds_
+        for m in methods_
+    ]
+
+
+def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
+    """One federation run through ``simulate`` (or a gradient-study run), as a record."""
+    exp, setting, method, seed = (cell[k] for k in FIELDS)
+    if exp == "grad":
+        return gradient_study(
+            method, seed, setting["d"], setting["T"], setting["R"], cell["M"], cell["fzoos"]
+        )
+    start, f_star = None, None
+    if exp == "attack":
+        (space, clients), name, start = (
+            fed_tasks.attack_federation(setting["scale"], seed),
+            "mean margin",
+            "center",
+        )
+    elif exp == "metric":
+        (space, clients), name, start = fed_tasks.metric_federation(setting["metric"]), "1 - metric", "center"
+    else:
+        space, clients, f_star = federation(
+            setting["problem"], setting["N"], setting["d"], setting["C"], seed
+        )
+        name = "gap" if f_star is not None else "F"
+    fzoos = {**cell["fzoos"], **({"correction": setting["correction"]} if "correction" in setting else {})}
+    M, t0 = setting.get("M", cell["M"]), time.perf_counter()
+    fed = make_fed(method, setting["T"], M, start, **(fzoos if method.startswith("fzoos") else {}))
+    recs = simulate(fed, space, clients, rounds=setting["R"], seed=seed).records
+    F = [r["F"] for r in recs]
+    return {
+        **{k: cell[k] for k in FIELDS},
+        "M": M if method.startswith("fzoos") else None,
+        "fzoos": fzoos if method.startswith("fzoos") else None,
+        "round": [r["round"] for r in recs],
+        "F": F,
+        "value": [f - f_star for f in F] if f_star is not None else F,
+        "value_name": name,
+        "queries": [r["queries"] for r in recs],
+        "bytes_up": [r["bytes_up"] for r in recs],
+        "bytes_down": [r["bytes_down"] for r in recs],
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def describe(run: dict[str, Any]) -> str:
+    where = f"{run['experiment']} {run['setting']} {run['method']} seed {run['seed']}"
+    if run["experiment"] == "grad":
+        return where
+    value = f"{run['value_name']} {run['value'][-1]:.4g}"
+    return f"{where}: {value} after {run['queries'][-1]} queries ({run['seconds']:.0f}s)"
 
 
 # --- gradient-quality study ----------------------------------------------------------------------
@@ -290,20 +282,6 @@ def gradient_study(method: str, seed: int, d: int, T: int, R: int, M: int, fzoos
 
 
 # --- reporting -----------------------------------------------------------------------------------
-def _q(xs) -> tuple[float, float, float]:
-    xs = [x for x in xs if x is not None and not math.isnan(x)]
-    if not xs:
-        return (math.nan,) * 3
-    a, b, c = np.percentile(xs, [25, 50, 75])
-    return float(a), float(b), float(c)
-
-
-def _fmt(q: tuple[float, float, float]) -> str:
-    if math.isnan(q[1]):
-        return "—"
-    return f"{q[1]:.3g} [{q[0]:.3g}, {q[2]:.3g}]"
-
-
 def value_at_queries(run: dict, budget: float) -> float:
     """The value of the last round whose cumulative queries are within the budget (nan if none)."""
     best = math.nan
@@ -311,6 +289,16 @@ def value_at_queries(run: dict, budget: float) -> float:
         if q <= budget:
             best = v
     return best
+
+
+def success_by(run: dict, budget: float | None = None, rounds: int | None = None) -> float:
+    """1 if the attack succeeded (mean margin < 0) within the budget or rounds, else 0."""
+    for k, (v, q) in enumerate(zip(run["value"], run["queries"], strict=True)):
+        if (budget is not None and q > budget) or (rounds is not None and k >= rounds):
+            break
+        if v < 0:
+            return 1.0
+    return 0.0
 
 
 def group(runs: list[dict]) -> dict[str, dict[str, list[dict]]]:
@@ -321,40 +309,40 @@ def group(runs: list[dict]) -> dict[str, dict[str, list[dict]]]:
     return out
 
 
+def _columns(
+    by: dict[str, list[dict]], fractions: tuple[float, ...], fifth: bool
+) -> tuple[list[int], list[int]]:
+    """The rounds (1, R/5 (curves), R/3, R/2, R) and query budgets (fractions of the equal-query
+    budget, the smallest final count; curves also the largest) of a table."""
+    R = max(len(r["round"]) for rs in by.values() for r in rs)
+    rounds = sorted({1, max(1, R // 3), max(1, R // 2), R} | ({max(1, R // 5)} if fifth else set()))
+    finals = [r["queries"][-1] for rs in by.values() for r in rs]
+    budgets = {int(min(finals) * f) for f in fractions} | ({int(max(finals))} if fifth else set())
+    return rounds, sorted(budgets)
+
+
+def _head(first: str, rounds: list[int], budgets: list[int]) -> list[str]:
+    return ["method", first, *(f"round {r}" for r in rounds), *(f"{b} queries" for b in budgets)]
+
+
 def curve_table(setting: str, by_method: dict[str, list[dict]]) -> str:
-    runs0 = next(iter(by_method.values()))
-    name = runs0[0]["value_name"]
-    R = max(len(r["round"]) for rs in by_method.values() for r in rs)
-    rounds = sorted({1, max(1, R // 5), max(1, R // 3), max(1, R // 2), R})
-    finals = [r["queries"][-1] for rs in by_method.values() for r in rs]
-    qmax = min(finals)
-    budgets = sorted({int(qmax * f) for f in (0.25, 0.5, 1.0)} | {int(max(finals))})
-    head = (
-        "| method | seeds | "
-        + " | ".join(f"round {r}" for r in rounds)
-        + " | "
-        + " | ".join(f"{b} queries" for b in budgets)
-        + " |"
-    )
-    lines = [
-        f"**{setting}** — median [IQR] of {name}",
-        "",
-        head,
-        "|" + "---|" * (2 + len(rounds) + len(budgets)),
-    ]
-    for m in METHODS:
-        rs = by_method.get(m)
-        if not rs:
-            continue
+    name = next(iter(by_method.values()))[0]["value_name"]
+    rounds, budgets = _columns(by_method, (0.25, 0.5, 1.0), fifth=True)
+    rows = []
+    for m in (m for m in METHODS if by_method.get(m)):
+        rs = by_method[m]
         cells = [
-            _fmt(_q([r["value"][k - 1] if len(r["value"]) >= k else math.nan for r in rs])) for k in rounds
+            report.iqr(report.quantiles(r["value"][k - 1] if len(r["value"]) >= k else math.nan for r in rs))
+            for k in rounds
         ]
-        cells += [_fmt(_q([value_at_queries(r, b) for r in rs])) for b in budgets]
-        lines.append(f"| {LABELS[m]} | {len(rs)} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        cells += [report.iqr(report.quantiles(value_at_queries(r, b) for r in rs)) for b in budgets]
+        rows.append([LABELS[m], len(rs), *cells])
+    return report.table(
+        _head("seeds", rounds, budgets), rows, title=f"**{setting}** — median [IQR] of {name}"
+    )
 
 
-def quad_goals(by_method: dict[str, list[dict]], label: str, method: str = "fzoos") -> dict | None:
+def quad_goal(by_method: dict[str, list[dict]], label: str, method: str = "fzoos") -> Goal | None:
     """FZooS reaches FedZO's final gap (per seed) in <= R/3 rounds and <= 1/2 of FedZO's queries."""
     fz = {r["seed"]: r for r in by_method.get(method, [])}
     fo = {r["seed"]: r for r in by_method.get("fedzo", [])}
@@ -368,31 +356,35 @@ def quad_goals(by_method: dict[str, list[dict]], label: str, method: str = "fzoo
         rounds.append(math.inf if hit is None else hit + 1)
         qratio.append(math.inf if hit is None else fz[s]["queries"][hit] / fo[s]["queries"][-1])
     med_r, med_q = float(np.median(rounds)), float(np.median(qratio))
-    ok = med_r <= R / 3 and med_q <= 0.5
     # FedZO's final gap above its round-1 gap: it diverged, and "reaching" it is no achievement
     diverged = [s for s in seeds if fo[s]["value"][-1] >= fo[s]["value"][0]]
     fz_final = float(np.median([fz[s]["value"][-1] for s in seeds]))
     fo_final = float(np.median([fo[s]["value"][-1] for s in seeds]))
-    verdict = "PASS" if ok else "MISS"
-    if ok and diverged:
-        verdict, ok = "TRIVIAL (counted as MISS)", False
-    return {
+    measured = (
+        f"median {med_r:g} rounds and {med_q:.3g} of FedZO's queries; per seed rounds {rounds}; final gaps "
+        f"{LABELS[method]} {fz_final:.3g} vs FedZO {fo_final:.3g}"
+        + (f"; FedZO diverged (final gap >= round-1 gap) on seeds {diverged}" if diverged else "")
+    )
+    data = {
         "setting": label,
+        "method": method,
         "seeds": seeds,
         "rounds_to_fedzo_final": rounds,
         "query_ratio": qratio,
         "median_rounds": med_r,
         "rounds_limit": R / 3,
         "median_query_ratio": med_q,
-        "pass": ok,
         "fedzo_diverged_seeds": diverged,
-        "final_gaps": {"fzoos": fz_final, "fedzo": fo_final},
-        "method": method,
-        "text": f"{verdict} {label}: {LABELS[method]} reaches FedZO's round-{R} gap in median "
-        f"{med_r:g} rounds (limit {R / 3:.3g}) and {med_q:.3g} of FedZO's queries (limit 0.5); "
-        f"per seed rounds {rounds}; final gaps {LABELS[method]} {fz_final:.3g} vs FedZO {fo_final:.3g}"
-        + (f"; FedZO diverged (final gap >= round-1 gap) on seeds {diverged}" if diverged else ""),
+        "final_gaps": {method: fz_final, "fedzo": fo_final},
     }
+    goal = (
+        f"{label}: {LABELS[method]} reaches FedZO's round-{R} gap in <= {R / 3:.3g} rounds and <= 0.5 of "
+        "FedZO's queries"
+    )
+    result = Goal.at_most(goal, measured, max(med_r / (R / 3), med_q / 0.5), 1.0, **data)
+    if result.met and diverged:  # trivially reached: counted as missed
+        return Goal(goal, measured + " (trivial: counted as missed)", False, "", data)
+    return result
 
 
 def grad_summary(runs: list[dict]) -> tuple[str, dict]:
@@ -401,158 +393,162 @@ def grad_summary(runs: list[dict]) -> tuple[str, dict]:
         by.setdefault(r["method"], []).append(r)
     R = max(len(r["cos"]) for r in runs)
     T = runs[0]["setting"]["T"]
-    head = (
-        "| method | seeds | "
-        + " | ".join(f"round {k + 1}" for k in range(R))
-        + " | last round, steps 1 / 5 / 10 / 20 |"
-    )
-    lines = [
-        f"**Gradient quality** (C = 5, T = {T}): mean cosine of the local direction with grad F",
-        "",
-        head,
-        "|" + "---|" * (R + 3),
-    ]
-    means: dict[str, list[float]] = {}
-    for m in METHODS:
-        rs = by.get(m)
-        if not rs:
-            continue
+    rows, means = [], {}
+    for m in (m for m in METHODS if by.get(m)):
+        rs = by[m]
         per_round = [float(np.mean([c for r in rs for step in r["cos"][k] for c in step])) for k in range(R)]
         last = [
             float(np.mean([c for r in rs for c in r["cos"][-1][t]])) if t < T else math.nan
             for t in (0, 4, 9, 19)
         ]
         means[m] = per_round
-        lines.append(
-            f"| {LABELS[m]} | {len(rs)} | "
-            + " | ".join(f"{v:.3f}" for v in per_round)
-            + " | "
-            + " / ".join("—" if math.isnan(v) else f"{v:.3f}" for v in last)
-            + " |"
-        )
+        last_text = " / ".join("—" if math.isnan(v) else f"{v:.3f}" for v in last)
+        rows.append([LABELS[m], len(rs), *(f"{v:.3f}" for v in per_round), last_text])
+    head = ["method", "seeds", *(f"round {k + 1}" for k in range(R)), "last round, steps 1 / 5 / 10 / 20"]
+    title = f"**Gradient quality** (C = 5, T = {T}): mean cosine of the local direction with grad F"
     goal = None
     if "fzoos" in means and len(means) > 1:
         best_other = max(v[-1] for m, v in means.items() if not m.startswith("fzoos"))
-        ok = means["fzoos"][-1] > best_other
-        goal = {
-            "pass": ok,
-            "fzoos": means["fzoos"][-1],
-            "best_baseline": best_other,
-            "text": f"{'PASS' if ok else 'MISS'} gradient quality: FZooS mean cosine in round {R} "
-            f"{means['fzoos'][-1]:.3f} vs best baseline {best_other:.3f}",
-        }
-    return "\n".join(lines), {"means": means, "goal": goal}
-
-
-def plot_group(path: Path, title: str, by_method: dict[str, list[dict]]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3), dpi=90)
-    for m in METHODS:
-        rs = by_method.get(m)
-        if not rs:
-            continue
-        L = min(len(r["value"]) for r in rs)
-        V = np.array([r["value"][:L] for r in rs])
-        Q = np.median(np.array([r["queries"][:L] for r in rs]), 0)
-        lo, med, hi = np.percentile(V, [25, 50, 75], axis=0)
-        x = np.arange(1, L + 1)
-        for ax, xs in zip(axes, (x, Q), strict=True):
-            ax.plot(xs, med, label=LABELS[m])
-            ax.fill_between(xs, lo, hi, alpha=0.2)
-    name = next(iter(by_method.values()))[0]["value_name"]
-    for ax, xl in zip(axes, ("rounds", "queries"), strict=True):
-        ax.set_xlabel(xl)
-        ax.set_ylabel(name)
-        if name == "gap":
-            ax.set_yscale("log")
-    axes[0].legend(fontsize=7)
-    fig.suptitle(title, fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-
-
-def report(runs: list[dict], out: Path, args_dict: dict) -> dict:
-    from benchmarks import fed_tasks
-
-    summary: dict[str, Any] = {"tables": [], "goals": []}
-    curves = [r for r in runs if r["experiment"] in ("quad", "quadT", "hetero", "ablation")]
-    for key, by_method in sorted(group(curves).items()):
-        setting = json.loads(key)
-        label = ", ".join(f"{k}={v}" for k, v in setting.items())
-        if setting["experiment"] == "ablation":
-            by_method = {"fzoos": by_method["fzoos"]}
-        table = curve_table(label, by_method)
-        print(table + "\n")
-        summary["tables"].append(table)
-        slug = "_".join(str(v) for v in setting.values()).replace(".", "p")
-        plot_group(out.parent / f"{out.stem}_{slug}.png", label, by_method)
-        if setting["experiment"] == "quad":
-            for method in ("fzoos", "fzoos_theory"):
-                g = quad_goals(by_method, f"C={setting['C']}", method)
-                if g:
-                    summary["goals"].append(g)
-    abl = [r for r in runs if r["experiment"] == "ablation"]
-    if abl:
-        table = ablation_table(abl)
-        print(table + "\n")
-        summary["tables"].append(table)
-    grads = [r for r in runs if r["experiment"] == "grad"]
-    if grads:
-        table, gs = grad_summary(grads)
-        print(table + "\n")
-        summary["tables"].append(table)
-        summary["grad"] = gs
-        if gs["goal"]:
-            summary["goals"].append(gs["goal"])
-    for kind in ("attack", "metric"):
-        task_runs = [r for r in runs if r["experiment"] == kind]
-        if task_runs:
-            tables, goals = fed_tasks.report(kind, task_runs, out)
-            for t in tables:
-                print(t + "\n")
-            summary["tables"] += tables
-            summary["goals"] += goals
-    print("Goals:")
-    for g in summary["goals"]:
-        print("  " + g["text"])
-    payload = {
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "omp_threads": os.environ.get("OMP_NUM_THREADS"),
-        },
-        "args": args_dict,
-        "summary": summary,
-        "runs": runs,
+        mine = means["fzoos"][-1]
+        goal = Goal(
+            f"gradient quality: FZooS's mean cosine in round {R} above every baseline's",
+            f"FZooS {mine:.3f} vs best baseline {best_other:.3f}",
+            mine > best_other,
+            f"{abs(mine - best_other):.3f}",
+        )
+    return report.table(head, rows, title=title), {
+        "means": means,
+        "goal": goal.to_dict() if goal else None,
+        "_goal": goal,
     }
-    out.write_text(json.dumps(payload, default=float))
-    return payload
 
 
 def ablation_table(runs: list[dict]) -> str:
-    lines = [
-        "**Ablation** (FZooS, heterogeneous Levy): median [IQR] of F at the last round",
-        "",
-        "| M | correction | seeds | final F |",
-        "|---|---|---|---|",
-    ]
     cells: dict[tuple, list[float]] = {}
     for r in runs:
         cells.setdefault((r["setting"]["M"], r["setting"]["correction"]), []).append(r["value"][-1])
-    for (M, corr), vs in sorted(cells.items()):
-        lines.append(f"| {M} | {corr} | {len(vs)} | {_fmt(_q(vs))} |")
-    return "\n".join(lines)
+    rows = [[M, corr, len(vs), report.iqr(report.quantiles(vs))] for (M, corr), vs in sorted(cells.items())]
+    title = "**Ablation** (FZooS, heterogeneous Levy): median [IQR] of F at the last round"
+    return report.table(["M", "correction", "seeds", "final F"], rows, title=title)
 
 
-# --- main ----------------------------------------------------------------------------------------
+def task_table(
+    kind: str, label: str, by: dict[str, list[dict]]
+) -> tuple[str, dict[str, list[float]], list[int]]:
+    """The attack's success rates, or the metric task's 1 - metric, at rounds and query budgets."""
+    # small budgets too: an attack that every method finishes early is decided there
+    rounds, budgets = _columns(by, (1 / 32, 1 / 16, 1 / 8, 0.25, 0.5, 1.0), fifth=False)
+    rows, at_budget = [], {}
+    for m in (m for m in METHODS if by.get(m)):
+        rs = by[m]
+        if kind == "attack":
+            cells = [f"{np.mean([success_by(r, rounds=k) for r in rs]):.2f}" for k in rounds]
+            vals = [float(np.mean([success_by(r, budget=b) for r in rs])) for b in budgets]
+            cells += [f"{v:.2f}" for v in vals]
+        else:
+            cells = [report.iqr(report.quantiles(r["value"][k - 1] for r in rs)) for k in rounds]
+            # a budget below a run's first round: its first-round value stands in (generous to that
+            # run, whose iterate is still x_0 there)
+            vals = [
+                report.quantiles(_or(value_at_queries(r, b), r["value"][0]) for r in rs)[1] for b in budgets
+            ]
+            cells += [report.iqr(report.quantiles(value_at_queries(r, b) for r in rs)) for b in budgets]
+        at_budget[m] = vals
+        rows.append([LABELS[m], len(rs), *cells])
+    what = "success rate" if kind == "attack" else "median [IQR] of 1 - metric (mean over clients)"
+    return (
+        report.table(_head("runs", rounds, budgets), rows, title=f"**{label}** — {what}"),
+        at_budget,
+        budgets,
+    )
+
+
+def _or(v: float, default: float) -> float:
+    return default if math.isnan(v) else v
+
+
+def task_goal(kind: str, label: str, at_budget: dict[str, list[float]], budgets: list[int]) -> Goal | None:
+    if "fzoos" not in at_budget or len(at_budget) < 2:
+        return None
+    fz = at_budget["fzoos"]
+    others = {m: v for m, v in at_budget.items() if not m.startswith("fzoos")}
+    if kind == "attack":  # higher is better; ahead = >= everywhere, > somewhere, per baseline
+        goal = f"attack ({label}): FZooS's success rate >= every baseline's at every budget, > somewhere"
+        ok = all(
+            all(a >= b for a, b in zip(fz, v, strict=True)) and any(a > b for a, b in zip(fz, v, strict=True))
+            for v in others.values()
+        )
+    else:  # lower is better: strictly lower median at the equal-query budget, not worse before
+        goal = f"metric ({label}): FZooS's 1 - metric lowest at the equal-query budget, never higher before"
+        ok = all(fz[-1] < v[-1] and all(a <= b for a, b in zip(fz, v, strict=True)) for v in others.values())
+    detail = "; ".join(f"{LABELS[m]} {', '.join(f'{x:.3g}' for x in v)}" for m, v in others.items())
+    measured = f"at {budgets} queries FZooS {', '.join(f'{x:.3g}' for x in fz)} vs {detail}"
+    return Goal(goal, measured, bool(ok), data={"setting": label, "budgets": budgets, "values": at_budget})
+
+
+def plot_setting(path: Path, title: str, by: dict[str, list[dict]], kind: str) -> None:
+    """Median and IQR of the gap (or F) against rounds and queries; the attack's success rate."""
+    name = next(iter(by.values()))[0]["value_name"]
+    rounds, queries = {}, {}
+    for m in (m for m in METHODS if by.get(m)):
+        rs = by[m]
+        L = min(len(r["value"]) for r in rs)
+        if kind == "attack":
+            x, qs = np.arange(1, L + 1), np.linspace(0, max(r["queries"][-1] for r in rs), 50)
+            rounds[LABELS[m]] = (x, [[np.mean([success_by(r, rounds=k) for r in rs]) for k in x]])
+            queries[LABELS[m]] = (qs, [[np.mean([success_by(r, budget=q) for r in rs]) for q in qs]])
+        else:
+            V = np.array([r["value"][:L] for r in rs])
+            rounds[LABELS[m]] = (np.arange(1, L + 1), V)
+            queries[LABELS[m]] = (np.median(np.array([r["queries"][:L] for r in rs]), 0), V)
+    ylabel, logy = ("success rate", False) if kind == "attack" else (name, name == "gap")
+    panels = [
+        report.Panel("", x, ylabel, series, logy) for x, series in (("rounds", rounds), ("queries", queries))
+    ]
+    report.plot_panels(path, panels, ncols=2, title=title)
+
+
+def summarize(runs: list[dict], out: Path) -> dict[str, Any]:
+    """Every table and goal of the runs, in the order curves, ablation, gradient, attack, metric
+    (figures beside ``out``)."""
+    summary: dict[str, Any] = {"tables": [], "goals": []}
+    goals: list[Goal] = []
+    settings = [(json.loads(key), by) for key, by in sorted(group(runs).items())]
+
+    def settings_of(kinds: tuple[str, ...]) -> None:
+        for setting, by in settings:
+            kind = setting["experiment"]
+            if kind not in kinds:
+                continue
+            label = ", ".join(f"{k}={v}" for k, v in setting.items())
+            if kind == "ablation":
+                by = {"fzoos": by["fzoos"]}
+            if kind in CURVES:
+                summary["tables"].append(curve_table(label, by))
+                if kind == "quad":
+                    goals.extend(
+                        g for m in ("fzoos", "fzoos_theory") if (g := quad_goal(by, f"C={setting['C']}", m))
+                    )
+            else:
+                table, at_budget, budgets = task_table(kind, label, by)
+                summary["tables"].append(table)
+                goals.extend(g for g in [task_goal(kind, label, at_budget, budgets)] if g)
+            slug = "_".join(str(v) for v in setting.values()).replace(".", "p")
+            plot_setting(out.parent / f"{out.stem}_{slug}.png", label, by, kind)
+
+    settings_of(CURVES)
+    if abl := [r for r in runs if r["experiment"] == "ablation"]:
+        summary["tables"].append(ablation_table(abl))
+    if grads := [r for r in runs if r["experiment"] == "grad"]:
+        table, summary["grad"] = grad_summary(grads)
+        summary["tables"].append(table)
+        goals.extend(g for g in [summary["grad"].pop("_goal")] if g)
+    settings_of(("attack",))
+    settings_of(("metric",))
+    summary["goals"] = [g.to_dict() for g in goals]
+    return summary
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true")
@@ -573,11 +569,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--grad-dim", type=int, default=None)
     p.add_argument("--task-scale", default=None, help="attack/metric sizes: full, medium, reduced or quick")
     p.add_argument("--tag", default=None)
-    p.add_argument("--report", nargs="*", default=None, help="only report these run files (jsonl)")
+    runner.add_options(p, resume=True)
     a = p.parse_args(argv)
     q = a.quick
-    everything = "quad,quadT,hetero,grad,ablation,attack,metric"
-    a.experiments = a.experiments or ("quad,grad,attack" if q else everything)
+    a.experiments = a.experiments or (
+        "quad,grad,attack" if q else "quad,quadT,hetero,grad,ablation,attack,metric"
+    )
     a.dim = a.dim or (30 if q else 300)
     a.rounds = a.rounds or (8 if q else 50)
     a.M = a.M or (1000 if q else 10000)
@@ -585,76 +582,31 @@ def main(argv: list[str] | None = None) -> None:
     a.C = [float(c) for c in a.C.split(",")]
     a.T_grid = [int(t) for t in a.T_grid.split(",")]
     a.M_grid = [int(m) for m in a.M_grid.split(",")] if not q else [300, 1000]
+    a.task_scale = a.task_scale or ("quick" if q else "full")
+    a.fzoos = json.loads(a.fzoos)
     seeds = (
         [int(s) for s in a.seed_list.split(",")] if a.seed_list else list(range(a.seeds or (2 if q else 5)))
     )
-    methods = a.methods.split(",")
-    fzoos = json.loads(a.fzoos)
-    tag = a.tag or ("quick" if q else None)
-    suffix = f"_{tag}" if tag else ""
-    RESULTS.mkdir(exist_ok=True)
-    runs_path = RESULTS / f"federated_runs{suffix}.jsonl"
-    out = RESULTS / f"federated{suffix}.json"
-    if a.report is not None:
-        paths = [Path(x) for x in a.report] or [runs_path]
-        report(load_runs(paths), out, {"report": a.report})
-        return
-    done = {_key(r) for r in load_runs([runs_path])}
-
-    def save(run: dict) -> None:
-        with runs_path.open("a") as fh:
-            fh.write(json.dumps(run, default=float) + "\n")
-
-    from benchmarks import fed_tasks
-
-    start = time.perf_counter()
-    for exp in a.experiments.split(","):
-        if exp in ("quad", "quadT", "hetero", "ablation"):
-            for seed in seeds:  # seed-major: a cut run still has every setting and method for a seed
-                for setting in settings_for(exp, a):
-                    for m in ["fzoos"] if exp == "ablation" else methods:
-                        probe = {"experiment": exp, "setting": setting, "method": m, "seed": seed}
-                        if _key(probe) in done:
-                            continue
-                        run = run_one(exp, setting, m, seed, a.M, fzoos)
-                        save(run)
-                        print(
-                            f"[{time.perf_counter() - start:7.0f}s] {exp} {setting} {m} seed {seed}: "
-                            f"{run['value_name']} {run['value'][-1]:.4g} after {run['queries'][-1]} queries "
-                            f"({run['seconds']:.0f}s)",
-                            flush=True,
-                        )
-        elif exp == "grad":
-            for seed in seeds:
-                for m in methods:
-                    probe = {
-                        "experiment": "grad",
-                        "setting": {"d": a.grad_dim, "T": 20, "R": a.grad_rounds, "C": 5.0, "N": 5},
-                        "method": m,
-                        "seed": seed,
-                    }
-                    if _key(probe) in done:
-                        continue
-                    t0 = time.perf_counter()
-                    run = gradient_study(m, seed, a.grad_dim, 20, a.grad_rounds, a.M, fzoos)
-                    save(run)
-                    print(
-                        f"[{time.perf_counter() - start:7.0f}s] grad {m} seed {seed} "
-                        f"({time.perf_counter() - t0:.0f}s)",
-                        flush=True,
-                    )
-        elif exp in ("attack", "metric"):
-            scale = a.task_scale or ("quick" if q else "full")
-            for run in fed_tasks.run(exp, scale, methods, seeds, a.M, fzoos, done):
-                save(run)
-                print(
-                    f"[{time.perf_counter() - start:7.0f}s] {exp} {run['setting']} {run['method']} "
-                    f"seed {run['seed']}: {run['value'][-1]:.4g} ({run['seconds']:.0f}s)",
-                    flush=True,
-                )
-        else:
-            raise SystemExit(f"unknown experiment {exp!r}")
-    report(load_runs([runs_path]), out, vars(a) | {"seeds": seeds})
+    suffix = f"_{a.tag or 'quick'}" if a.tag or q else ""
+    out = a.out / f"federated{suffix}.json"
+    a.out.mkdir(parents=True, exist_ok=True)
+    runs_path = a.out / f"federated_runs{suffix}.jsonl"
+    if a.report_only is not None:
+        paths = [Path(x) for x in a.report_only] or [runs_path]
+        runs = runner.Runs.of(paths, FIELDS).records
+    else:
+        cells = cells_for(a, seeds, a.methods.split(","))
+        runs = runner.run(cells, run_cell, runner.Runs(FIELDS, runs_path, resume=a.resume), describe=describe)
+        runs = runner.Runs.of([runs_path], FIELDS).records  # the report covers every recorded run
+    summary = summarize(runs, out)
+    print("\n\n".join([*summary["tables"], report.goals_text([Goal(**g) for g in summary["goals"]])]))
+    env = machine.environment(
+        ("asktell", "torch", "botorch", "gpytorch", "numpy", "scikit-learn", "matplotlib")
+    )
+    args = {k: str(v) if isinstance(v, Path) else v for k, v in vars(a).items()}
+    runner.write_json(
+        out, {"environment": env, "args": args | {"seeds": seeds}, "summary": summary, "runs": runs}
+    )
 
 
 if __name__ == "__main__":

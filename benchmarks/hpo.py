@@ -42,19 +42,18 @@ then each method's median optimizer overhead per evaluation (run time minus cros
 then the goal: asktell has the best mean rank at both budgets.
 
 Written: ``benchmarks/results/hpo.json`` (every run's losses per evaluation, timings, versions;
-``--quick``: ``hpo_quick.json``). Every process uses one thread (``OMP_NUM_THREADS=1`` is set
-before numpy and torch load); ``--jobs`` runs side by side (default 2).
+``--quick``: ``hpo_quick.json``). Runs are recorded as they finish (``--resume``;
+``--report-only [FILE ...]`` reports on recorded runs, e.g. ``benchmarks/results/hpo/hpo.json``,
+without running). Every process uses one thread (``OMP_NUM_THREADS=1`` is set before numpy and
+torch load); ``--jobs`` runs side by side (default 2).
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import functools
 import json
 import math
-import os
-import platform
 import sys
 import time
 import warnings
@@ -63,22 +62,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # run as a script: make the repository's `benchmarks` importable
-    sys.path.insert(0, str(ROOT))
+if __package__ is None:  # run as a script: make the repository's `benchmarks` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.partial import PartialRuns, add_partial_options, complete_seeds  # noqa: E402
+from benchmarks.harness import machine, report, runner  # noqa: E402  (no numpy before the threads)
 
 METHODS = ("asktell", "optuna-tpe", "optuna-gp", "skopt", "random")
 TASKS = ("svc-digits", "hgb-breast-cancer", "rf-wine", "mlp-digits", "elasticnet-diabetes")
 BUDGETS = (30, 60)
 QUICK_BUDGETS = (10, 20)
-
-
-def set_threads(threads: int) -> None:
-    """One thread per process for every math library; call before numpy or torch load."""
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = str(threads)
+FIELDS = ("method", "task", "seed")
 
 
 # --- tasks ---------------------------------------------------------------------------------------
@@ -90,8 +83,8 @@ class Task:
     data: Callable[[bool], tuple[Any, Any]]  # quick -> (X, y)
     estimator: Callable[[], Any]
     space: Any  # asktell Space
-    scoring: str
-    classification: bool
+    scoring: str = "accuracy"
+    classification: bool = True
 
     def loss(self, score: float) -> float:
         """The loss of a mean CV score: 1 - accuracy, or the MSE."""
@@ -106,71 +99,28 @@ class Task:
         return folds(n_splits=5, shuffle=True, random_state=seed)
 
 
-def _subsample(X: Any, y: Any, n: int, quick: bool) -> tuple[Any, Any]:
-    if not quick or len(X) <= n:
-        return X, y
+def _data(name: str, quick: bool) -> tuple[Any, Any]:
+    """A data set of scikit-learn; in a quick run digits subsampled to 600 images."""
     import numpy as np
+    from sklearn import datasets
 
-    index = np.random.default_rng(0).permutation(len(X))[:n]
-    return X[index], y[index]
-
-
-def _digits(quick: bool) -> tuple[Any, Any]:
-    from sklearn.datasets import load_digits
-
-    X, y = load_digits(return_X_y=True)
-    return _subsample(X, y, 600, quick)
-
-
-def _digits_scaled(quick: bool) -> tuple[Any, Any]:
-    X, y = _digits(quick)
-    return X / 16.0, y
+    X, y = getattr(datasets, f"load_{name.removesuffix('_scaled')}")(return_X_y=True)
+    if name.startswith("digits"):
+        if quick and len(X) > 600:
+            index = np.random.default_rng(0).permutation(len(X))[:600]
+            X, y = X[index], y[index]
+        if name.endswith("_scaled"):
+            X = X / 16.0
+    return X, y
 
 
-def _breast_cancer(quick: bool) -> tuple[Any, Any]:
-    from sklearn.datasets import load_breast_cancer
+def _estimator(module: str, name: str, **params: Any) -> Callable[[], Any]:
+    def make() -> Any:
+        import importlib
 
-    return load_breast_cancer(return_X_y=True)
+        return getattr(importlib.import_module(module), name)(**params)
 
-
-def _wine(quick: bool) -> tuple[Any, Any]:
-    from sklearn.datasets import load_wine
-
-    return load_wine(return_X_y=True)
-
-
-def _diabetes(quick: bool) -> tuple[Any, Any]:
-    from sklearn.datasets import load_diabetes
-
-    return load_diabetes(return_X_y=True)
-
-
-def _svc() -> Any:
-    from sklearn.svm import SVC
-
-    return SVC()
-
-
-def _hgb() -> Any:
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
-    return HistGradientBoostingClassifier(max_iter=50, early_stopping=False, random_state=0)
-
-
-def _rf() -> Any:
-    from sklearn.ensemble import RandomForestClassifier
-
-    return RandomForestClassifier(n_estimators=50, random_state=0)
-
-
-def _mlp() -> Any:
-    return _width_mlp_class()()
-
-
-def _enet() -> Any:
-    from sklearn.linear_model import ElasticNet
-
-    return ElasticNet(max_iter=2000)
+    return make
 
 
 @functools.cache
@@ -205,16 +155,20 @@ def get_task(name: str) -> Task:
     tasks = {
         "svc-digits": Task(
             "svc-digits",
-            _digits,
-            _svc,
+            functools.partial(_data, "digits"),
+            _estimator("sklearn.svm", "SVC"),
             Space({"C": Real(1e-2, 1e3, log=True), "gamma": Real(1e-5, 1e-1, log=True)}),
-            "accuracy",
-            True,
         ),
         "hgb-breast-cancer": Task(
             "hgb-breast-cancer",
-            _breast_cancer,
-            _hgb,
+            functools.partial(_data, "breast_cancer"),
+            _estimator(
+                "sklearn.ensemble",
+                "HistGradientBoostingClassifier",
+                max_iter=50,
+                early_stopping=False,
+                random_state=0,
+            ),
             Space(
                 {
                     "learning_rate": Real(1e-3, 1.0, log=True),
@@ -223,13 +177,11 @@ def get_task(name: str) -> Task:
                     "l2_regularization": Real(1e-4, 10.0, log=True),
                 }
             ),
-            "accuracy",
-            True,
         ),
         "rf-wine": Task(
             "rf-wine",
-            _wine,
-            _rf,
+            functools.partial(_data, "wine"),
+            _estimator("sklearn.ensemble", "RandomForestClassifier", n_estimators=50, random_state=0),
             Space(
                 {
                     "criterion": Categorical(["gini", "entropy", "log_loss"]),
@@ -237,13 +189,11 @@ def get_task(name: str) -> Task:
                     "max_features": Real(0.05, 1.0),
                 }
             ),
-            "accuracy",
-            True,
         ),
         "mlp-digits": Task(
             "mlp-digits",
-            _digits_scaled,
-            _mlp,
+            functools.partial(_data, "digits_scaled"),
+            lambda: _width_mlp_class()(),
             Space(
                 {
                     "width": Integer(8, 64, log=True),
@@ -251,13 +201,11 @@ def get_task(name: str) -> Task:
                     "alpha": Real(1e-6, 1.0, log=True),
                 }
             ),
-            "accuracy",
-            True,
         ),
         "elasticnet-diabetes": Task(
             "elasticnet-diabetes",
-            _diabetes,
-            _enet,
+            functools.partial(_data, "diabetes"),
+            _estimator("sklearn.linear_model", "ElasticNet", max_iter=2000),
             Space({"alpha": Real(1e-5, 10.0, log=True), "l1_ratio": Real(0.0, 1.0)}),
             "neg_mean_squared_error",
             False,
@@ -266,7 +214,7 @@ def get_task(name: str) -> Task:
     return tasks[name]
 
 
-# --- methods -------------------------------------------------------------------------------------
+# --- methods: each through its own public search API ---------------------------------------------
 def _search_cv_losses(task: Task, search: Any, budget: int) -> tuple[list[float], float]:
     """Losses in evaluation order (NaN for a failed candidate) and the CV seconds of a search."""
     import numpy as np
@@ -276,43 +224,31 @@ def _search_cv_losses(task: Task, search: Any, budget: int) -> tuple[list[float]
     if "trial_id" in results:  # AskTellSearchCV leaves out batches whose fits all failed
         by_id = dict(zip((int(i) for i in results["trial_id"]), losses, strict=True))
         losses = [by_id.get(i, math.nan) for i in range(budget)]
-    n_splits = search.n_splits_
-    cv_seconds = float(np.sum(results["mean_fit_time"] + results["mean_score_time"]) * n_splits)
+    cv_seconds = float(np.sum(results["mean_fit_time"] + results["mean_score_time"]) * search.n_splits_)
     return losses, cv_seconds
 
 
-def _run_asktell(task: Task, X: Any, y: Any, seed: int, budget: int, loop: Any) -> tuple[list, float]:
-    from asktell.integrations.sklearn import AskTellSearchCV
+def _run_search(task: Task, X: Any, y: Any, seed: int, budget: int, method: str) -> tuple[list, float]:
+    """``AskTellSearchCV`` (asktell's BayesOpt, or RandomSearch) or scikit-optimize's ``BayesSearchCV``."""
+    common = {
+        "n_iter": budget,
+        "cv": task.cv(seed),
+        "scoring": task.scoring,
+        "refit": False,
+        "random_state": seed,
+    }
+    if method == "skopt":
+        from skopt import BayesSearchCV
 
-    search = AskTellSearchCV(
-        task.estimator(),
-        task.space,
-        loop=loop,
-        n_iter=budget,
-        cv=task.cv(seed),
-        scoring=task.scoring,
-        refit=False,
-        random_state=seed,
-    )
-    search.fit(X, y)
-    return _search_cv_losses(task, search, budget)
+        from benchmarks.harness.peers import skopt_dimensions
 
+        search = BayesSearchCV(task.estimator(), {d.name: d for d in skopt_dimensions(task.space)}, **common)
+    else:
+        from asktell.integrations.sklearn import AskTellSearchCV
+        from asktell.loops import BayesOpt, RandomSearch
 
-def _run_skopt(task: Task, X: Any, y: Any, seed: int, budget: int) -> tuple[list, float]:
-    from skopt import BayesSearchCV
-
-    from benchmarks.peers import skopt_dimensions
-
-    dims = {d.name: d for d in skopt_dimensions(task.space)}
-    search = BayesSearchCV(
-        task.estimator(),
-        dims,
-        n_iter=budget,
-        cv=task.cv(seed),
-        scoring=task.scoring,
-        refit=False,
-        random_state=seed,
-    )
+        loop = BayesOpt() if method == "asktell" else RandomSearch()
+        search = AskTellSearchCV(task.estimator(), task.space, loop=loop, **common)
     search.fit(X, y)
     return _search_cv_losses(task, search, budget)
 
@@ -322,7 +258,7 @@ def _run_optuna(task: Task, X: Any, y: Any, seed: int, budget: int, sampler: Any
     from sklearn.base import clone
     from sklearn.model_selection import cross_val_score
 
-    from benchmarks.peers import optuna_distributions
+    from benchmarks.harness.peers import optuna_distributions
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="minimize", sampler=sampler)
@@ -344,97 +280,49 @@ def _run_optuna(task: Task, X: Any, y: Any, seed: int, budget: int, sampler: Any
     return losses, cv_seconds
 
 
-def run_job(method: str, task_name: str, seed: int, budget: int, quick: bool) -> dict[str, Any]:
+def run_job(cell: dict[str, Any]) -> dict[str, Any]:
     """One (method, task, seed) run of ``budget`` evaluations, as a JSON-able record."""
     warnings.filterwarnings("ignore")  # convergence warnings of the models, experimental samplers
     import torch
 
     torch.set_num_threads(1)
-    task = get_task(task_name)
-    X, y = task.data(quick)
-    start = time.perf_counter()
-    error = None
-    losses: list[float] = []
-    cv_seconds = 0.0
+    method, seed, budget = cell["method"], cell["seed"], cell["budget"]
+    task = get_task(cell["task"])
+    X, y = task.data(cell["quick"])
+    start, error, losses, cv_seconds = time.perf_counter(), None, [], 0.0
     try:
-        if method == "asktell":
-            from asktell.loops import BayesOpt
+        if method.startswith("optuna-"):
+            from optuna.samplers import GPSampler, TPESampler
 
-            losses, cv_seconds = _run_asktell(task, X, y, seed, budget, BayesOpt())
-        elif method == "random":
-            from asktell.loops import RandomSearch
-
-            losses, cv_seconds = _run_asktell(task, X, y, seed, budget, RandomSearch())
-        elif method == "skopt":
-            losses, cv_seconds = _run_skopt(task, X, y, seed, budget)
-        elif method == "optuna-tpe":
-            from optuna.samplers import TPESampler
-
-            losses, cv_seconds = _run_optuna(task, X, y, seed, budget, TPESampler(seed=seed))
-        elif method == "optuna-gp":
-            from optuna.samplers import GPSampler
-
-            losses, cv_seconds = _run_optuna(task, X, y, seed, budget, GPSampler(seed=seed))
+            sampler = (TPESampler if method == "optuna-tpe" else GPSampler)(seed=seed)
+            losses, cv_seconds = _run_optuna(task, X, y, seed, budget, sampler)
+        elif method in ("asktell", "random", "skopt"):
+            losses, cv_seconds = _run_search(task, X, y, seed, budget, method)
         else:
             raise ValueError(f"unknown method {method!r}")
     except Exception as exc:  # noqa: BLE001 - a failed run is reported, not fatal
         import traceback
 
         error = "".join(traceback.format_exception(exc))
-    wall = time.perf_counter() - start
     return {
         "method": method,
-        "task": task_name,
+        "task": task.name,
         "seed": seed,
         "losses": [None if not math.isfinite(v) else v for v in losses],
-        "wall_s": wall,
+        "wall_s": time.perf_counter() - start,
         "cv_s": cv_seconds,
         "error": error,
     }
 
 
-def _init_worker(threads: int) -> None:
-    set_threads(threads)
-
-
-def _run_key(rec: dict[str, Any]) -> tuple[str, str, int]:
-    return rec["method"], rec["task"], rec["seed"]
-
-
-def run_all(jobs_list: list[tuple], jobs: int, partial: PartialRuns) -> list[dict[str, Any]]:
-    """Every job's record; jobs already in ``partial`` are reused, new ones added as they finish."""
-    records = [partial.done[job[:3]] for job in jobs_list if job[:3] in partial.done]
-    total = len(jobs_list)
-    jobs_list = [job for job in jobs_list if job[:3] not in partial.done]
-    start = time.perf_counter()
-
-    def progress(rec: dict[str, Any]) -> None:
-        partial.add(rec)
-        records.append(rec)
-        done = [v for v in rec["losses"] if v is not None]
-        status = "ok" if rec["error"] is None else "FAILED: " + rec["error"].strip().splitlines()[-1]
-        print(
-            f"[{len(records)}/{total} {time.perf_counter() - start:7.1f} s] "
-            f"{rec['method']:>10} {rec['task']:<20} seed {rec['seed']}: "
-            f"best {min(done) if done else math.nan:.4g}, run {rec['wall_s']:.1f} s "
-            f"(cv {rec['cv_s']:.1f} s), {status}",
-            file=sys.stderr,
-            flush=True,
-        )
-
-    if jobs <= 1:
-        for job in jobs_list:
-            progress(run_job(*job))
-        return records
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(1,)) as pool:
-        futures = [pool.submit(run_job, *job) for job in jobs_list]
-        for future in as_completed(futures):
-            progress(future.result())
-    return records
+def describe(rec: dict[str, Any]) -> str:
+    done = [v for v in rec["losses"] if v is not None]
+    status = "ok" if rec["error"] is None else "FAILED: " + rec["error"].strip().splitlines()[-1]
+    best = min(done) if done else math.nan
+    return (
+        f"{rec['method']:>10} {rec['task']:<20} seed {rec['seed']}: best {best:.4g}, "
+        f"run {rec['wall_s']:.1f} s (cv {rec['cv_s']:.1f} s), {status}"
+    )
 
 
 # --- report --------------------------------------------------------------------------------------
@@ -443,11 +331,14 @@ def best_at(losses: Sequence[float | None], budget: int) -> float:
     return min(done) if done else math.nan
 
 
+def _round4(x: float) -> float:
+    return float(f"{x:.4g}") if math.isfinite(x) else x
+
+
 def summarize(
-    records: list[dict[str, Any]], methods: list[str], tasks: list[str], budgets: Sequence[int]
+    records: list[dict], methods: list[str], tasks: list[str], budgets: Sequence[int]
 ) -> dict[str, Any]:
     """Per budget: median best loss per (task, method), ranks per task, mean rank per method."""
-    import numpy as np
     from scipy.stats import rankdata
 
     out: dict[str, Any] = {}
@@ -455,35 +346,29 @@ def summarize(
         medians: dict[str, dict[str, float]] = {}
         ranks: dict[str, dict[str, float]] = {}
         for task in tasks:
-            medians[task] = {}
-            for method in methods:
-                bests = [
-                    best_at(r["losses"], budget)
+            medians[task] = {
+                m: report.median(
+                    b
                     for r in records
-                    if r["task"] == task and r["method"] == method and r["error"] is None
-                ]
-                bests = [b for b in bests if math.isfinite(b)]
-                medians[task][method] = float(np.median(bests)) if bests else math.nan
+                    if r["task"] == task and r["method"] == m and r["error"] is None
+                    if math.isfinite(b := best_at(r["losses"], budget))
+                )
+                for m in methods
+            }
             # medians equal to 4 significant digits (as printed) tie
-            values = [_round4(medians[task][m]) for m in methods]
-            filled = [v if math.isfinite(v) else math.inf for v in values]
+            filled = [v if math.isfinite(v := _round4(medians[task][m])) else math.inf for m in methods]
             ranks[task] = dict(zip(methods, (float(r) for r in rankdata(filled)), strict=True))
-        mean_rank = {m: float(np.mean([ranks[t][m] for t in tasks])) for m in methods}
+        mean_rank = {m: report.mean(ranks[t][m] for t in tasks) for m in methods}
         out[str(budget)] = {"median_best_loss": medians, "rank": ranks, "mean_rank": mean_rank}
-    overhead = {}
-    for method in methods:
-        per_eval = [
+    out["overhead_s_per_eval"] = {
+        m: report.median(
             (r["wall_s"] - r["cv_s"]) / max(1, len(r["losses"]))
             for r in records
-            if r["method"] == method and r["error"] is None
-        ]
-        overhead[method] = float(np.median(per_eval)) if per_eval else math.nan
-    out["overhead_s_per_eval"] = overhead
+            if r["method"] == m and r["error"] is None
+        )
+        for m in methods
+    }
     return out
-
-
-def _round4(x: float) -> float:
-    return float(f"{x:.4g}") if math.isfinite(x) else x
 
 
 def _fmt(x: float) -> str:
@@ -491,65 +376,48 @@ def _fmt(x: float) -> str:
 
 
 def tables(summary: dict[str, Any], methods: list[str], tasks: list[str], budgets: Sequence[int]) -> str:
-    lines: list[str] = []
+    texts: list[str] = []
     for budget in budgets:
         s = summary[str(budget)]
-        lines.append(f"### Median best 5-fold CV loss after {budget} evaluations (rank)\n")
-        lines.append("| task | " + " | ".join(methods) + " |")
-        lines.append("|---|" + "---|" * len(methods))
-        for task in tasks:
-            cells = [f"{_fmt(s['median_best_loss'][task][m])} ({s['rank'][task][m]:g})" for m in methods]
-            lines.append(f"| {task} | " + " | ".join(cells) + " |")
-        lines.append(
-            "| **mean rank** | " + " | ".join(f"**{s['mean_rank'][m]:.2f}**" for m in methods) + " |"
-        )
-        lines.append("")
+        rows = [
+            [t] + [f"{_fmt(s['median_best_loss'][t][m])} ({s['rank'][t][m]:g})" for m in methods]
+            for t in tasks
+        ]
+        rows.append(["**mean rank**"] + [f"**{s['mean_rank'][m]:.2f}**" for m in methods])
+        title = f"### Median best 5-fold CV loss after {budget} evaluations (rank)"
+        texts.append(report.table(["task", *methods], rows, title=title) + "\n")
     over = summary["overhead_s_per_eval"]
-    lines.append("Median optimizer overhead per evaluation (run time minus CV time), seconds: ")
-    lines.append(", ".join(f"{m} {over[m]:.3f}" for m in methods) + ".\n")
-    return "\n".join(lines)
+    texts.append("Median optimizer overhead per evaluation (run time minus CV time), seconds: ")
+    texts.append(", ".join(f"{m} {over[m]:.3f}" for m in methods) + ".\n")
+    return "\n".join(texts)
 
 
-def goal(summary: dict[str, Any], budgets: Sequence[int]) -> tuple[bool, str]:
-    parts, ok = [], True
+def goal(summary: dict[str, Any], budgets: Sequence[int]) -> report.Goal:
+    parts, gaps = [], []
     for budget in budgets:
         ranks = summary[str(budget)]["mean_rank"]
         best = min(ranks.values())
-        ok_here = "asktell" in ranks and ranks["asktell"] == best
-        ok = ok and ok_here
+        gaps.append(ranks.get("asktell", math.nan) - best)
         parts.append(f"{budget} evaluations: asktell {ranks.get('asktell', math.nan):.2f}, best {best:.2f}")
-    verdict = "PASS" if ok else "MISS"
-    return ok, f"Goal: asktell has the best mean rank at both budgets: {verdict} ({'; '.join(parts)})."
+    met = all(g == 0 for g in gaps)
+    by = "" if met or any(math.isnan(g) for g in gaps) else f"{max(gaps):.2f} in mean rank"
+    return report.Goal("asktell has the best mean rank at both budgets", "; ".join(parts), met, by)
 
 
-def environment() -> dict[str, Any]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    versions = {}
-    for package in ("asktell", "scikit-learn", "optuna", "scikit-optimize", "torch", "botorch"):
-        try:
-            versions[package] = version(package)
-        except PackageNotFoundError:
-            versions[package] = None
-    return {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": platform.machine(),
-        "processor": platform.processor() or platform.machine(),
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "threads_per_process": os.environ.get("OMP_NUM_THREADS"),
-        "versions": versions,
-    }
-
-
-def _select(spec: str, known: Sequence[str], what: str) -> list[str]:
-    if spec == "all":
-        return list(known)
-    names = [s.strip() for s in spec.split(",") if s.strip()]
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise SystemExit(f"unknown {what} {unknown}; choose from {list(known)} or 'all'.")
-    return names
+def _recorded(
+    args: argparse.Namespace, files: list[Path]
+) -> tuple[list[dict], list[str], list[str], list[int]]:
+    """Records, methods, tasks and seeds of a report-only run (by default those recorded, on the
+    seeds every method finished on every task)."""
+    records = runner.Runs.of(files, FIELDS).records
+    methods = [
+        m for m in runner.select(args.methods, METHODS, "methods") if any(r["method"] == m for r in records)
+    ]
+    tasks = [t for t in runner.select(args.tasks, TASKS, "tasks") if any(r["task"] == t for r in records)]
+    seeds = sorted({r["seed"] for r in records}) if args.seeds is None else list(range(args.seeds))
+    seeds = runner.complete_seeds(records, seeds, [{"method": m, "task": t} for m in methods for t in tasks])
+    print(f"report only: seeds every method finished on every task: {seeds}", file=sys.stderr)
+    return [r for r in records if r["seed"] in seeds], methods, tasks, seeds
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -558,43 +426,52 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tasks", default="all", help=f"comma-separated, or all: {', '.join(TASKS)}")
     parser.add_argument("--methods", default="all", help=f"comma-separated, or all: {', '.join(METHODS)}")
     parser.add_argument("--quick", action="store_true", help="2 seeds, budgets 10 and 20, less data")
-    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="runs side by side")
-    add_partial_options(parser)
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--jobs", type=int, default=2, help="runs side by side")
+    runner.add_options(parser)
     args = parser.parse_args(argv)
-    set_threads(1)
-    seeds = list(range(args.seeds if args.seeds is not None else (2 if args.quick else 5)))
-    tasks = _select(args.tasks, TASKS, "tasks")
-    methods = _select(args.methods, METHODS, "methods")
+    machine.set_threads(1, torch=False)
+    stem, start = "hpo_quick" if args.quick else "hpo", time.perf_counter()
     budgets = QUICK_BUDGETS if args.quick else BUDGETS
-    # seed by seed, so an interrupted run leaves whole seeds to report; within a seed the slow
-    # tasks first, so the pool is not left waiting on one long run at the end
-    order = {"mlp-digits": 0, "hgb-breast-cancer": 1, "svc-digits": 2, "rf-wine": 3}
-    jobs_list = sorted(
-        [(m, t, s, max(budgets), args.quick) for s in seeds for t in tasks for m in methods],
-        key=lambda job: (job[2], order.get(job[1], 9)),
-    )
-    print(
-        f"HPO benchmark: {len(tasks)} tasks x {len(methods)} methods x {len(seeds)} seeds, "
-        f"{max(budgets)} evaluations each, {args.jobs} runs side by side, 1 thread each",
-        file=sys.stderr,
-    )
-    stem = "hpo_quick" if args.quick else "hpo"
-    partial = PartialRuns(args.out / f"{stem}.partial.jsonl", _run_key, args.resume or args.report_only)
-    if args.report_only:
-        seeds = complete_seeds(partial.done, seeds, [(m, t) for m in methods for t in tasks], lambda *k: k)
-        jobs_list = [job for job in jobs_list if job[2] in seeds]
-        print(f"report only: seeds every method finished on every task: {seeds}", file=sys.stderr)
-    start = time.perf_counter()
-    records = run_all(jobs_list, args.jobs, partial)
+    if args.report_only is not None:
+        files = [Path(f) for f in args.report_only] or [args.out / f"{stem}.partial.jsonl"]
+        records, methods, tasks, seeds = _recorded(args, files)
+        saved = [json.loads(f.read_text()) for f in files if f.suffix == ".json" and f.exists()]
+        budgets = tuple(saved[0]["budgets"]) if saved else budgets
+    else:
+        seeds = list(range(args.seeds if args.seeds is not None else (2 if args.quick else 5)))
+        tasks = runner.select(args.tasks, TASKS, "tasks")
+        methods = runner.select(args.methods, METHODS, "methods")
+        # seed by seed, so an interrupted run leaves whole seeds to report; within a seed the slow
+        # tasks first, so the pool is not left waiting on one long run at the end
+        order = {"mlp-digits": 0, "hgb-breast-cancer": 1, "svc-digits": 2, "rf-wine": 3}
+        cells = [
+            {"method": m, "task": t, "seed": s, "budget": max(budgets), "quick": args.quick}
+            for s in seeds
+            for t in sorted(tasks, key=lambda t: order.get(t, 9))
+            for m in methods
+        ]
+        print(
+            f"HPO benchmark: {len(tasks)} tasks x {len(methods)} methods x {len(seeds)} seeds, "
+            f"{max(budgets)} evaluations each, {args.jobs} runs side by side, 1 thread each",
+            file=sys.stderr,
+        )
+        runs = runner.Runs(FIELDS, args.out / f"{stem}.partial.jsonl", resume=args.resume)
+        records = runner.run(
+            cells,
+            run_job,
+            runs,
+            jobs=args.jobs,
+            initializer=machine.set_threads,
+            initargs=(1,),
+            describe=describe,
+        )
     elapsed = time.perf_counter() - start
     summary = summarize(records, methods, tasks, budgets)
     failed = [r for r in records if r["error"] is not None]
-    env = environment()
+    env = machine.environment(("asktell", "scikit-learn", "optuna", "scikit-optimize", "torch", "botorch"))
     print(
-        f"## HPO benchmark{' (--quick)' if args.quick else ''}: {len(seeds)} seeds, "
-        f"{env['date'][:10]}, {env['processor']} ({env['cpus']} CPUs), {args.jobs} runs side by "
-        f"side, 1 thread each, {elapsed / 60:.1f} min\n"
+        f"## HPO benchmark{' (--quick)' if args.quick else ''}: {len(seeds)} seeds, {env['date'][:10]}, "
+        f"{env['machine']}, {args.jobs} runs side by side, 1 thread each, {elapsed / 60:.1f} min\n"
     )
     print(tables(summary, methods, tasks, budgets))
     if failed:
@@ -602,21 +479,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{len(failed)} run(s) failed: "
             + ", ".join(f"{r['method']}/{r['task']}/{r['seed']}" for r in failed)
         )
-    ok, text = goal(summary, budgets)
-    print(text)
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"{stem}.json"
+    result = goal(summary, budgets)
+    print(report.goals_text([result]))
     payload = {
         "environment": env,
         "seeds": seeds,
         "budgets": list(budgets),
         "elapsed_s": elapsed,
         "summary": summary,
-        "goal_met": ok,
+        "goal_met": result.met,
+        "goals": [result.to_dict()],
         "records": records,
     }
-    path.write_text(json.dumps(payload, indent=1, allow_nan=False, default=str))
-    print(f"\nwrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}", file=sys.stderr)
+    runner.write_json(path := args.out / f"{stem}.json", payload, indent=1)
+    print(f"\nwrote {path}", file=sys.stderr)
     return 0
 
 

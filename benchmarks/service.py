@@ -21,20 +21,19 @@ Per call (ask, tell): p50 and p99 latency; per run: cycles per second, wall time
 that no trial was handed out twice, no acknowledged tell is missing or different in storage, and
 every trial is accounted for (``dup``, ``lost`` and ``errors`` must be 0).
 
-Prints one markdown table and the goal: at 16 clients with RandomSearch, asktell's cycles/s at
-least Optuna's (as users get it) and its p99 latency under 4x its p50 for both calls. Writes
-``benchmarks/results/service.json`` and ``service.md`` (``--quick``: ``service_quick.*``).
+Prints one markdown table and the goals: at 16 clients with RandomSearch, asktell's cycles/s at
+least Optuna's (as users get it) and its p99 latency under 4x its p50 for both calls; no asktell run
+duplicates, loses or fails a trial. Writes ``benchmarks/results/service.json`` and ``service.md``
+(``--quick``: ``service_quick.*``); ``--report-only [FILE]`` prints the table of saved results again.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import math
 import multiprocessing as mp
 import os
-import platform
 import secrets
 import socket
 import subprocess
@@ -45,20 +44,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
-SPACE = {
-    "x1": {"type": "real", "low": -5.0, "high": 10.0},
-    "x2": {"type": "real", "low": 0.0, "high": 15.0},
-}
+if __package__ is None:  # run as a script: make the repository's `benchmarks` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from asktell.problems import BRANIN_SPACE, branin  # noqa: E402
+from benchmarks.harness import machine, report  # noqa: E402
+from benchmarks.harness.report import Goal  # noqa: E402
+from benchmarks.harness.runner import RESULTS, ROOT  # noqa: E402
+
 FULL_PLAN = {"random": {1: 300, 4: 100, 16: 100}, "bayesopt": {1: 20, 4: 6, 16: 2}}
 QUICK_PLAN = {"random": {1: 60, 4: 25, 16: 8}, "bayesopt": {1: 8, 4: 3, 16: 1}}
-
-
-def branin(params: dict[str, float]) -> float:
-    x1, x2 = params["x1"], params["x2"]
-    b, c, t = 5.1 / (4 * math.pi**2), 5 / math.pi, 1 / (8 * math.pi)
-    return (x2 - b * x1**2 + c * x1 - 6) ** 2 + 10 * (1 - t) * math.cos(x1) + 10
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -76,7 +71,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--server-workers", type=int, default=1, help="uvicorn processes")
     parser.add_argument("--systems", default="asktell,optuna", help="asktell, optuna or both (default: both)")
     parser.add_argument("--out", type=Path, default=None, help="results file stem")
-    parser.add_argument("--render", type=Path, default=None, help="print the table of a results .json again")
+    parser.add_argument(
+        "--report-only", "--render", nargs="?", const="", default=None, metavar="FILE",
+        help="run nothing: print the table of saved results again (default: the results file)",
+    )  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -129,33 +127,44 @@ class Server:
                 self.process.wait()
 
 
-def _asktell_worker(url, token, study, cycles, barrier, queue) -> None:
-    import asktell
-
-    client = asktell.Client(url, token, retry_s=120.0)
-    client.health()
+def _cycles(ask: Any, tell: Any, cycles: int, barrier: Any, queue: Any) -> None:
+    """Once every process is ready, ``cycles`` times: ``ask() -> (trial id, params, handle)``, the
+    function, ``tell(handle, value)``; report the latencies, trials handed out and values told."""
     out: dict[str, Any] = {"ask": [], "tell": [], "told": {}, "asked": [], "errors": []}
     barrier.wait()
     out["start"] = time.time()
     for _ in range(cycles):
         try:
             t0 = time.perf_counter()
-            (trial,) = client.ask(study)
+            trial_id, params, handle = ask()
             t1 = time.perf_counter()
-            out["asked"].append(trial.id)
-            value = branin(trial.params)
+            out["asked"].append(trial_id)
+            value = branin(params)
             t2 = time.perf_counter()
-            client.tell(study, trial.id, value)
+            tell(handle, value)
             t3 = time.perf_counter()
         except Exception as exc:  # counted and shown, not hidden
             out["errors"].append(f"{type(exc).__name__}: {exc}"[:300])
             continue
         out["ask"].append(t1 - t0)
         out["tell"].append(t3 - t2)
-        out["told"][trial.id] = value
+        out["told"][trial_id] = value
     out["end"] = time.time()
-    client.close()
     queue.put(out)
+
+
+def _asktell_worker(url, token, study, cycles, barrier, queue) -> None:
+    import asktell
+
+    client = asktell.Client(url, token, retry_s=120.0)
+    client.health()
+
+    def ask() -> tuple:
+        (trial,) = client.ask(study)
+        return trial.id, trial.params, trial.id
+
+    _cycles(ask, lambda trial_id, value: client.tell(study, trial_id, value), cycles, barrier, queue)
+    client.close()
 
 
 def run_asktell(loop: str, clients: int, cycles: int, workers: int) -> dict[str, Any]:
@@ -165,7 +174,7 @@ def run_asktell(loop: str, clients: int, cycles: int, workers: int) -> dict[str,
         server = Server(f"sqlite:///{tmp}/asktell.db", Path(tmp) / "server.log", workers)
         try:
             client = asktell.Client(server.url, server.token)
-            client.create_study("bench", loop, SPACE, seed=0)
+            client.create_study("bench", loop, BRANIN_SPACE, seed=0)
             results = _run_processes(_asktell_worker, (server.url, server.token, "bench", cycles), clients)
             trials = client.trials("bench")
             client.close()
@@ -199,46 +208,21 @@ def _optuna_storage(url: str, wal: bool) -> Any:
     return storage
 
 
-def _optuna_sampler(loop: str) -> Any:
-    import optuna
-
-    if loop == "random":
-        return optuna.samplers.RandomSampler(seed=None)
-    return optuna.samplers.GPSampler(seed=None)
-
-
 def _optuna_worker(url, wal, loop, cycles, barrier, queue) -> None:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    study = optuna.load_study(
-        study_name="bench", storage=_optuna_storage(url, wal), sampler=_optuna_sampler(loop)
-    )
+    sampler = optuna.samplers.RandomSampler() if loop == "random" else optuna.samplers.GPSampler()
+    study = optuna.load_study(study_name="bench", storage=_optuna_storage(url, wal), sampler=sampler)
     distributions = {
-        name: optuna.distributions.FloatDistribution(spec["low"], spec["high"])
-        for name, spec in SPACE.items()
+        n: optuna.distributions.FloatDistribution(p.low, p.high) for n, p in BRANIN_SPACE.params.items()
     }
-    out: dict[str, Any] = {"ask": [], "tell": [], "told": {}, "asked": [], "errors": []}
-    barrier.wait()
-    out["start"] = time.time()
-    for _ in range(cycles):
-        try:
-            t0 = time.perf_counter()
-            trial = study.ask(distributions)
-            t1 = time.perf_counter()
-            out["asked"].append(trial._trial_id)
-            value = branin(trial.params)
-            t2 = time.perf_counter()
-            study.tell(trial, value)
-            t3 = time.perf_counter()
-        except Exception as exc:
-            out["errors"].append(f"{type(exc).__name__}: {exc}"[:300])
-            continue
-        out["ask"].append(t1 - t0)
-        out["tell"].append(t3 - t2)
-        out["told"][trial._trial_id] = value
-    out["end"] = time.time()
-    queue.put(out)
+
+    def ask() -> tuple:
+        trial = study.ask(distributions)
+        return trial._trial_id, trial.params, trial
+
+    _cycles(ask, study.tell, cycles, barrier, queue)
 
 
 def run_optuna(loop: str, clients: int, cycles: int, wal: bool) -> dict[str, Any]:
@@ -328,52 +312,57 @@ def _summarize(system, loop, clients, cycles, results, stored, n_stored) -> dict
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    head = (
-        "| loop | clients | system | cycles | cycles/s | ask p50 / p99 ms | tell p50 / p99 ms "
-        "| wall s | dup / lost / errors |\n|---|---:|---|---:|---:|---:|---:|---:|---|"
+    head = [
+        "loop", "clients", "system", "cycles", "cycles/s", "ask p50 / p99 ms", "tell p50 / p99 ms", "wall s",
+        "dup / lost / errors",
+    ]  # fmt: skip
+    cells = [
+        [
+            r["loop"], r["clients"], r["system"], r["cycles"], f"{r['cycles_per_s']:.1f}",
+            "{ask_p50_ms:.1f} / {ask_p99_ms:.1f}".format(**r),
+            "{tell_p50_ms:.1f} / {tell_p99_ms:.1f}".format(**r),
+            f"{r['wall_s']:.1f}", "{duplicated} / {lost} / {errors}".format(**r),
+        ]
+        for r in rows
+    ]  # fmt: skip
+    return report.table(
+        head, cells, align=["---", "---:", "---", "---:", "---:", "---:", "---:", "---:", "---"]
     )
-    lines = [head]
-    for r in rows:
-        lines.append(
-            f"| {r['loop']} | {r['clients']} | {r['system']} | {r['cycles']} "
-            f"| {r['cycles_per_s']:.1f} | {r['ask_p50_ms']:.1f} / {r['ask_p99_ms']:.1f} "
-            f"| {r['tell_p50_ms']:.1f} / {r['tell_p99_ms']:.1f} | {r['wall_s']:.1f} "
-            f"| {r['duplicated']} / {r['lost']} / {r['errors']} |"
-        )
-    return "\n".join(lines)
 
 
-def goals(rows: list[dict[str, Any]]) -> list[str]:
+def goals(rows: list[dict[str, Any]]) -> list[Goal]:
     out = []
     pick = {(r["system"], r["loop"], r["clients"]): r for r in rows}
     ours, theirs = pick.get(("asktell", "random", 16)), pick.get(("Optuna", "random", 16))
     if ours and theirs:
-        ratio = ours["cycles_per_s"] / theirs["cycles_per_s"]
-        verdict = "PASS" if ratio >= 1 else "MISS"
+        a, o = ours["cycles_per_s"], theirs["cycles_per_s"]
+        measured = f"asktell {a:.1f} cycles/s, Optuna {o:.1f} ({a / o:.2f}x)"
         out.append(
-            f"{verdict}: 16 clients, RandomSearch: asktell {ours['cycles_per_s']:.1f} cycles/s, "
-            f"Optuna {theirs['cycles_per_s']:.1f} ({ratio:.2f}x)"
+            Goal.at_most("16 clients, RandomSearch: asktell's cycles/s >= Optuna's", measured, o / a, 1.0)
         )
-    if ours:
-        for call in ("ask", "tell"):
-            p50, p99 = ours[f"{call}_p50_ms"], ours[f"{call}_p99_ms"]
-            verdict = "PASS" if p99 < 4 * p50 else "MISS"
-            out.append(
-                f"{verdict}: 16 clients, RandomSearch: asktell {call} p99 {p99:.1f} ms "
-                f"= {p99 / p50:.2f}x p50 {p50:.1f} ms (goal < 4x)"
-            )
-    ours_bad = [r for r in rows if r["system"] == "asktell" and _faults(r)]
-    verdict = "MISS" if ours_bad else "PASS"
-    out.append(f"{verdict}: asktell: no duplicated, lost or unaccounted trials, no errors, in every run")
-    for r in ours_bad:
-        out.append(f"  asktell {r['loop']} {r['clients']}: {_faults(r)} {r['error_samples']}")
-    for r in rows:
-        if r["system"] != "asktell" and _faults(r):
-            out.append(
-                f"note: {r['system']} {r['loop']} {r['clients']} clients: {_faults(r)}; "
-                f"e.g. {r['error_samples'][:1]}"
-            )
+    for call in ("ask", "tell") if ours else ():
+        p50, p99 = ours[f"{call}_p50_ms"], ours[f"{call}_p99_ms"]
+        measured = f"p99 {p99:.1f} ms = {p99 / p50:.2f}x p50 {p50:.1f} ms"
+        out.append(
+            Goal.at_most(f"16 clients, RandomSearch: asktell {call} p99 < 4x p50", measured, p99 / p50, 4.0)
+        )
+    bad = [r for r in rows if r["system"] == "asktell" and _faults(r)]
+    measured = (
+        "; ".join(f"{r['loop']} {r['clients']}: {_faults(r)} {r['error_samples']}" for r in bad) or "none"
+    )
+    runs = sum(r["system"] == "asktell" for r in rows)
+    goal = "asktell: no duplicated, lost or unaccounted trials, no errors, in every run"
+    out.append(Goal(goal, measured, not bad, f"{len(bad)} of {runs} runs" if bad else ""))
     return out
+
+
+def notes(rows: list[dict[str, Any]]) -> list[str]:
+    """The peers' faults (not goals, but worth saying)."""
+    return [
+        f"note: {r['system']} {r['loop']} {r['clients']} clients: {_faults(r)}; e.g. {r['error_samples'][:1]}"
+        for r in rows
+        if r["system"] != "asktell" and _faults(r)
+    ]
 
 
 def _faults(row: dict[str, Any]) -> str:
@@ -381,15 +370,16 @@ def _faults(row: dict[str, Any]) -> str:
     return ", ".join(f"{row[k]} {k}" for k in names if row[k])
 
 
-def machine() -> str:
-    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+def render(header: str, rows: list[dict[str, Any]]) -> str:
+    return "\n".join([header, "", table(rows), "", report.goals_text(goals(rows)), *notes(rows)])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.render is not None:
-        saved = json.loads(args.render.read_text())
-        print("\n".join([saved["header"], "", table(saved["rows"]), "", *goals(saved["rows"])]))
+    stem = args.out or RESULTS / ("service_quick" if args.quick else "service")
+    if args.report_only is not None:
+        saved = json.loads(Path(args.report_only or stem.with_suffix(".json")).read_text())
+        print(render(saved["header"], saved["rows"]))
         return 0
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import optuna
@@ -397,38 +387,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     import asktell
 
     plan = QUICK_PLAN if args.quick else FULL_PLAN
-    loops = [x.strip() for x in args.loops.split(",") if x.strip()]
-    counts = [int(x) for x in args.clients.split(",")]
+    wanted = {x.strip().lower() for x in args.systems.split(",")}
     rows = []
-    for loop in loops:
-        for clients in counts:
+    for loop in [x.strip() for x in args.loops.split(",") if x.strip()]:
+        for clients in [int(x) for x in args.clients.split(",")]:
             cycles = args.cycles or plan[loop].get(clients, max(1, 200 // clients))
-            wanted = {x.strip().lower() for x in args.systems.split(",")}
             systems = [("asktell", None)] if "asktell" in wanted else []
             if "optuna" in wanted:
-                systems.append(("Optuna", False))
-                if args.optuna_wal and loop == "random":
-                    systems.append(("Optuna (WAL)", True))
+                systems += [("Optuna", False)] + (
+                    [("Optuna (WAL)", True)] if args.optuna_wal and loop == "random" else []
+                )
             for system, wal in systems:
                 print(f"... {loop}, {clients} clients x {cycles} cycles: {system}", file=sys.stderr)
                 if system == "asktell":
-                    row = run_asktell(loop, clients, cycles, args.server_workers)
+                    rows.append(run_asktell(loop, clients, cycles, args.server_workers))
                 else:
-                    row = run_optuna(loop, clients, cycles, bool(wal))
-                rows.append(row)
-    stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+                    rows.append(run_optuna(loop, clients, cycles, bool(wal)))
+    env = machine.environment(("asktell", "optuna", "sqlalchemy", "httpx", "uvicorn"))
     header = (
-        f"asktell {asktell.__version__} vs Optuna {optuna.__version__}, SQLite; {machine()}; "
-        f"{stamp}{' (--quick)' if args.quick else ''}"
+        f"asktell {asktell.__version__} vs Optuna {optuna.__version__}, SQLite; {env['machine']}, "
+        f"Python {env['python']}; {env['date']}{' (--quick)' if args.quick else ''}"
     )
-    text = "\n".join([header, "", table(rows), "", *goals(rows)])
+    text = render(header, rows)
     print(text)
-    stem = args.out or RESULTS / ("service_quick" if args.quick else "service")
     stem.parent.mkdir(parents=True, exist_ok=True)
     stem.with_suffix(".md").write_text(text + "\n")
-    stem.with_suffix(".json").write_text(
-        json.dumps({"header": header, "rows": rows, "goals": goals(rows)}, indent=2) + "\n"
-    )
+    payload = {
+        "header": header,
+        "environment": env,
+        "rows": rows,
+        "goals": [g.to_dict() for g in goals(rows)],
+    }
+    stem.with_suffix(".json").write_text(json.dumps(payload, indent=2) + "\n")
     return 0
 
 

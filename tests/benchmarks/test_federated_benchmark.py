@@ -1,8 +1,9 @@
 """Small versions of the federated benchmark's quadratic (experiment 1) and attack (experiment 4).
 
-They run the benchmark's own code paths (``benchmarks/federated.py``, ``benchmarks/fed_tasks.py``)
-at toy sizes, into a temporary folder, and check what a full run relies on: every run recorded,
-queries counted, the tables, goals and figures written.
+They run the benchmark's own code paths (``benchmarks/federated.py`` on the harness, the attack's
+clients from ``benchmarks/fed_tasks.py``) at toy sizes, into a temporary folder, and check what a
+full run relies on: every run recorded, queries counted, the tables, goals and figures written, and
+a rerun skipping the runs recorded.
 """
 
 from __future__ import annotations
@@ -17,19 +18,22 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from benchmarks import fed_tasks, federated  # noqa: E402
+from benchmarks.harness import runner  # noqa: E402
 
 SMALL_FZOOS = {"local_active": 2, "local_candidates": 20, "post_active": 8, "post_candidates": 40}
 
 
-def test_small_federated_quadratic(tmp_path, monkeypatch):
-    monkeypatch.setattr(federated, "RESULTS", tmp_path)
+def _runs(path: Path) -> dict[str, dict]:
+    return {r["method"]: r for r in runner.read_records([path])}
+
+
+def test_small_federated_quadratic(tmp_path, capsys):
     methods = "fzoos,fzoos_theory,fedzo,scaffold1"
     args = ["--quick", "--experiments", "quad", "--C", "5", "--seeds", "1", "--dim", "8",
-            "--rounds", "3", "--local-steps", "3", "--M", "300", "--tag", "t",
+            "--rounds", "3", "--local-steps", "3", "--M", "300", "--tag", "t", "--out", str(tmp_path),
             "--methods", methods, "--fzoos", json.dumps(SMALL_FZOOS)]  # fmt: skip
     federated.main(args)
-    runs = federated.load_runs([tmp_path / "federated_runs_t.jsonl"])
-    by_method = {r["method"]: r for r in runs}
+    by_method = _runs(tmp_path / "federated_runs_t.jsonl")
     assert sorted(by_method) == ["fedzo", "fzoos", "fzoos_theory", "scaffold1"]
     N, T, q = 5, 3, 20
     per_round = {
@@ -49,14 +53,24 @@ def test_small_federated_quadratic(tmp_path, monkeypatch):
     assert fz[-1] < fz[0]  # the federation descends on the global quadratic
     summary = json.loads((tmp_path / "federated_t.json").read_text())["summary"]
     assert len(summary["tables"]) == 1 and "FZooS" in summary["tables"][0]
-    goals = {g["method"]: g for g in summary["goals"]}
+    goals = {g["data"]["method"]: g for g in summary["goals"]}
     assert sorted(goals) == ["fzoos", "fzoos_theory"]
-    assert all(g["seeds"] == [0] and isinstance(g["pass"], bool) for g in goals.values())
+    assert all(g["data"]["seeds"] == [0] and isinstance(g["met"], bool) for g in goals.values())
+    out = capsys.readouterr().out
+    assert summary["tables"][0] in out and "- goal: C=5.0: FZooS reaches FedZO's round-3 gap" in out
     assert list(tmp_path.glob("federated_t_*.png"))
+    # a rerun skips what is recorded (the default for this benchmark) and reports the same tables
+    federated.main(args)
+    assert _runs(tmp_path / "federated_runs_t.jsonl") == by_method
+    assert json.loads((tmp_path / "federated_t.json").read_text())["summary"]["tables"] == summary["tables"]
 
 
 def test_small_federated_attack(tmp_path):
-    runs = list(fed_tasks.run("attack", "quick", ["fzoos", "fedzo"], [0], 300, SMALL_FZOOS, set()))
+    args = ["--quick", "--experiments", "attack", "--seeds", "1", "--M", "300", "--tag", "a",
+            "--out", str(tmp_path), "--methods", "fzoos,fedzo",
+            "--fzoos", json.dumps(SMALL_FZOOS)]  # fmt: skip
+    federated.main(args)
+    runs = runner.read_records([tmp_path / "federated_runs_a.jsonl"])
     n_images, R, T = fed_tasks.SCALES["attack"]["quick"]
     assert len(runs) == 2 * n_images
     for run in runs:
@@ -66,12 +80,12 @@ def test_small_federated_attack(tmp_path):
     # the targets are classified correctly at delta = 0 (mean margin >= 0); FZooS lowers the margin
     models, X, y, _ = fed_tasks.attack_models()
     targets = fed_tasks.attack_targets(models, X, y, n_images)
-    start = [float(np.mean([fed_tasks._margin(W, X[j], int(y[j])) for W in models])) for j in targets]
+    start = [float(np.mean([fed_tasks.margin(W, X[j], int(y[j])) for W in models])) for j in targets]
     for run in runs:
         assert start[run["seed"]] >= 0
         if run["method"] == "fzoos":
             assert min(run["value"]) < start[run["seed"]]
-    tables, goals = fed_tasks.report("attack", runs, tmp_path / "attack.json")
-    assert len(tables) == 1 and "success rate" in tables[0]
-    assert goals and isinstance(goals[0]["pass"], bool)
-    assert list(tmp_path.glob("attack_*.png"))
+    summary = json.loads((tmp_path / "federated_a.json").read_text())["summary"]
+    assert len(summary["tables"]) == 1 and "success rate" in summary["tables"][0]
+    assert summary["goals"] and isinstance(summary["goals"][0]["met"], bool)
+    assert list(tmp_path.glob("federated_a_*attack*.png"))
