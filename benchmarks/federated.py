@@ -150,20 +150,17 @@ def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
         return gradient_study(
             method, seed, setting["d"], setting["T"], setting["R"], cell["M"], cell["fzoos"]
         )
-    start, f_star = None, None
+    f_star, start = None, "center"  # the tasks' clients start at x_0 = 0
     if exp == "attack":
-        (space, clients), name, start = (
-            fed_tasks.attack_federation(setting["scale"], seed),
-            "mean margin",
-            "center",
-        )
+        space, clients = fed_tasks.attack_federation(setting["scale"], seed)
     elif exp == "metric":
-        (space, clients), name, start = fed_tasks.metric_federation(setting["metric"]), "1 - metric", "center"
+        space, clients = fed_tasks.metric_federation(setting["metric"])
     else:
         space, clients, f_star = federation(
             setting["problem"], setting["N"], setting["d"], setting["C"], seed
         )
-        name = "gap" if f_star is not None else "F"
+        start = None
+    name = {"attack": "mean margin", "metric": "1 - metric"}.get(exp, "gap" if f_star is not None else "F")
     fzoos = {**cell["fzoos"], **({"correction": setting["correction"]} if "correction" in setting else {})}
     M, t0 = setting.get("M", cell["M"]), time.perf_counter()
     fed = make_fed(method, setting["T"], M, start, **(fzoos if method.startswith("fzoos") else {}))

@@ -197,6 +197,19 @@ def _mixed(params: Mapping[str, Any]) -> float:
     return MIXED_SCALE[c2] * (_MIXED_BRANIN(x) - BRANIN_MIN) + MIXED_BIAS[c1][c2]
 
 
+def _shifted(name: str, fn: Any, dim: int, box: tuple[float, float], budget: int, quick: int) -> Problem:
+    """A BoTorch test function on ``box^dim``, shifted per seed; optimum 0."""
+    return Problem(
+        name,
+        box_space([box] * dim),
+        budget,
+        0.0,
+        _botorch_fn(fn(dim=dim, bounds=_wide(dim))),
+        quick,
+        shift=True,
+    )
+
+
 def _global_bo() -> dict[str, Problem]:
     h6_space, hartmann = box_space([(0.0, 1.0)] * 6), _botorch_fn(Hartmann(dim=6))
     mixed_space = Space(
@@ -210,24 +223,8 @@ def _global_bo() -> dict[str, Problem]:
     problems = [
         Problem("branin", box_space([(-5.0, 10.0), (0.0, 15.0)]), 40, BRANIN_MIN, _botorch_fn(Branin()), 15),
         Problem("hartmann6", h6_space, 60, HARTMANN6_MIN, hartmann, 20),
-        Problem(
-            "ackley10",
-            box_space([(-32.768, 32.768)] * 10),
-            100,
-            0.0,
-            _botorch_fn(Ackley(dim=10, bounds=_wide(10))),
-            28,
-            shift=True,
-        ),
-        Problem(
-            "rosenbrock4",
-            box_space([(-5.0, 10.0)] * 4),
-            60,
-            0.0,
-            _botorch_fn(Rosenbrock(dim=4, bounds=_wide(4))),
-            18,
-            shift=True,
-        ),
+        _shifted("ackley10", Ackley, 10, (-32.768, 32.768), 100, 28),
+        _shifted("rosenbrock4", Rosenbrock, 4, (-5.0, 10.0), 60, 18),
         Problem("mixed", mixed_space, 60, 0.0, _mixed, 18, vector=False),
         Problem("hartmann6-noisy", h6_space, 60, HARTMANN6_MIN, hartmann, 20, noise_sd=HARTMANN6_NOISE_SD),
     ]

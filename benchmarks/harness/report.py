@@ -206,8 +206,7 @@ def plot_panels(
     )
     if title:
         fig.suptitle(title, fontsize=8)
-    rows_of_legend = math.ceil(len(handles) / 7) if handles else 0
-    bottom = min(0.3, 0.06 * rows_of_legend * 2 / nrows)
+    bottom = 0.1 * math.ceil(len(handles) / 7) / nrows  # about 0.3 inch per row of the legend
     fig.tight_layout(rect=(0, bottom, 1, 0.95 if title else 1))
     fig.savefig(path, dpi=72)
     plt.close(fig)
