@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: demo test test-all lint lint-imports bench bench-bo bench-zo bench-hpo bench-service bench-fed clean
+.PHONY: demo test test-all lint lint-imports bench bench-bo bench-zo bench-hpo bench-service bench-fed bench-cli clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -61,7 +61,11 @@ bench-service: $(VENV)/.installed-dev,bench
 bench-fed: $(VENV)/.installed-dev,bench
 	$(PY) benchmarks/federated.py $(ARGS)
 
-bench: bench-bo bench-zo bench-hpo bench-service
+# each shell command's wall time against a bare interpreter (tell: goal within 0.3 s)
+bench-cli: $(VENV)/.installed-dev
+	$(PY) benchmarks/cli_speed.py $(ARGS)
+
+bench: bench-bo bench-zo bench-hpo bench-service bench-cli
 
 # every benchmark's tables again from its committed results, running nothing (figures and JSON into
 # build/bench-report); the tables match those in the README and benchmarks/results/*_report.md
