@@ -21,12 +21,16 @@ def check_positive(
     error: type[AskTellError] = ConfigError,
 ) -> None:
     """Raise ``error`` unless ``value`` is a finite number (an int with ``integer``) > 0 (>= 0 with
-    ``allow_zero``; None passes with ``allow_none``). Booleans, NaN and infinity are refused."""
+    ``allow_zero``; None passes with ``allow_none``). Booleans, NaN, infinity and integers from
+    2**63 on are refused."""
     if allow_none and value is None:
         return
     kinds = (int,) if integer else (int, float)
     ok = not isinstance(value, bool) and isinstance(value, kinds)
-    ok = ok and (isinstance(value, int) or math.isfinite(value))
+    # integers below 2**63: what databases and JSON readers other than Python's take
+    ok = ok and (abs(value) < 2**63 if isinstance(value, int) else math.isfinite(value))
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
+        raise error(f"{name} must be below 2**63, got an integer of {len(str(abs(value)))} digits.")
     if not ok or not (value >= 0 if allow_zero else value > 0):
         if integer:
             kind = "a non-negative integer" if allow_zero else "a positive integer"
@@ -74,8 +78,13 @@ def check_json(
                 stack.extend((v, depth + 1) for v in item.values())
             else:
                 stack.extend((v, depth + 1) for v in item)
-        elif item is None or isinstance(item, (bool, str)):
+        elif item is None or isinstance(item, bool):
             continue
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate: no UTF-8 reader could take it back
+                raise error(f"{what} holds a string that is not valid Unicode: {item!r}.") from None
         elif isinstance(item, int):
             if abs(item) >= 2**MAX_INT_BITS:
                 raise error(f"{what} holds an integer beyond a float's range ({len(str(item))} digits).")

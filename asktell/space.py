@@ -584,6 +584,8 @@ class Space:
 
         try:
             data = json.loads(text, object_pairs_hook=no_duplicates)
-        except json.JSONDecodeError as exc:
+        except ValueError as exc:  # JSONDecodeError, an integer of 4300+ digits
             raise SpaceError(f"a space file must be JSON: {exc}") from None
+        except RecursionError:
+            raise SpaceError("a space file must be JSON nested a few levels deep, not thousands.") from None
         return cls.from_dict(data)

@@ -39,6 +39,7 @@ from asktell.errors import AskTellError, ConfigError, StateError, TrialError
 from asktell.space import Space
 
 SCHEMA_VERSION = 2
+MAX_OBJECTIVES = 1000  # more would not be a problem anyone can look at
 READABLE_VERSIONS = (1, 2)  # older versions are migrated by _migrate
 FORMAT = "asktell.state"
 PENDING, COMPLETED, FAILED = "pending", "completed", "failed"
@@ -113,6 +114,10 @@ class Problem:
 
     def __post_init__(self) -> None:
         check_positive("n_objectives", self.n_objectives, integer=True)
+        if self.n_objectives > MAX_OBJECTIVES:
+            raise ConfigError(
+                f"n_objectives must be at most {MAX_OBJECTIVES}, got {self.n_objectives}."
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return {"n_objectives": self.n_objectives}
@@ -296,7 +301,7 @@ class State:
 
         try:
             data = json.loads(text, parse_constant=refuse_constant)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, an integer of 4300+ digits
             raise StateError(f"not an asktell state: the text is not valid JSON ({exc}).") from None
         except RecursionError:
             raise StateError("not an asktell state: the JSON is nested too deeply to read.") from None

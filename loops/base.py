@@ -213,6 +213,10 @@ class Loop:
         Raises StateError naming what is wrong.
         """
         self._check_state(state)
+        try:
+            self._check_space(state.space)
+        except ParamError as exc:
+            raise StateError(f"this state's space cannot be served: {exc}") from None
         check_typed(state.memo, self.memo_schema, "the state's memo", error=StateError)
         self._check_memo(state)
 

@@ -28,7 +28,7 @@ from asktell.acquisition.bo import ACQUISITIONS, AcquisitionInputs, OptimizerSet
 from asktell.checks import check_choice, check_positive
 from asktell.errors import StateError
 from asktell.loops.base import Loop, Proposal, check_sobol_count
-from asktell.loops.random import uniform_points
+from asktell.loops.random import require_sobol_dims, uniform_points
 from asktell.loops.trajectory import encode_points, modelling_obstacle, sobol_design, trajectory
 from asktell.registry import register_loop
 from asktell.rng import derive_seed
@@ -142,6 +142,9 @@ class BayesOpt(Loop):
         check_positive("min_noise", self.min_noise, allow_zero=True, allow_none=True)
         check_positive("beta", self.beta, allow_zero=True)
         check_choice("warp", self.warp, ("auto", "log", "none"))
+
+    def _check_space(self, space) -> None:
+        require_sobol_dims(space, "BayesOpt")  # the initial design
 
     def _check_memo(self, state: State) -> None:
         check_sobol_count(state, state.memo["sobol_issued"])

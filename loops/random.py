@@ -11,6 +11,7 @@ from typing import Any, TypedDict
 import torch
 from torch.quasirandom import SobolEngine
 
+from asktell.errors import ParamError
 from asktell.loops.base import Loop, Proposal, check_sobol_count
 from asktell.registry import register_loop
 from asktell.rng import derive_seed
@@ -43,6 +44,15 @@ class RandomSearch(Loop):
         return Proposal(params=uniform_points(state.space, n, generator), memo=state.memo)
 
 
+def require_sobol_dims(space: Space, loop: str) -> None:
+    """Refuse spaces with more coordinates than torch's Sobol engine draws (21 201)."""
+    if space.dim > SobolEngine.MAXDIM:
+        raise ParamError(
+            f"{loop} draws Sobol points, which exist for at most {SobolEngine.MAXDIM} parameters; "
+            f"this space has {space.dim}. Use RandomSearch, ZOSGD or a federated loop."
+        )
+
+
 def sobol_points(dim: int, seed: int, skip: int, n: int) -> torch.Tensor:
     """Points ``skip .. skip + n - 1`` of the scrambled Sobol sequence for ``seed``: ``n x dim``."""
     if n == 0:  # SobolEngine.draw(0) fails on a fresh engine
@@ -70,6 +80,9 @@ class Sobol(Loop):
     name = "sobol"
     max_objectives = None
     memo_schema = SobolMemo
+
+    def _check_space(self, space: Space) -> None:
+        require_sobol_dims(space, "Sobol")
 
     def _init_memo(self, space, seed) -> dict[str, Any]:
         return {"sobol_issued": 0}

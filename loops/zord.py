@@ -39,6 +39,7 @@ from asktell.checks import check_choice, check_positive
 from asktell.errors import ConfigError, StateError
 from asktell.loops.adam import AdamMemo, AdamState, adam_step
 from asktell.loops.base import Loop, Proposal, check_sobol_count, check_vector, require_numeric
+from asktell.loops.random import require_sobol_dims
 from asktell.loops.trajectory import modelling_obstacle, sobol_design, trajectory
 from asktell.registry import register_loop
 from asktell.space import Space
@@ -124,6 +125,7 @@ class ZoRD(Loop):
 
     def _check_space(self, space: Space) -> None:
         require_numeric(space, "ZoRD")
+        require_sobol_dims(space, "ZoRD")  # the initial design
 
     def _check_memo(self, state: State) -> None:
         memo = state.memo

@@ -201,3 +201,19 @@ def test_log_integer_decodes_every_value():
     assert math.isclose(
         p.encode(1000), 1 - (math.log(1000.5) - math.log(1000)) / math.log(1000.5 / 0.5)
     )
+
+
+def test_space_texts_python_cannot_parse_are_space_errors():
+    with pytest.raises(SpaceError, match="must be JSON"):
+        Space.from_json('{"x": {"type": "integer", "low": 0, "high": 1' + "0" * 5000 + "}}")
+    with pytest.raises(SpaceError, match="nested a few levels deep"):
+        Space.from_json("[" * 10_000 + "]" * 10_000)
+
+
+def test_sobol_based_loops_refuse_more_dimensions_than_sobol_has():
+    from asktell.loops import BayesOpt, Sobol, ZoRD
+
+    wide = Space({f"x{i}": Real(0.0, 1.0) for i in range(21_202)})
+    for loop in (Sobol(), BayesOpt(), ZoRD()):
+        with pytest.raises(ParamError, match="at most 21201 parameters"):
+            loop.init(wide)

@@ -8,8 +8,8 @@ import pytest
 
 import asktell
 from asktell import Categorical, Integer, Real, Space, State
-from asktell.errors import StateError, TrialError
-from asktell.loops import RandomSearch, Sobol
+from asktell.errors import ConfigError, StateError, TrialError
+from asktell.loops import BayesOpt, RandomSearch, Sobol
 
 SPACE = Space({"x": Real(-1.0, 1.0), "k": Integer(0, 5), "c": Categorical(["a", "b"])})
 
@@ -166,3 +166,30 @@ def test_an_added_trial_keeps_its_marker_whatever_the_metadata_says():
     loop, state = _run(RandomSearch())
     added = loop.add(state, state.trials[0].params, 1.0, metadata={"added": False, "source": "lab"})
     assert added.trials[-1].metadata == {"added": True, "source": "lab"}
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ('{"format": "asktell.state", "seed": 1' + "0" * 5000 + "}", "not valid JSON"),  # 4300+ digits
+        ("[" * 10_000 + "]" * 10_000, "nested too deeply"),
+    ],
+    ids=["5000-digit integer", "10k deep"],
+)
+def test_texts_python_cannot_parse_are_state_errors(text, fragment):
+    with pytest.raises(StateError, match=fragment):
+        State.from_json(text)
+
+
+def test_problems_nobody_can_serve_are_refused():
+    with pytest.raises(ConfigError, match="at most 1000"):
+        RandomSearch().init(SPACE, n_objectives=10**18)
+    with pytest.raises(ConfigError, match="below 2\\*\\*63"):
+        BayesOpt(n_init=10**400)
+
+
+def test_metadata_strings_must_be_valid_unicode():
+    loop, state = _run(RandomSearch())
+    state, (t,) = loop.ask(state)
+    with pytest.raises(TrialError, match="not valid Unicode"):
+        loop.tell(state, t.id, 1.0, metadata={"note": "\ud800"})
