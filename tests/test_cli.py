@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import asktell
-from asktell import cli, problems
+from asktell import problems, statefile
 from asktell.cli import main
 from asktell.state import State
 
@@ -365,7 +365,7 @@ def test_failed_write_keeps_the_old_file_and_cleans_up(run: Path, monkeypatch: p
         assert Path(src).exists() and Path(src).parent == Path(dst).absolute().parent
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(cli.os, "replace", broken_replace)
+    monkeypatch.setattr(statefile.os, "replace", broken_replace)
     assert main(["ask", "--state", str(run)]) == 2
     captured = capsys.readouterr()
     assert "cannot write state file" in captured.err and "No space left" in captured.err

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import asktell
-from asktell import cli
+from asktell import cli, statefile
 from asktell.cli import main
 
 SPACE = {
@@ -331,7 +331,7 @@ def test_a_symlinked_state_file_is_replaced_through_its_link(run: Path, tmp_path
         renames.append((Path(src), Path(dst)))
         real_replace(src, dst)
 
-    monkeypatch.setattr(cli.os, "replace", watched)
+    monkeypatch.setattr(statefile.os, "replace", watched)
     assert main(["ask", "--state", str(link)]) == 0
     assert main(["tell", "--state", str(link), "--trial", "2", "--value", "3"]) == 0
     monkeypatch.undo()
@@ -379,13 +379,13 @@ def test_a_killed_writers_temporary_file_is_removed_by_the_next_write(run: Path)
     assert files(run.parent) == [other.name, "run.json", "space.json"]
 
 
-@pytest.mark.skipif(cli.fcntl is None, reason="no flock on this platform")
+@pytest.mark.skipif(statefile.fcntl is None, reason="no flock on this platform")
 def test_a_live_writers_temporary_file_is_left_alone(run: Path) -> None:
     """A temporary file whose lock is held belongs to a writer still at work."""
     live = run.parent / ".run.json.00000000abcd.tmp"
     fd = os.open(live, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
     try:
-        cli.fcntl.flock(fd, cli.fcntl.LOCK_EX)
+        statefile.fcntl.flock(fd, statefile.fcntl.LOCK_EX)
         assert main(["tell", "--state", str(run), "--trial", "1", "--value", "1"]) == 0
         assert live.exists()
     finally:
@@ -421,10 +421,10 @@ def test_a_state_file_over_the_size_limit_is_refused_unread(tmp_path: Path,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
     state = tmp_path / "run.json"
     with state.open("wb") as handle:
-        handle.truncate(cli.MAX_STATE_BYTES + 1)  # sparse: no disk used
+        handle.truncate(statefile.MAX_STATE_BYTES + 1)  # sparse: no disk used
     for argv in (["show"], ["ask"], ["tell", "--trial", "0", "--value", "1"]):
         refused([argv[0], "--state", str(state), *argv[1:]], capsys, "over the limit of 268435456")
-    assert files(tmp_path) == ["run.json"] and state.stat().st_size == cli.MAX_STATE_BYTES + 1
+    assert files(tmp_path) == ["run.json"] and state.stat().st_size == statefile.MAX_STATE_BYTES + 1
 
 
 def test_init_never_replaces_a_file_another_command_created(tmp_path: Path, space_file: Path,
@@ -433,14 +433,14 @@ def test_init_never_replaces_a_file_another_command_created(tmp_path: Path, spac
     """Two ``init`` commands both saw no file and the second replaced the first's run; now the
     file is created with a hard link, which fails when the name exists by then."""
     state = tmp_path / "run.json"
-    real_remove = cli._remove_stale_temps
+    real_remove = statefile._remove_stale_temps
 
     def meanwhile(target: Path) -> None:  # another init creates the file after our check
         if not state.exists():
             state.write_text("another run")
         real_remove(target)
 
-    monkeypatch.setattr(cli, "_remove_stale_temps", meanwhile)
+    monkeypatch.setattr(statefile, "_remove_stale_temps", meanwhile)
     refused(["init", "--space", str(space_file), "--state", str(state)], capsys,
             "was created meanwhile by another command")
     assert state.read_text() == "another run" and files(tmp_path) == ["run.json", "space.json"]
