@@ -47,6 +47,14 @@ MAX_ASK = 10_000  # points one ask may ask for
 MAX_INT_BITS = 1024  # JSON integers must fit a float's range (|v| < 2**1024)
 
 
+def json_error(exc: ValueError) -> str:
+    """``json.loads``'s complaint, in a user's words (Python's advice for long integers is about
+    its own settings, not the input)."""
+    if "integer string conversion" in str(exc):
+        return "it holds an integer of more than 4300 digits"
+    return str(exc)
+
+
 def check_choice(
     name: str, value: Any, choices: Iterable[Any], *, error: type[AskTellError] = ConfigError
 ) -> None:

@@ -36,6 +36,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from asktell.checks import json_error
 from asktell.errors import ConfigError, ParamError, SpaceError
 
 Choice = str | int | float | bool | None
@@ -585,7 +586,7 @@ class Space:
         try:
             data = json.loads(text, object_pairs_hook=no_duplicates)
         except ValueError as exc:  # JSONDecodeError, an integer of 4300+ digits
-            raise SpaceError(f"a space file must be JSON: {exc}") from None
+            raise SpaceError(f"a space file must be JSON: {json_error(exc)}.") from None
         except RecursionError:
             raise SpaceError("a space file must be JSON nested a few levels deep, not thousands.") from None
         return cls.from_dict(data)

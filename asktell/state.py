@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from asktell import registry
-from asktell.checks import MAX_METADATA_BYTES, check_json, check_positive
+from asktell.checks import MAX_METADATA_BYTES, check_json, check_positive, json_error
 from asktell.errors import AskTellError, ConfigError, StateError, TrialError
 from asktell.space import Space
 
@@ -302,7 +302,9 @@ class State:
         try:
             data = json.loads(text, parse_constant=refuse_constant)
         except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, an integer of 4300+ digits
-            raise StateError(f"not an asktell state: the text is not valid JSON ({exc}).") from None
+            raise StateError(
+                f"not an asktell state: the text is not valid JSON ({json_error(exc)})."
+            ) from None
         except RecursionError:
             raise StateError("not an asktell state: the JSON is nested too deeply to read.") from None
         return cls.from_dict(data)
