@@ -22,25 +22,55 @@ Routes (bodies and answers are JSON; the OpenAPI schema is at ``/openapi.json``,
     PUT    /studies/{name}/state           import (replace, or create the study)
 
 Refusals are 4xx with ``{"detail": "<what was wrong and what to do>"}``: 400 a body that is not
-strict JSON (NaN and Infinity are not JSON), 401 the token, 404 an unknown study or trial, 409 a
-study name taken or a trial already told, 413 a body over the limit (1 MiB; 64 MiB for a state
-import), 422 a request that is well-formed JSON but cannot be applied (a value of the wrong type,
-a parameter out of range, an unknown loop, ...). 503 means concurrent requests kept winning the
-race for the study, or the database was busy: nothing was changed, retry.
+strict JSON (NaN and Infinity are not JSON) or is nested too deep, 401 the token, 404 an unknown
+study or trial, 409 a study name taken or a trial already told, 413 a body over the limit, 422 a
+request that is well-formed JSON but cannot be applied (a value of the wrong type, a parameter out
+of range, an unknown loop, a state whose memo does not fit its trials, ...). 503 means concurrent
+requests kept winning the race for the study, or the database was busy: nothing was changed,
+retry. A refusal changes nothing: every change is validated, and what it stores and what it answers
+are serialized (and what it stores read back), before it is committed.
+
+Limits (what exceeds them is refused as above)::
+
+    request body                  1 MiB (--max-body-bytes); 413
+    state import (PUT .../state)  64 MiB (--max-state-bytes); 413
+    JSON nesting of a body        512 levels; 400 (no valid request comes near it)
+    integers in a body            4300 digits (Python's limit); 400. Numbers beyond a float's
+                                  range (1e400) read as infinity: 422 wherever a number is stored
+    trial metadata                32 levels deep, 64 KiB as compact JSON; 422
+    loop config, memo             32 levels deep, finite numbers; 422
+    n per ask                     1000 (the Python API allows 10 000); 422
+    trials per page               10 000 (GET .../trials?limit=); 422
+    parameters in a space         1000; choices of a categorical 10 000; 422
+    integer parameters            bounds within +-2**53; real ranges of finite width; 422
+    seed                          0 to 2**63 - 1; 422
+
+``n`` stays at 1000 per request although ``loop.ask`` takes up to 10 000: one request holds its
+study's lock while it computes, and builds its whole answer in memory (1000 trials of a
+1000-parameter space are already some 20 MB of JSON); ask in several requests for more.
+
+Anything else that goes wrong (a bug) is a 500 with ``{"detail": ...}`` naming the exception's type
+only (the traceback goes to the server's log), after which the connection stays usable; nothing
+was committed (see above).
 """
 
 import gc
 import hmac
 import json
+import logging
+import math
 import os
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError
 
 from asktell import __version__
@@ -49,12 +79,14 @@ from asktell.errors import (
     BadRequest,
     ConfigError,
     ServiceError,
+    StateError,
     TrialFinished,
     Unauthorized,
 )
 from asktell.registry import loop_class
 from asktell.service import models as m
 from asktell.service.storage import (
+    OVERFLOW_HINT,
     Snapshot,
     Storage,
     Study,
@@ -64,10 +96,12 @@ from asktell.service.storage import (
     trial_not_found,
 )
 from asktell.space import Space
-from asktell.state import COMPLETED, FAILED, PENDING, State, Trial
+from asktell.state import COMPLETED, FAILED, PENDING, State
 
 MAX_BODY_BYTES = 1 << 20  # 1 MiB: every request but a state import
 MAX_STATE_BYTES = 64 << 20  # 64 MiB: PUT /studies/{name}/state
+MAX_BODY_DEPTH = 512  # JSON nesting of any body: far beyond any valid one, far below a RecursionError
+_PARSE_IN_THREAD_BYTES = 1 << 20
 NameParam = Annotated[str, Path(pattern=m.NAME_PATTERN, max_length=128, examples=["branin-1"])]
 
 
@@ -90,6 +124,7 @@ def create_app(
     )
     app.state.storage = store
     app.add_middleware(_BodyGuard, max_body=max_body_bytes, max_state=max_state_bytes)
+    app.add_middleware(_LastResort)  # added last: the outermost of ours, around everything else
     _add_error_handlers(app)
     bearer = HTTPBearer(auto_error=False, description="the server's token, or the study's")
     Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
@@ -137,6 +172,7 @@ def create_app(
         loop = loop_class(body.loop).from_config(config)
         space = Space.from_dict({k: p.model_dump() for k, p in body.space.items()})
         state = loop.init(space, seed=body.seed, n_objectives=body.n_objectives)
+        _check_servable(body.name, state)
         study = store.create_study(
             body.name, state, token=body.token, pending_timeout_s=body.pending_timeout_s
         )
@@ -159,28 +195,25 @@ def create_app(
         return Response(status_code=204)
 
     @app.post("/studies/{name}/ask", response_model=m.AskOut, responses=errors, tags=["trials"])
-    def ask(name: NameParam, _: StudyAuth, body: m.AskIn | None = None) -> dict[str, Any]:
+    def ask(name: NameParam, _: StudyAuth, body: m.AskIn | None = None) -> Response:
         """Ask for `n` new trials. Pending trials older than the study's `pending_timeout_s` are
         told as failed first (listed in `expired`)."""
         n = 1 if body is None else body.n
-        trials, expired = store.update(name, lambda snap: _ask(store, snap, n))
-        return {"trials": [t.to_dict() for t in trials], "expired": expired}
+        return store.update(name, lambda snap: _ask(store, snap, n))
 
     @app.post("/studies/{name}/tell", response_model=m.TrialOut, responses=errors, tags=["trials"])
-    def tell(name: NameParam, body: m.TellIn, _: StudyAuth) -> dict[str, Any]:
+    def tell(name: NameParam, body: m.TellIn, _: StudyAuth) -> Response:
         """Report a pending trial's value, or `failed: true`. A trial is told once."""
         metadata = _checked_outcome(body, f"trial {body.trial_id}")
-        trial = store.update(name, lambda snap: _tell(snap, body, metadata))
-        return trial.to_dict()
+        return store.update(name, lambda snap: _tell(snap, body, metadata))
 
     @app.post("/studies/{name}/add", response_model=m.TrialOut, responses=errors, tags=["trials"])
-    def add(name: NameParam, body: m.AddIn, _: StudyAuth) -> dict[str, Any]:
+    def add(name: NameParam, body: m.AddIn, _: StudyAuth) -> Response:
         """Record an evaluation the loop did not ask for (a known point, an earlier run's): a new
         finished trial with the next id and `metadata.added: true`, which model-based loops fit on
         like any other. Not idempotent: each add is a new trial."""
         metadata = _checked_outcome(body, "the added point")
-        trial = store.update(name, lambda snap: _add(snap, body, metadata))
-        return trial.to_dict()
+        return store.update(name, lambda snap: _add(snap, body, metadata))
 
     @app.get("/studies/{name}/trials", response_model=list[m.TrialOut], responses=errors, tags=["trials"])
     def list_trials(
@@ -257,6 +290,7 @@ def create_app(
         if data is _MISSING:
             raise BadRequest("send the state as a JSON body (what GET .../state returns).")
         state = load_state_dict(data)
+        _check_servable(name, state)
         study, created = store.put_state(name, state)
         body = m.ImportOut(study=_study_out(store, study), created=created)
         return JSONResponse(body.model_dump(mode="json"), status_code=201 if created else 200)
@@ -275,7 +309,13 @@ def _exists(store: Storage, name: str) -> bool:
     return True
 
 
-def _ask(store: Storage, snap: Snapshot, n: int) -> tuple[State, tuple[list[Trial], list[int]]]:
+def _answer(model: type[BaseModel], data: Any) -> JSONResponse:
+    """``data`` validated by the route's response model and serialized: a change builds its answer
+    this way before it is committed, so an answer that cannot be sent never follows a commit."""
+    return JSONResponse(model.model_validate(data).model_dump(mode="json"))
+
+
+def _ask(store: Storage, snap: Snapshot, n: int) -> tuple[State, JSONResponse]:
     loop, state, study = snap.loop, snap.state, snap.study
     expired: list[int] = []
     timeout = study.pending_timeout_s
@@ -286,7 +326,7 @@ def _ask(store: Storage, snap: Snapshot, n: int) -> tuple[State, tuple[list[Tria
                 state = loop.tell(state, trial_id, None, status=FAILED, metadata=reason)
                 expired.append(trial_id)
     state, trials = loop.ask(state, n)
-    return state, (trials, expired)
+    return state, _answer(m.AskOut, {"trials": [t.to_dict() for t in trials], "expired": expired})
 
 
 def _checked_outcome(body: m.TellIn | m.AddIn, what: str) -> dict[str, Any] | None:
@@ -300,7 +340,7 @@ def _checked_outcome(body: m.TellIn | m.AddIn, what: str) -> dict[str, Any] | No
     return None if body.metadata is None else check_strict_json(body.metadata, "metadata")
 
 
-def _tell(snap: Snapshot, body: m.TellIn, metadata: dict[str, Any] | None) -> tuple[State, Trial]:
+def _tell(snap: Snapshot, body: m.TellIn, metadata: dict[str, Any] | None) -> tuple[State, JSONResponse]:
     state, trial_id = snap.state, body.trial_id
     if trial_id >= len(state.trials):
         raise trial_not_found(snap.study, trial_id)
@@ -318,13 +358,13 @@ def _tell(snap: Snapshot, body: m.TellIn, metadata: dict[str, Any] | None) -> tu
         )
     status = FAILED if body.failed else COMPLETED
     new = snap.loop.tell(state, trial_id, body.value, status=status, metadata=metadata)
-    return new, new.trials[trial_id]
+    return new, _answer(m.TrialOut, new.trials[trial_id].to_dict())
 
 
-def _add(snap: Snapshot, body: m.AddIn, metadata: dict[str, Any] | None) -> tuple[State, Trial]:
+def _add(snap: Snapshot, body: m.AddIn, metadata: dict[str, Any] | None) -> tuple[State, JSONResponse]:
     status = FAILED if body.failed else COMPLETED
     new = snap.loop.add(snap.state, body.params, body.value, status=status, metadata=metadata)
-    return new, new.trials[-1]
+    return new, _answer(m.TrialOut, new.trials[-1].to_dict())
 
 
 def _core(study: Study) -> State:
@@ -336,15 +376,22 @@ def _n_objectives(study: Study) -> int:
     return _core(study).n_objectives
 
 
-def _study_out(store: Storage, study: Study) -> m.StudyOut:
-    core = _core(study)
+def _describe(core: State, **row: Any) -> m.StudyOut:
+    """A study's description: what its state says, and ``row`` (name, version, counts, ...)."""
     return m.StudyOut(
-        name=study.name,
-        loop=study.loop_name,
+        loop=core.loop_name,
         config=core.loop_config,
         space=core.space.to_dict(),
         seed=core.seed,
         n_objectives=core.n_objectives,
+        **row,
+    )
+
+
+def _study_out(store: Storage, study: Study) -> m.StudyOut:
+    return _describe(
+        _core(study),
+        name=study.name,
         version=study.version,
         n_trials=study.n_trials,
         counts=store.counts(study),
@@ -353,6 +400,30 @@ def _study_out(store: Storage, study: Study) -> m.StudyOut:
         created_at=study.created_at,
         updated_at=study.updated_at,
     )
+
+
+def _check_servable(name: str, state: State) -> None:
+    """Refuse (StateError), before it is stored, a state whose study description could not be
+    answered: every later GET of the study would fail. The description is built and serialized
+    as the answers will build it, with the row's fields (version, times) as placeholders."""
+    try:
+        probe = _describe(
+            state,
+            name=name,
+            version=1,
+            n_trials=len(state.trials),
+            counts={},
+            pending_timeout_s=None,
+            has_token=False,
+            created_at=0.0,
+            updated_at=0.0,
+        )
+        json.dumps(probe.model_dump(mode="json"), allow_nan=False)
+    except (ValueError, TypeError) as exc:  # pydantic's errors are ValueErrors
+        raise StateError(
+            f"study {name!r} cannot be stored: its description could not be answered "
+            f"({str(exc).splitlines()[0]}); nothing was stored. Check the state's space and loop_config."
+        ) from None
 
 
 def _unauthorized(credentials: HTTPAuthorizationCredentials | None, needed: str) -> Unauthorized:
@@ -418,6 +489,8 @@ def describe_validation(errors: Any) -> str:
         hint = ""
         if isinstance(got, str) and got.strip().lower().lstrip("+-") in ("nan", "inf", "infinity"):
             hint = "; report a failed evaluation with failed=true instead"
+        elif isinstance(got, float) and math.isinf(got):
+            hint = f"; {OVERFLOW_HINT}"
         parts.append(f"{place}: {messages}{'' if missing else f' (got {_short(got)})'}{hint}")
     return "; ".join(parts) + "."
 
@@ -477,12 +550,11 @@ class _BodyGuard:
         body = b"".join(chunks)
         content_type = headers.get(b"content-type", b"application/json").lower()
         if body and b"json" in content_type:
-            try:
-                parsed = json.loads(body, parse_constant=_refuse_constant)
-            except _NonFinite as exc:
-                return await _reject(send, 400, str(exc))
-            except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, too many digits
-                return await _reject(send, 400, f"the request body is not valid JSON: {exc}.")
+            try:  # a large body (a state import) is parsed off the event loop, not to stall it
+                big = len(body) > _PARSE_IN_THREAD_BYTES
+                parsed = await anyio.to_thread.run_sync(_parse, body) if big else _parse(body)
+            except _NotJson as exc:  # the body was read in full: the connection can stay open
+                return await _reject(send, 400, str(exc), close=False)
             scope.setdefault("state", {})["asktell_json"] = parsed
         sent = False
 
@@ -496,15 +568,57 @@ class _BodyGuard:
         return await self.app(scope, replay, send)
 
 
-class _NonFinite(ValueError):
-    pass
+class _NotJson(ValueError):
+    """Why a body is not JSON the app reads (the message is the answer's detail)."""
 
 
 def _refuse_constant(name: str) -> Any:
-    raise _NonFinite(
+    raise _NotJson(
         f"the request body contains {name}, which is not JSON; "
         "report a failed evaluation with failed=true instead of a NaN or infinite value."
     )
+
+
+def _parse(body: bytes) -> Any:
+    """The body's JSON, or _NotJson: NaN and Infinity refused, nested at most MAX_BODY_DEPTH levels
+    (checked without recursion: Python's parser would raise RecursionError somewhere near 1000,
+    depending on the stack it runs on)."""
+    too_deep = _NotJson(
+        f"the request body is JSON nested more than {MAX_BODY_DEPTH} levels deep, which no request "
+        "of this API needs; flatten it (metadata, configs and memos may nest 32 levels)."
+    )
+    try:
+        parsed = json.loads(body, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise too_deep from None
+    except _NotJson:
+        raise
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, too many digits
+        if "integer string conversion" in str(exc):
+            raise _NotJson(
+                "the request body is not valid JSON for this API: it holds an integer of more than "
+                f"{sys.get_int_max_str_digits()} digits; numbers must be within a float's range "
+                "(about 1.8e308)."
+            ) from None
+        raise _NotJson(f"the request body is not valid JSON: {exc}.") from None
+    if body.count(b"[") + body.count(b"{") > MAX_BODY_DEPTH and _depth(parsed) > MAX_BODY_DEPTH:
+        raise too_deep
+    return parsed
+
+
+def _depth(value: Any) -> int:
+    """How deep ``value`` nests (a scalar: 0), without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, depth + 1)
+            if deepest > MAX_BODY_DEPTH:
+                return deepest
+            stack.extend((v, depth + 1) for v in item if isinstance(v, (dict, list)))
+    return deepest
 
 
 def _too_large(limit: int, got: str) -> str:
@@ -515,20 +629,63 @@ def _too_large(limit: int, got: str) -> str:
     )
 
 
-async def _reject(send: Send, status: int, detail: str) -> None:
+async def _reject(send: Send, status: int, detail: str, *, close: bool = True) -> None:
+    """Answer ``{"detail": detail}``; ``close``: and say the connection ends with it (when the
+    request's body was not read to its end, the connection cannot carry another request)."""
     body = json.dumps({"detail": detail}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+# --- the last resort ----------------------------------------------------------------------------
+
+_log = logging.getLogger("asktell.service")
+
+
+class _LastResort:
+    """ASGI middleware, outermost of the app's own: an exception no handler took (a bug, a damaged
+    database) becomes a 500 ``{"detail": ...}`` naming its type only, and the traceback goes to the
+    log (``asktell.service``).
+
+    Why not an ``exception_handler(Exception)``: Starlette's ServerErrorMiddleware, which runs such a
+    handler, re-raises the exception after sending its answer, and uvicorn, seeing an exception
+    from a request whose answer had started, closes the connection. The client had the whole 500
+    without ``Connection: close``, so it sends its next request on that connection and gets a reset.
+    Here the exception stops: the answer is complete and the connection stays usable. Nothing was
+    committed: a change commits only after its new state was serialized and read back, and ask,
+    tell and add build their answers before they commit.
+    """
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def tracked(message: dict[str, Any]) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:
+            if started:  # an answer cut short: only closing the connection can say so
+                raise
+            where = f"{scope.get('method', '')} {scope.get('path', '')}"
+            _log.error("unhandled %s on %s", type(exc).__name__, where, exc_info=exc)
+            await _reject(
+                send,
+                500,
+                f"internal server error ({type(exc).__name__}) on {where}; nothing was changed. "
+                "The server's log has the traceback; retry, or report it if it persists.",
+                close=False,
+            )
 
 
 def app_from_env() -> FastAPI:

@@ -11,15 +11,20 @@
 line per trial; the told or added trial), so a shell evaluator switches from a state file to a
 server by changing its options. An ``add`` whose answer was lost is not retried (see
 :class:`~asktell.service.client.Client`): the command fails, saying so, rather than add the point
-twice. This module imports no FastAPI: ``serve`` loads uvicorn and the app when it runs.
+twice. ``serve`` checks that it can listen on ``--host:--port`` before it prints anything or opens
+the database: a port in use is ``asktell: error: cannot listen on ...`` (exit 2), not a banner and
+then uvicorn's failure. This module imports no FastAPI: ``serve`` loads uvicorn and the app when it
+runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import secrets
+import socket
 import sys
 from typing import Any
 
@@ -120,6 +125,7 @@ def serve(args: argparse.Namespace) -> int:
     from asktell.service.storage import Storage, normalize_url
 
     check_positive("--workers", args.workers, integer=True, error=CommandError)
+    check_port(args.host, args.port)  # before anything is printed or created
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
     url = normalize_url(args.db)
@@ -157,6 +163,26 @@ def serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=5,
     )
     return 0
+
+
+def check_port(host: str, port: int) -> None:
+    """Raise CommandError unless ``host:port`` can be listened on now (bound as uvicorn binds it,
+    with SO_REUSEADDR, then released), so ``serve`` fails before it prints its address."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise CommandError(f"--port must be an integer from 0 to 65535, got {port!r}.")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            why = "the address is already in use (is another server running there?); choose another --port"
+        elif exc.errno == errno.EACCES:
+            why = "permission denied (ports below 1024 need privileges); choose another --port"
+        else:
+            why = f"{exc.strerror or exc}; check --host and --port"
+        raise CommandError(f"cannot listen on {host}:{port}: {why}.") from None
 
 
 def _redact(url: str) -> str:

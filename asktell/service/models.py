@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 MAX_INT = 2**63 - 1
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
-MAX_ASK = 1000
+MAX_ASK = 1000  # per request (asktell.checks.MAX_ASK, 10 000, is the Python API's): see app.py
 MAX_PAGE = 10000
 
 Finite = Annotated[float, Field(strict=True, allow_inf_nan=False)]
@@ -138,7 +138,13 @@ class StudyOut(BaseModel):
 class AskIn(_Body):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, json_schema_extra={"examples": [{"n": 2}]})
 
-    n: int = Field(default=1, strict=True, ge=1, le=MAX_ASK, description="how many trials")
+    n: int = Field(
+        default=1,
+        strict=True,
+        ge=1,
+        le=MAX_ASK,
+        description=f"how many trials, at most {MAX_ASK} per request (ask again for more)",
+    )
 
 
 class TrialOut(BaseModel):

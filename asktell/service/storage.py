@@ -9,7 +9,10 @@ rows and never parses a state, and a tell writes one row. Every change goes thro
 changed trial rows. When another request committed in between, the update matches no row, nothing is
 written, and the change is recomputed from a fresh snapshot (a bounded number of times, then
 :class:`~asktell.errors.Conflict`). So any number of server processes can share a database,
-and no request can lose a committed tell or hand out a pending trial twice.
+and no request can lose a committed tell or hand out a pending trial twice. What a write stores (the
+core and the trial rows) is serialized and read back, as the next read will read it, before its
+transaction begins: a state that could not be read again is refused with StateError and nothing
+written, so no request can wedge a study.
 
 Parsing a large state on every request would dominate the cost of an ask, so each process keeps the
 snapshots it read or wrote in a small LRU cache, checked against the study's ``revision``. It is only a
@@ -46,6 +49,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
+from asktell.checks import check_json
 from asktell.errors import (
     AskTellError,
     ConfigError,
@@ -58,7 +62,7 @@ from asktell.errors import (
 from asktell.registry import loop_class
 from asktell.service import tables as tb
 from asktell.service.engine import FifoLock, SnapshotCache, create_engine, normalize_url
-from asktell.service.tables import Study, state_core, trial_dict, trial_row, trial_update
+from asktell.service.tables import Study, row_trial_dict, state_core, trial_dict, trial_row, trial_update
 from asktell.state import COMPLETED, State, Trial
 
 T = TypeVar("T")
@@ -162,7 +166,7 @@ class Storage:
     ) -> Study:
         """Create a study from a loop's initial (or any) state. Raises StudyExists."""
         now = time.time()
-        core = state_core(state)
+        core, rows = _stored(name, state, state.trials, version=1, now=now)
         with self._write() as conn:
             if conn.execute(select(tb.studies.c.id).where(tb.studies.c.name == name)).first():
                 raise StudyExists(f"study {name!r} already exists; choose another name or delete it first.")
@@ -188,8 +192,8 @@ class Storage:
                     f"study {name!r} already exists; choose another name or delete it first."
                 ) from None
             study_id = result.inserted_primary_key[0]  # type: ignore[index]
-            if state.trials:
-                conn.execute(insert(tb.trials), [trial_row(study_id, t, 1, now) for t in state.trials])
+            if rows:
+                conn.execute(insert(tb.trials), [{**r, "study_id": study_id} for r in rows])
         return self.study(name)
 
     def study(self, name: str) -> Study:
@@ -335,25 +339,32 @@ class Storage:
             raise StateError("a loop removed trials; that is a bug in the loop.")
         changed = [b for a, b in zip(old.trials, new.trials, strict=False) if a is not b and a != b]
         added = new.trials[len(old.trials) :]
+        now, version = time.time(), study.version + 1
+        core, rows = _stored(study.name, new, [*added, *changed], version, now, study.id, known=snap)
         new_study = replace(
             study,
-            version=study.version + 1,
+            version=version,
             revision=secrets.token_hex(16),
             n_trials=len(new.trials),
             loop_name=new.loop_name,
-            core=state_core(new),
-            updated_at=time.time(),
+            core=core,
+            updated_at=now,
         )
         try:
-            self._write_changes(study.version, new_study, added, changed)
+            self._write_changes(study.version, new_study, rows[: len(added)], rows[len(added) :])
         except _Lost:
             return False
         self._cache.put(Snapshot(study=new_study, loop=snap.loop, state=new))
         return True
 
     def _write_changes(
-        self, read_version: int, study: Study, added: Sequence[Trial], changed: Sequence[Trial]
+        self,
+        read_version: int,
+        study: Study,
+        added: Sequence[dict[str, Any]],
+        changed: Sequence[dict[str, Any]],
     ) -> None:
+        """Write the study row and the rows of its added and changed trials (``trial_row``s)."""
         now, version = study.updated_at, study.version
         with self._write() as conn:
             result = conn.execute(
@@ -372,9 +383,9 @@ class Storage:
             if result.rowcount != 1:
                 raise _Lost  # leaving the block rolls the transaction back
             if added:
-                conn.execute(tb.INSERT_TRIAL, [trial_row(study.id, t, version, now) for t in added])
+                conn.execute(tb.INSERT_TRIAL, list(added))
             if changed:
-                conn.execute(tb.UPDATE_TRIAL, [trial_update(study.id, t, version, now) for t in changed])
+                conn.execute(tb.UPDATE_TRIAL, [trial_update(row) for row in changed])
 
     def put_state(
         self,
@@ -400,6 +411,7 @@ class Storage:
             except StudyExists:
                 pass  # created meanwhile: replace it
         now = time.time()
+        core, rows = _stored(name, state, state.trials, version=0, now=now)
         with self._write() as conn:
             study = self._study(conn, name, lock=True)
             version = study.version + 1
@@ -407,7 +419,7 @@ class Storage:
                 update(tb.studies)
                 .where(tb.studies.c.id == study.id)
                 .values(
-                    core=state_core(state),
+                    core=core,
                     version=version,
                     base_version=version,
                     revision=secrets.token_hex(16),
@@ -417,10 +429,9 @@ class Storage:
                 )
             )
             conn.execute(delete(tb.trials).where(tb.trials.c.study_id == study.id))
-            if state.trials:
+            if rows:
                 conn.execute(
-                    insert(tb.trials),
-                    [trial_row(study.id, t, version, now) for t in state.trials],
+                    insert(tb.trials), [{**r, "study_id": study.id, "version": version} for r in rows]
                 )
         self._cache.drop(study.uid)
         return self.study(name), False
@@ -479,17 +490,59 @@ class Storage:
         return [r[0] for r in rows]
 
 
+def _stored(
+    name: str,
+    state: State,
+    trials: Sequence[Trial],
+    version: int,
+    now: float,
+    study_id: int = 0,
+    *,
+    known: Snapshot | None = None,
+) -> tuple[str, list[dict[str, Any]]]:
+    """What a write stores: the state's core and the rows of ``trials``, serialized and read back as
+    the next read of the study will read them, before any transaction begins.
+
+    A state that could not be read back would wedge its study (every later request failing), so it
+    is refused here, with nothing written. A core equal to the ``known`` snapshot's (which was read
+    from the database) is not read again. Raises StateError.
+    """
+    try:
+        core = state_core(state)
+        rows = [trial_row(study_id, t, version, now) for t in trials]
+        if known is not None and core == known.study.core:
+            read = known.state
+        else:
+            read = State.from_dict({**json.loads(core), "trials": []})
+        for row in rows:
+            Trial.from_dict(row_trial_dict(row), read.space, read.n_objectives)
+    except (AskTellError, TypeError, ValueError, RecursionError) as exc:
+        raise StateError(
+            f"study {name!r}: the new state cannot be stored, it would not read back ({exc}); "
+            f"nothing was changed. The request (or the loop {state.loop_name!r}) produced "
+            "something the state format cannot hold: change the request, or report it."
+        ) from None
+    return core, rows
+
+
 def trial_not_found(study: Study, trial_id: Any) -> TrialNotFound:
     known = f"its trials are 0..{study.n_trials - 1}" if study.n_trials else "it has none yet"
     return TrialNotFound(f"study {study.name!r} has no trial {trial_id!r}; {known}.")
 
 
+OVERFLOW_HINT = "a JSON number beyond a float's range (such as 1e400) reads as infinity"
+
+
 def check_strict_json(value: Any, what: str) -> Any:
-    """``value`` if it is JSON with finite numbers, else a BadRequest-worthy AskTellError."""
+    """``value`` (parsed JSON) if asktell can store and serve it (finite numbers, nested at most
+    ``MAX_JSON_DEPTH`` levels; see :func:`asktell.checks.check_json`), else StateError."""
     try:
-        return json.loads(tb.dumps(value))
-    except (TypeError, ValueError) as exc:
-        raise StateError(f"{what} must be JSON with finite numbers: {exc}.") from None
+        check_json(value, what, error=StateError)
+    except StateError as exc:
+        if "finite" not in str(exc):
+            raise
+        raise StateError(f"{exc} ({OVERFLOW_HINT}; send numbers within about 1.8e308)") from None
+    return value
 
 
 def load_state_dict(data: Any) -> State:

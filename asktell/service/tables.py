@@ -196,25 +196,28 @@ def trial_row(study_id: int, trial: Trial, version: int, now: float) -> dict[str
     }
 
 
-def trial_update(study_id: int, trial: Trial, version: int, now: float) -> dict[str, Any]:
-    """The parameters of ``UPDATE_TRIAL`` for a changed trial."""
-    row = trial_row(study_id, trial, version, now)
+def trial_update(row: dict[str, Any]) -> dict[str, Any]:
+    """The parameters of ``UPDATE_TRIAL`` for a changed trial, from its ``trial_row``."""
     return {
-        "b_sid": study_id,
-        "b_tid": trial.id,
+        "b_sid": row["study_id"],
+        "b_tid": row["trial_id"],
         "b_status": row["status"],
         "b_value": row["value"],
         "b_objective": row["objective"],
         "b_params": row["params"],
         "b_metadata": row["metadata"],
         "b_told_at": row["told_at"],
-        "b_version": version,
+        "b_version": row["version"],
     }
 
 
 def trial_dict(row: Any) -> dict[str, Any]:
-    """A trial row as the JSON object of ``Trial.to_dict()``."""
-    m = row._mapping
+    """A trial row (as read) as the JSON object of ``Trial.to_dict()``."""
+    return row_trial_dict(row._mapping)
+
+
+def row_trial_dict(m: Any) -> dict[str, Any]:
+    """A trial row's mapping (a ``trial_row``, or a row's ``_mapping``) as ``Trial.to_dict()``."""
     return {
         "id": m["trial_id"],
         "params": json.loads(m["params"]),
