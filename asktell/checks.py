@@ -18,11 +18,13 @@ def check_positive(
     integer: bool = False,
     allow_zero: bool = False,
     allow_none: bool = False,
+    at_most: float | None = None,
     error: type[AskTellError] = ConfigError,
 ) -> None:
     """Raise ``error`` unless ``value`` is a finite number (an int with ``integer``) > 0 (>= 0 with
-    ``allow_zero``; None passes with ``allow_none``). Booleans, NaN, infinity and integers from
-    2**63 on are refused."""
+    ``allow_zero``; None passes with ``allow_none``), and at most ``at_most`` when given (sizes: a
+    count of points or features that no machine could hold is refused, not allocated). Booleans,
+    NaN, infinity and integers from 2**63 on are refused."""
     if allow_none and value is None:
         return
     kinds = (int,) if integer else (int, float)
@@ -38,6 +40,8 @@ def check_positive(
             kind = f"a finite number {'>=' if allow_zero else '>'} 0"
         none = " or None" if allow_none else ""
         raise error(f"{name} must be {kind}{none}, got {value!r}.")
+    if at_most is not None and value > at_most:
+        raise error(f"{name} must be at most {at_most:g}, got {value!r}.")
 
 
 # --- limits on what enters ------------------------------------------------------------------------
@@ -45,6 +49,8 @@ MAX_JSON_DEPTH = 32  # nesting of a trial's metadata, a memo, a configuration
 MAX_METADATA_BYTES = 64 * 1024  # one trial's metadata, as compact JSON
 MAX_ASK = 10_000  # points one ask may ask for
 MAX_INT_BITS = 1024  # JSON integers must fit a float's range (|v| < 2**1024)
+MAX_SIZE = 1_000_000  # a loop option that counts points, restarts, iterations or features
+MAX_SOBOL_POINTS = 2**30  # torch's Sobol engine has 30 bits; fast-forwarding is linear in the count
 
 
 def json_error(exc: ValueError) -> str:

@@ -70,6 +70,13 @@ def _finite_number(value: Any, what: str) -> float:
     return value
 
 
+def _check_log(param: Any) -> None:
+    """Refuse a ``log`` flag that is not a boolean (``"yes"`` or ``0.5`` would be stored as given)."""
+    if not isinstance(param.log, (bool, np.bool_)):
+        raise SpaceError(f"`log` must be true or false, got {param.log!r}.")
+    object.__setattr__(param, "log", bool(param.log))
+
+
 def _short_int(value: int) -> str:
     text = str(value)
     return text if len(text) <= 24 else f"{text[:8]}...({len(text)} digits)"
@@ -182,6 +189,7 @@ class Real:
     kind: ClassVar[str] = "real"
 
     def __post_init__(self) -> None:
+        _check_log(self)
         object.__setattr__(self, "low", _finite_number(self.low, "`low`"))
         object.__setattr__(self, "high", _finite_number(self.high, "`high`"))
         if not self.low < self.high:
@@ -249,6 +257,7 @@ class Integer:
     kind: ClassVar[str] = "integer"
 
     def __post_init__(self) -> None:
+        _check_log(self)
         for field in ("low", "high"):
             value = getattr(self, field)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):

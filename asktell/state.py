@@ -317,7 +317,7 @@ class State:
                 f'not an asktell state: expected a JSON object with "format": "{FORMAT}".'
             )
         version = data.get("schema_version")
-        if isinstance(version, bool) or version not in READABLE_VERSIONS:
+        if type(version) is not int or version not in READABLE_VERSIONS:  # not True, not 2.0
             raise StateError(
                 f"state schema version {version!r} cannot be read by this asktell, which reads "
                 f"versions {list(READABLE_VERSIONS)}; use the asktell version that wrote it."

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
-from asktell.checks import MAX_ASK, check_positive, check_typed
+from asktell.checks import MAX_ASK, MAX_SOBOL_POINTS, check_positive, check_typed
 from asktell.errors import ConfigError, ParamError, StateError
 from asktell.space import Categorical, Space
 from asktell.state import (
@@ -305,6 +305,13 @@ def check_sobol_count(state: State, issued: int, *, every_asked: bool = False) -
         raise StateError(
             f"the memo's sobol_issued is {issued}, but {drawn} trials came from the Sobol sequence: "
             "the next asks would repeat their points; the state was edited or mixed up."
+        )
+    # each ask hands out at most MAX_ASK points; the engine skips to a point in time linear in it
+    limit = min(MAX_SOBOL_POINTS, state.counter * MAX_ASK)
+    if issued > limit:
+        raise StateError(
+            f"the memo's sobol_issued is {issued}, more than {state.counter} asks can have handed "
+            f"out (at most {limit}); the state was edited or mixed up."
         )
 
 

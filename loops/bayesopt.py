@@ -25,7 +25,7 @@ from typing import Any, TypedDict
 import torch
 
 from asktell.acquisition.bo import ACQUISITIONS, AcquisitionInputs, OptimizerSettings, optimize
-from asktell.checks import check_choice, check_positive
+from asktell.checks import MAX_SIZE, check_choice, check_positive
 from asktell.errors import StateError
 from asktell.loops.base import Loop, Proposal, check_sobol_count
 from asktell.loops.random import require_sobol_dims, uniform_points
@@ -127,17 +127,17 @@ class BayesOpt(Loop):
 
     def _validate_config(self) -> None:
         check_choice("acquisition", self.acquisition, ACQUISITIONS)
-        check_positive("n_init", self.n_init, integer=True, allow_none=True)
+        check_positive("n_init", self.n_init, integer=True, allow_none=True, at_most=MAX_SIZE)
         for key in (
             "num_restarts",
             "raw_samples",
             "acq_maxiter",
             "max_fit_iter",
             "warm_fit_iter",
-            "cold_fit_every",
             "fit_subset",
         ):
-            check_positive(key, getattr(self, key), integer=True)
+            check_positive(key, getattr(self, key), integer=True, at_most=MAX_SIZE)
+        check_positive("cold_fit_every", self.cold_fit_every, integer=True)
         check_positive("noise_std", self.noise_std, allow_zero=True, allow_none=True)
         check_positive("min_noise", self.min_noise, allow_zero=True, allow_none=True)
         check_positive("beta", self.beta, allow_zero=True)

@@ -24,7 +24,7 @@ from typing import Any, TypedDict
 
 import torch
 
-from asktell.checks import check_choice, check_positive
+from asktell.checks import MAX_SIZE, check_choice, check_positive
 from asktell.errors import ConfigError, StateError
 from asktell.loops.adam import AdamMemo, AdamState, adam_step
 from asktell.loops.base import Loop, Proposal, check_unit_cube, check_vector, require_numeric
@@ -91,7 +91,7 @@ class ZOSGD(Loop):
 
     def _validate_config(self) -> None:
         check_positive("lr", self.lr)
-        check_positive("q", self.q, integer=True)
+        check_positive("q", self.q, integer=True, at_most=MAX_SIZE)
         check_positive("mu", self.mu)
         check_choice("directions", self.directions, DIRECTIONS)
         check_choice("start", self.start, ("random", "center"))

@@ -35,7 +35,7 @@ from typing import Any, TypedDict
 import torch
 
 from asktell.acquisition.active import RULES, select_active_queries
-from asktell.checks import check_choice, check_positive
+from asktell.checks import MAX_SIZE, check_choice, check_positive
 from asktell.errors import ConfigError, StateError
 from asktell.loops.adam import AdamMemo, AdamState, adam_step
 from asktell.loops.base import Loop, Proposal, check_sobol_count, check_vector, require_numeric
@@ -115,9 +115,10 @@ class ZoRD(Loop):
         ):
             raise ConfigError(f"threshold must be a number in [0, 1], got {self.threshold!r}.")
         check_choice("kernel", self.kernel, ("auto", "ard", "isotropic"))
-        for key in ("max_virtual_steps", "n_init", "n_local", "tolerance", "fit_every", "ard_max_dim"):
+        for key in ("max_virtual_steps", "n_init", "n_local", "active_candidates"):
+            check_positive(key, getattr(self, key), integer=True, at_most=MAX_SIZE)
+        for key in ("tolerance", "fit_every", "ard_max_dim"):
             check_positive(key, getattr(self, key), integer=True)
-        check_positive("active_candidates", self.active_candidates, integer=True)
         check_positive("active_radius", self.active_radius)
         check_choice("optimizer", self.optimizer, ("adam", "sgd"))
         check_choice("active_rule", self.active_rule, RULES)

@@ -217,3 +217,11 @@ def test_sobol_based_loops_refuse_more_dimensions_than_sobol_has():
     for loop in (Sobol(), BayesOpt(), ZoRD()):
         with pytest.raises(ParamError, match="at most 21201 parameters"):
             loop.init(wide)
+
+
+@pytest.mark.parametrize("log", ["yes", 0.5, {"a": 1}, None, 1])
+def test_a_log_flag_must_be_a_boolean(log):
+    with pytest.raises(SpaceError, match="`log` must be true or false"):
+        Space.from_dict({"x": {"type": "real", "low": 1.0, "high": 2.0, "log": log}})
+    with pytest.raises(SpaceError, match="`log` must be true or false"):
+        Integer(1, 5, log=log)

@@ -193,3 +193,28 @@ def test_metadata_strings_must_be_valid_unicode():
     state, (t,) = loop.ask(state)
     with pytest.raises(TrialError, match="not valid Unicode"):
         loop.tell(state, t.id, 1.0, metadata={"note": "\ud800"})
+
+
+def test_a_float_schema_version_is_refused():
+    _, state = _run()
+    with pytest.raises(StateError, match="schema version 2.0"):
+        State.from_json(_tamper(state, schema_version=2.0))
+
+
+def test_a_sobol_count_beyond_what_the_asks_can_have_issued_is_refused():
+    loop, state = _run(Sobol())
+    data = json.loads(state.to_json())
+    data["memo"]["sobol_issued"] = 2**53 + 1  # fast-forwarding to it would take years
+    with pytest.raises(StateError, match="more than .* asks can have handed out"):
+        asktell.load(json.dumps(data))
+
+
+def test_sizes_no_machine_could_hold_are_refused():
+    from asktell.loops import ZOSGD, ZoRD
+
+    with pytest.raises(ConfigError, match="q must be at most 1e\\+06"):
+        ZOSGD(q=2**31)
+    with pytest.raises(ConfigError, match="raw_samples must be at most"):
+        BayesOpt(raw_samples=10**9)
+    with pytest.raises(ConfigError, match="active_candidates must be at most"):
+        ZoRD(active_candidates=10**9)
