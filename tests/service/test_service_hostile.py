@@ -195,14 +195,15 @@ def test_a_state_that_would_fail_every_ask_is_refused_at_import(api, sobol, chan
 def test_an_import_whose_description_could_not_be_answered_is_refused(api, study: str) -> None:
     """Found by the fuzz suite: the state's space read a parameter's ``log`` as given (a 300-deep
     object); the import committed, then its answer, and every later GET of the study (and of the
-    study list), failed with 500. The description is now built and serialized before the commit."""
+    study list), failed with 500. The data layer now refuses such a flag (``log`` must be a boolean),
+    and the service builds and serializes the description before the commit besides."""
     state = json.loads(api.get(f"/studies/{study}/state").text)
     state["space"]["k"]["log"] = deep(300)
     before = seen(api, study)
     for name in (study, "fresh"):
         answer = api.put(f"/studies/{name}/state", content=json.dumps(state))
         assert answer.status_code == 422, answer.text
-        assert "description could not be answered" in answer.json()["detail"]
+        assert "`log` must be true or false" in answer.json()["detail"]
     assert seen(api, study) == before
     assert api.get("/studies/fresh").status_code == 404 and api.get("/studies").status_code == 200
     assert_readable(api, study)
