@@ -124,9 +124,7 @@ def minimize(
     return Result(best=state.best(), trials=state.trials, state=state)
 
 
-def _evaluate_and_tell(
-    f: Callable[[dict[str, Any]], Any], loop: Any, state: State, trial: Trial
-) -> State:
+def _evaluate_and_tell(f: Callable[[dict[str, Any]], Any], loop: Any, state: State, trial: Trial) -> State:
     try:
         value = f(dict(trial.params))
     except Exception as exc:  # the black box failed: record it, keep going
@@ -134,9 +132,7 @@ def _evaluate_and_tell(
     return _tell_outcome(loop, state, trial, value, None)
 
 
-def _tell_outcome(
-    loop: Any, state: State, trial: Trial, value: Any, error: BaseException | None
-) -> State:
+def _tell_outcome(loop: Any, state: State, trial: Trial, value: Any, error: BaseException | None) -> State:
     """Tell ``value``, or a failed trial when ``f`` raised or returned something not a value."""
     if error is not None:
         return loop.tell(

@@ -50,6 +50,8 @@ MAX_METADATA_BYTES = 64 * 1024  # one trial's metadata, as compact JSON
 MAX_ASK = 10_000  # points one ask may ask for
 MAX_INT_BITS = 1024  # JSON integers must fit a float's range (|v| < 2**1024)
 MAX_SIZE = 1_000_000  # a loop option that counts points, restarts, iterations or features
+# a GP squares the noise level: past about 1e154 the variance is no float (an OverflowError)
+MAX_NOISE_STD = 1e150
 MAX_SOBOL_POINTS = 2**30  # torch's Sobol engine has 30 bits; fast-forwarding is linear in the count
 
 
@@ -70,9 +72,7 @@ def check_choice(
         raise error(f"{name} must be one of {options}, got {value!r}.")
 
 
-def check_json(
-    value: Any, what: str, *, error: type[AskTellError], max_depth: int = MAX_JSON_DEPTH
-) -> None:
+def check_json(value: Any, what: str, *, error: type[AskTellError], max_depth: int = MAX_JSON_DEPTH) -> None:
     """Raise ``error`` unless ``value`` is JSON asktell can store and serve: objects with string
     keys, lists, strings, booleans, null, finite floats and integers within a float's range,
     nested at most ``max_depth`` levels (a scalar is level 0).

@@ -190,9 +190,7 @@ def _internal_error(exc: Exception) -> int:
     if os.environ.get("ASKTELL_DEBUG"):
         traceback.print_exception(exc)
     saved = saved_state_file.get()
-    written = (
-        "no file was written" if saved is None else f"the state file {saved!r} was saved before it"
-    )
+    written = "no file was written" if saved is None else f"the state file {saved!r} was saved before it"
     print(
         f"{PROG}: internal error: {type(exc).__name__}: {one_line(truncate(str(exc), 300))} -- an "
         f"unexpected failure in asktell {__version__}, {written}; please report it with the "
@@ -248,26 +246,29 @@ def _define_init(parser: argparse.ArgumentParser) -> Run:
         help=f"the loop to run, one of {registered_loops()} (default: {DEFAULT_LOOP})",
     )
     parser.add_argument(
-        "--space", required=True, type=file_path, metavar="FILE",
+        "--space",
+        required=True,
+        type=file_path,
+        metavar="FILE",
         help='JSON file of parameters, e.g. {"x": {"type": "real", "low": 0, "high": 1}}',
     )
     state_option(parser)
     parser.add_argument("--seed", type=int, default=0, help="the run's seed (default: 0)")
     parser.add_argument(
-        "--objectives", type=int, default=1, metavar="N",
+        "--objectives",
+        type=int,
+        default=1,
+        metavar="N",
         help="number of objectives: --value then takes a JSON list of N numbers (default: 1)",
     )
-    parser.add_argument(
-        "--config", metavar="JSON", help="the loop's options as a JSON object (default: {})"
-    )
+    parser.add_argument("--config", metavar="JSON", help="the loop's options as a JSON object (default: {})")
     parser.add_argument("--force", action="store_true", help="overwrite an existing state file")
     return _init
 
 
 def _exists_refusal(path: Path) -> CommandError:
     return CommandError(
-        f"state file {str(path)!r} already exists; pass --force to overwrite it, "
-        "or choose another --state."
+        f"state file {str(path)!r} already exists; pass --force to overwrite it, or choose another --state."
     )
 
 
@@ -275,8 +276,10 @@ def _init(args: argparse.Namespace) -> int:
     path: Path = args.state
     if os.path.exists(path) and not args.force:
         raise _exists_refusal(path)
-    config = {} if args.config is None else json_option(
-        args.config, "--config", ConfigError, 'an object like {"n_init": 8}'
+    config = (
+        {}
+        if args.config is None
+        else json_option(args.config, "--config", ConfigError, 'an object like {"n_init": 8}')
     )
     name = DEFAULT_LOOP if args.loop is None else args.loop
     loop = loop_class(name).from_config(config)
@@ -295,7 +298,7 @@ def _init(args: argparse.Namespace) -> int:
     return 0
 
 
-@subcommand("ask", "ask for new trials: prints one JSON line {\"id\", \"params\"} per trial")
+@subcommand("ask", 'ask for new trials: prints one JSON line {"id", "params"} per trial')
 def _define_ask(parser: argparse.ArgumentParser) -> Run:
     state_or_url_options(parser)
     parser.add_argument("--n", type=int, default=1, help="number of trials to ask for (default: 1)")
@@ -320,9 +323,7 @@ def _ask(args: argparse.Namespace) -> int:
     with locked_state_file(args.state) as text:
         loop, state = _load(text, args.state)
         state, trials = loop.ask(state, n=args.n)
-        out = "".join(
-            json.dumps({"id": t.id, "params": t.params}, allow_nan=False) + "\n" for t in trials
-        )
+        out = "".join(json.dumps({"id": t.id, "params": t.params}, allow_nan=False) + "\n" for t in trials)
         write_atomic(args.state, state_bytes(state))
     _emit(out)  # only once the state is saved: a trial an evaluator sees is always on file
     return 0
@@ -373,9 +374,7 @@ def _define_add(parser: argparse.ArgumentParser) -> Run:
 def _add(args: argparse.Namespace) -> int:
     params = json_option(args.params, "--params", ParamError, 'an object like {"x": 0.5}')
     if not isinstance(params, dict):
-        raise ParamError(
-            f'--params must be a JSON object like {{"x": 0.5}}, got {brief_repr(args.params)}.'
-        )
+        raise ParamError(f'--params must be a JSON object like {{"x": 0.5}}, got {brief_repr(args.params)}.')
     value, status, metadata = outcome(args)
     if args.url is not None:
         from asktell.service.commands import remote_add
@@ -414,8 +413,7 @@ def _show(args: argparse.Namespace) -> int:
     ]
     if state.trials:
         rows = [("id", "status", "value", "params")] + [
-            (str(t.id), t.status, _format_value(t.value), _format_params(t.params))
-            for t in state.trials
+            (str(t.id), t.status, _format_value(t.value), _format_params(t.params)) for t in state.trials
         ]
         widths = [max(len(row[i]) for row in rows) for i in range(3)]
         for row in rows:
@@ -451,12 +449,15 @@ def _format_params(params: dict[str, Any]) -> str:
 
 # --- demo ---------------------------------------------------------------------------------------
 
+
 @subcommand("demo", "minimize the Branin function with the recommended loop and print the result")
 def _define_demo(parser: argparse.ArgumentParser) -> Run:
     parser.add_argument("--budget", type=int, default=25, help="evaluations (default: 25)")
     parser.add_argument("--seed", type=int, default=0, help="the run's seed (default: 0)")
     parser.add_argument(
-        "--progress", action=argparse.BooleanOptionalAction, default=None,
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
         help="show a progress bar (default: when stderr is a terminal)",
     )
     return _demo
@@ -503,8 +504,12 @@ def _define_serve(parser: argparse.ArgumentParser) -> Run:
 
 @subcommand("federate", "run a federation on a test problem, in process or on Flower's simulation runtime")
 def _define_federate(parser: argparse.ArgumentParser) -> Run:
-    parser.add_argument("--engine", choices=("inprocess", "flower-sim"), default="inprocess",
-                        help="in-process runner, or Flower's simulation runtime (needs the federated extra)")
+    parser.add_argument(
+        "--engine",
+        choices=("inprocess", "flower-sim"),
+        default="inprocess",
+        help="in-process runner, or Flower's simulation runtime (needs the federated extra)",
+    )
     parser.add_argument("--algorithm", choices=registered_loops(FEDERATED), default="fzoos")
     parser.add_argument("--problem", choices=("quadratic",), default="quadratic")
     parser.add_argument("--dim", type=int, default=20, help="parameters (default: 20)")
@@ -526,14 +531,18 @@ def _federate(args: argparse.Namespace) -> int:
         if getattr(args, name) > most:  # the problem holds clients x dim numbers
             raise ConfigError(f"--{name} must be at most {most}, got {getattr(args, name)}.")
     check_seed(args.seed)  # before the problem draws its clients from it
-    config = {} if args.config is None else json_option(
-        args.config, "--config", ConfigError, 'an object like {"n_features": 300}'
+    config = (
+        {}
+        if args.config is None
+        else json_option(args.config, "--config", ConfigError, 'an object like {"n_features": 300}')
     )
     fed = loop_class(args.algorithm).from_config(config)
     space = Space({f"x{j}": Real(-2.0, 2.0) for j in range(args.dim)})
     clients = federated_quadratic(args.clients, args.dim, seed=args.seed)
-    print(f"{fed.name} on the federated quadratic: d = {args.dim}, {args.clients} clients, "
-          f"{args.rounds} rounds, seed {args.seed}, engine {args.engine}")
+    print(
+        f"{fed.name} on the federated quadratic: d = {args.dim}, {args.clients} clients, "
+        f"{args.rounds} rounds, seed {args.seed}, engine {args.engine}"
+    )
     if args.engine == "flower-sim":
         try:
             from asktell.integrations.flower import run_simulation
@@ -545,8 +554,10 @@ def _federate(args: argparse.Namespace) -> int:
     header = ("round", "F", "queries", "bytes_up", "bytes_down", "seconds")
     print("  ".join(f"{h:>{w}}" for h, w in zip(header, (5, 10, 7, 9, 10, 7), strict=True)) + "  reported")
     for r in records:
-        print(f"{r['round']:>5}  {r['F']:>10.6f}  {r['queries']:>7}  {r['bytes_up']:>9}  "
-              f"{r['bytes_down']:>10}  {r['seconds']:>7.2f}  {r['reported']}")
+        print(
+            f"{r['round']:>5}  {r['F']:>10.6f}  {r['queries']:>7}  {r['bytes_up']:>9}  "
+            f"{r['bytes_down']:>10}  {r['seconds']:>7.2f}  {r['reported']}"
+        )
     return 0
 
 

@@ -99,9 +99,7 @@ def file_path(text: str) -> Path:
     if not text:
         raise argparse.ArgumentTypeError("must name a file, got an empty path")
     if "\0" in text:
-        raise argparse.ArgumentTypeError(
-            f"must be a file path without NUL bytes, got {brief_repr(text)}"
-        )
+        raise argparse.ArgumentTypeError(f"must be a file path without NUL bytes, got {brief_repr(text)}")
     return Path(text)
 
 
@@ -157,8 +155,7 @@ def json_limits(what: str, error: type[AskTellError]) -> Iterator[None]:
         raise
     except RecursionError:
         raise error(
-            f"{what} is nested too deeply to read; asktell keeps JSON nested at most "
-            f"{MAX_JSON_DEPTH} levels."
+            f"{what} is nested too deeply to read; asktell keeps JSON nested at most {MAX_JSON_DEPTH} levels."
         ) from None
     except ValueError as exc:
         if "integer string conversion" not in str(exc):
@@ -185,9 +182,7 @@ def json_option(text: str, option: str, error: type[AskTellError], example: str)
         result: dict[str, Any] = {}
         for key, value in pairs:
             if key in result:
-                raise error(
-                    f"{option} has the key {brief_repr(key)} twice; JSON object keys must be unique."
-                )
+                raise error(f"{option} has the key {brief_repr(key)} twice; JSON object keys must be unique.")
             result[key] = value
         return result
 
@@ -195,9 +190,7 @@ def json_option(text: str, option: str, error: type[AskTellError], example: str)
         with json_limits(option, error):
             return json.loads(text, parse_constant=refuse, object_pairs_hook=unique)
     except json.JSONDecodeError as exc:
-        raise error(
-            f"{option} must be JSON ({example}), got {brief_repr(text)}: {exc.msg}."
-        ) from None
+        raise error(f"{option} must be JSON ({example}), got {brief_repr(text)}: {exc.msg}.") from None
 
 
 def parse_value(text: str) -> Any:
@@ -242,9 +235,7 @@ def state_or_url_options(parser: argparse.ArgumentParser) -> None:
     """``--state FILE``, or ``--url URL --study NAME [--token T]`` for a server (``asktell serve``)."""
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--state", type=file_path, metavar="FILE", help="the run's JSON state file")
-    target.add_argument(
-        "--url", metavar="URL", help="an asktell server instead of a file (with --study)"
-    )
+    target.add_argument("--url", metavar="URL", help="an asktell server instead of a file (with --study)")
     parser.add_argument("--study", metavar="NAME", help="the study on the server (with --url)")
     parser.add_argument(
         "--token", metavar="TOKEN", help="the server's bearer token (default: $ASKTELL_TOKEN)"
@@ -255,20 +246,21 @@ def outcome_options(parser: argparse.ArgumentParser) -> None:
     """``--value VALUE`` or ``--failed``, and ``--metadata JSON``: what ``tell`` and ``add`` report."""
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument(
-        "--value", metavar="VALUE",
+        "--value",
+        metavar="VALUE",
         help="the value to minimize: a number in ASCII digits (0.42, -1e-05), or a JSON list of "
         "numbers for several objectives",
     )
     group.add_argument("--failed", action="store_true", help="the evaluation failed")
-    parser.add_argument(
-        "--metadata", metavar="JSON", help="a JSON object to store with the trial"
-    )
+    parser.add_argument("--metadata", metavar="JSON", help="a JSON object to store with the trial")
 
 
 def outcome(args: argparse.Namespace) -> tuple[Any, str, dict[str, Any] | None]:
     """``(value, status, metadata)`` from the options of :func:`outcome_options`."""
     value = None if args.failed else parse_value(args.value)
-    metadata = None if args.metadata is None else json_option(
-        args.metadata, "--metadata", TrialError, 'an object like {"seconds": 12.5}'
+    metadata = (
+        None
+        if args.metadata is None
+        else json_option(args.metadata, "--metadata", TrialError, 'an object like {"seconds": 12.5}')
     )
     return value, FAILED if args.failed else COMPLETED, metadata

@@ -63,9 +63,7 @@ def register_loop(cls: T) -> T:
     """Class decorator: register a loop class under its ``name`` attribute."""
     name = getattr(cls, "name", None)
     if not isinstance(name, str) or not name:
-        raise RegistryError(
-            f"a loop class needs a non-empty string `name`, got {name!r} on {cls!r}."
-        )
+        raise RegistryError(f"a loop class needs a non-empty string `name`, got {name!r} on {cls!r}.")
     existing = _LOOPS.get(name)
     # the same class re-imported (a module reload) may register again; another class may not
     same = existing is not None and (existing.__module__, existing.__qualname__) == (
@@ -88,9 +86,7 @@ def loop_class(name: str) -> Any:
     try:
         return _LOOPS[name]
     except (KeyError, TypeError):
-        raise RegistryError(
-            f"unknown loop {name!r}; registered loops are {registered_loops()}."
-        ) from None
+        raise RegistryError(f"unknown loop {name!r}; registered loops are {registered_loops()}.") from None
 
 
 def is_known(name: str) -> bool:

@@ -193,9 +193,7 @@ class Real:
         object.__setattr__(self, "low", _finite_number(self.low, "`low`"))
         object.__setattr__(self, "high", _finite_number(self.high, "`high`"))
         if not self.low < self.high:
-            raise SpaceError(
-                f"`low < high` must hold, but got low={self.low!r}, high={self.high!r}."
-            )
+            raise SpaceError(f"`low < high` must hold, but got low={self.low!r}, high={self.high!r}.")
         if self.log and self.low <= 0:
             raise SpaceError(f"`log=True` needs `low > 0`, but got low={self.low!r}.")
         if not math.isfinite(self.high - self.low):
@@ -216,8 +214,9 @@ class Real:
         try:
             value = float(value)
         except OverflowError:  # an int beyond a float's range
-            raise ParamError(f"must lie in [{self.low!r}, {self.high!r}], got an integer of "
-                             f"{len(str(value))} digits") from None
+            raise ParamError(
+                f"must lie in [{self.low!r}, {self.high!r}], got an integer of {len(str(value))} digits"
+            ) from None
         if not math.isfinite(value) or not self.low <= value <= self.high:
             raise ParamError(f"must lie in [{self.low!r}, {self.high!r}], got {value!r}")
         return value
@@ -264,9 +263,7 @@ class Integer:
                 raise SpaceError(f"`{field}` must be an integer, got {value!r}.")
             object.__setattr__(self, field, int(value))
         if not self.low < self.high:
-            raise SpaceError(
-                f"`low < high` must hold, but got low={self.low!r}, high={self.high!r}."
-            )
+            raise SpaceError(f"`low < high` must hold, but got low={self.low!r}, high={self.high!r}.")
         if self.log and self.low <= 0:
             raise SpaceError(f"`log=True` needs `low > 0`, but got low={self.low!r}.")
         if max(abs(self.low), abs(self.high)) > MAX_INTEGER or self.n_values > MAX_INTEGER:
@@ -331,9 +328,7 @@ class Categorical:
             raise SpaceError("`choices` must not be empty.")
         for c in choices:
             if not isinstance(c, _JSON_SCALARS):
-                raise SpaceError(
-                    f"choices must be str, int, float, bool or None (JSON scalars), got {c!r}."
-                )
+                raise SpaceError(f"choices must be str, int, float, bool or None (JSON scalars), got {c!r}.")
             if isinstance(c, float) and not math.isfinite(c):
                 raise SpaceError(f"choices must be finite, got {c!r}.")
         for i, c in enumerate(choices):
@@ -375,7 +370,7 @@ def param_from_dict(data: Any) -> Param:
     if not isinstance(data, Mapping) or "type" not in data:
         raise SpaceError(f"a parameter must be an object with a 'type' key, got {data!r}.")
     kind = data["type"]
-    if kind not in _PARAM_TYPES:
+    if not isinstance(kind, str) or kind not in _PARAM_TYPES:
         raise SpaceError(f"parameter type must be one of {sorted(_PARAM_TYPES)}, got {kind!r}.")
     fields = {k: v for k, v in data.items() if k != "type"}
     allowed = {"choices"} if kind == "categorical" else {"low", "high", "log"}
@@ -415,9 +410,7 @@ class Space:
             if name in checked:
                 raise SpaceError(f"parameter names must be unique, but {name!r} appears twice.")
             if not isinstance(param, (Real, Integer, Categorical)):
-                raise SpaceError(
-                    f"parameter {name!r} must be a Real, Integer or Categorical, got {param!r}."
-                )
+                raise SpaceError(f"parameter {name!r} must be a Real, Integer or Categorical, got {param!r}.")
             checked[name] = param
         if not checked:
             raise SpaceError("a space needs at least one parameter.")
@@ -502,9 +495,7 @@ class Space:
         """
         values = _as_array(x).reshape(-1).tolist()
         if len(values) != self.dim:
-            raise ParamError(
-                f"expected an encoded point of {self.dim} coordinates, got {len(values)}."
-            )
+            raise ParamError(f"expected an encoded point of {self.dim} coordinates, got {len(values)}.")
         return {n: self._params[n].decode(u) for n, u in zip(self.names, values, strict=False)}
 
     def decode_many(self, X: Any) -> list[dict[str, Any]]:
@@ -557,9 +548,7 @@ class Space:
     def categorical_dims(self) -> dict[int, list[float]]:
         """Encoded values of the ``Categorical`` coordinates, for BoTorch's mixed optimizer."""
         return {
-            i: p.encoded_values()
-            for i, p in enumerate(self._params.values())
-            if isinstance(p, Categorical)
+            i: p.encoded_values() for i, p in enumerate(self._params.values()) if isinstance(p, Categorical)
         }
 
     # --- serialization ----------------------------------------------------------------------
@@ -572,9 +561,7 @@ class Space:
             return data
         if isinstance(data, Mapping):
             pairs = list(data.items())
-        elif isinstance(data, list) and all(
-            isinstance(p, (list, tuple)) and len(p) == 2 for p in data
-        ):
+        elif isinstance(data, list) and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in data):
             pairs = [tuple(p) for p in data]
         else:
             raise SpaceError(f"a space must be a JSON object of parameters, got {data!r}.")

@@ -47,9 +47,7 @@ STATUSES = (PENDING, COMPLETED, FAILED)
 Value = float | tuple[float, ...] | None
 
 
-def check_value(
-    value: Any, n_objectives: int, trial_id: int | None = None
-) -> float | tuple[float, ...]:
+def check_value(value: Any, n_objectives: int, trial_id: int | None = None) -> float | tuple[float, ...]:
     """Validate an objective value: a finite float, or ``n_objectives`` finite floats.
 
     Raises:
@@ -59,7 +57,12 @@ def check_value(
     if n_objectives == 1:
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
             raise TrialError(f"value must be a finite float, got {value!r}{where}.")
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer past a float's range (2**1024)
+            raise TrialError(
+                f"value must be a finite float, got an integer past a float's range{where}."
+            ) from None
         if not math.isfinite(number):
             raise TrialError(
                 f"value must be a finite float, got {number!r}{where}; "
@@ -67,9 +70,7 @@ def check_value(
             )
         return number
     if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
-        raise TrialError(
-            f"value must be a list of {n_objectives} finite floats, got {value!r}{where}."
-        )
+        raise TrialError(f"value must be a list of {n_objectives} finite floats, got {value!r}{where}.")
     if len(value) != n_objectives:
         raise TrialError(
             f"value must have {n_objectives} objectives, got {len(value)}: {list(value)!r}{where}."
@@ -115,9 +116,7 @@ class Problem:
     def __post_init__(self) -> None:
         check_positive("n_objectives", self.n_objectives, integer=True)
         if self.n_objectives > MAX_OBJECTIVES:
-            raise ConfigError(
-                f"n_objectives must be at most {MAX_OBJECTIVES}, got {self.n_objectives}."
-            )
+            raise ConfigError(f"n_objectives must be at most {MAX_OBJECTIVES}, got {self.n_objectives}.")
 
     def to_dict(self) -> dict[str, Any]:
         return {"n_objectives": self.n_objectives}
@@ -173,25 +172,19 @@ class Trial:
             raise StateError(f"a trial must be a JSON object, got {data!r}.")
         expected = {"id", "params", "status", "value", "metadata"}
         if set(data) != expected:
-            raise StateError(
-                f"a trial must have exactly the keys {sorted(expected)}, got {sorted(data)}."
-            )
+            raise StateError(f"a trial must have exactly the keys {sorted(expected)}, got {sorted(data)}.")
         tid = data["id"]
         if isinstance(tid, bool) or not isinstance(tid, int) or tid < 0:
             raise StateError(f"trial ids must be non-negative integers, got {tid!r}.")
         status = data["status"]
         if status not in STATUSES:
-            raise StateError(
-                f"trial {tid}: status must be one of {list(STATUSES)}, got {status!r}."
-            )
+            raise StateError(f"trial {tid}: status must be one of {list(STATUSES)}, got {status!r}.")
         try:
             params = space.check(data["params"])
             if status == COMPLETED:
                 value: Value = check_value(data["value"], n_objectives, tid)
             elif data["value"] is not None:
-                raise StateError(
-                    f"trial {tid} is {status} and must have value null, got {data['value']!r}."
-                )
+                raise StateError(f"trial {tid} is {status} and must have value null, got {data['value']!r}.")
             else:
                 value = None
             metadata = _json_metadata(data["metadata"], f"trial {tid} metadata", StateError, parsed=True)
@@ -279,9 +272,7 @@ class State:
         """``to_dict()`` without the timing metadata (keys ending in ``_seconds``)."""
         data = self.to_dict()
         for trial in data["trials"]:
-            trial["metadata"] = {
-                k: v for k, v in trial["metadata"].items() if not k.endswith("_seconds")
-            }
+            trial["metadata"] = {k: v for k, v in trial["metadata"].items() if not k.endswith("_seconds")}
         return data
 
     def to_json(self, indent: int | None = None) -> str:
@@ -292,9 +283,7 @@ class State:
     def from_json(cls, text: str | bytes) -> State:
         """Read a state; refuses malformed JSON, another schema version or an unknown loop."""
         if not isinstance(text, (str, bytes, bytearray)):
-            raise StateError(
-                f"State.from_json takes the JSON text (a str), got {type(text).__name__}."
-            )
+            raise StateError(f"State.from_json takes the JSON text (a str), got {type(text).__name__}.")
 
         def refuse_constant(name: str) -> Any:
             raise StateError(f"not a valid asktell state: it contains {name}, which JSON forbids.")
@@ -313,9 +302,7 @@ class State:
     def from_dict(cls, data: Any) -> State:
         """Read a state from its JSON object (any readable schema version; older ones migrated)."""
         if not isinstance(data, Mapping) or data.get("format") != FORMAT:
-            raise StateError(
-                f'not an asktell state: expected a JSON object with "format": "{FORMAT}".'
-            )
+            raise StateError(f'not an asktell state: expected a JSON object with "format": "{FORMAT}".')
         version = data.get("schema_version")
         if type(version) is not int or version not in READABLE_VERSIONS:  # not True, not 2.0
             raise StateError(
@@ -411,9 +398,7 @@ def finish_trial(
     """
     trial = state.trial(trial_id)
     if status not in (COMPLETED, FAILED):
-        raise TrialError(
-            f"status must be 'completed' or 'failed', got {status!r} for trial {trial.id}."
-        )
+        raise TrialError(f"status must be 'completed' or 'failed', got {status!r} for trial {trial.id}.")
     if trial.done:
         raise TrialError(
             f"trial {trial.id} is already {trial.status}; a finished trial cannot be told again."

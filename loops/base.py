@@ -36,6 +36,32 @@ from asktell.state import (
 
 L = TypeVar("L", bound="Loop")
 
+# A model's stored hyperparameters: a name to a number or a (nested) list of numbers, as tolist()
+# writes them (a lengthscale is 1 x d, a noise 1, a constant a scalar). A memo is typed with this
+# so that a stored state whose hyperparameters are not numbers is refused at load, not at an ask.
+Hyperparameters = dict[str, float | list[float | list[float | list[float]]]]
+
+
+def check_hyperparameters(values: Hyperparameters | None) -> None:
+    """StateError unless each stored hyperparameter (already typed :data:`Hyperparameters`) is a
+    rectangular array: a ragged one fails in ``torch.as_tensor`` at the next fit."""
+    bad = sorted(name for name, v in (values or {}).items() if not _is_array(v))
+    if bad:
+        raise StateError(f"the memo's gp holds ragged arrays: {bad}.")
+
+
+def _is_array(value: Any) -> bool:
+    """A number, or a (nested) list of numbers with a rectangular shape."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return True
+    if not isinstance(value, list) or not value:
+        return isinstance(value, list)
+    if all(isinstance(v, list) for v in value):
+        return len({len(v) for v in value}) == 1 and all(_is_array(v) for v in value)
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+
 
 @runtime_checkable
 class LoopProtocol(Protocol):
@@ -118,9 +144,7 @@ class Loop:
         """Raise ConfigError for invalid options. Subclasses extend this."""
 
     # --- the protocol -----------------------------------------------------------------------
-    def init(
-        self, space: Space | Mapping[str, Any], *, seed: int = 0, n_objectives: int = 1
-    ) -> State:
+    def init(self, space: Space | Mapping[str, Any], *, seed: int = 0, n_objectives: int = 1) -> State:
         """A fresh state for ``space`` whose randomness derives from ``seed`` (a non-negative int).
 
         ``n_objectives`` is the problem's number of objectives (values are then lists of that many
@@ -144,11 +168,13 @@ class Loop:
     def ask(self, state: State, n: int = 1) -> tuple[State, list[Trial]]:
         """Ask for ``n`` new points. Returns the new state and the ``n`` pending trials."""
         self._check_state(state)
-        check_positive("n", n, integer=True)
-        if n > MAX_ASK:
+        if isinstance(n, int) and not isinstance(n, bool) and n > MAX_ASK:
             raise ParamError(
-                f"n must be at most {MAX_ASK} points per ask, got {n}; ask in batches of up to {MAX_ASK}."
+                f"n must be at most {MAX_ASK} points per ask, got "
+                f"{n if n < 2**63 else f'about 2**{n.bit_length() - 1}'}; "
+                f"ask in batches of up to {MAX_ASK}."
             )
+        check_positive("n", n, integer=True)
         proposal = self._propose(state, n)
         if len(proposal.params) != n:  # a loop bug, not a user error
             raise RuntimeError(f"{type(self).__name__} proposed {len(proposal.params)} points, not {n}.")

@@ -25,9 +25,15 @@ from typing import Any, TypedDict
 import torch
 
 from asktell.acquisition.bo import ACQUISITIONS, AcquisitionInputs, OptimizerSettings, optimize
-from asktell.checks import MAX_SIZE, check_choice, check_positive
+from asktell.checks import MAX_NOISE_STD, MAX_SIZE, check_choice, check_positive
 from asktell.errors import StateError
-from asktell.loops.base import Loop, Proposal, check_sobol_count
+from asktell.loops.base import (
+    Hyperparameters,
+    Loop,
+    Proposal,
+    check_hyperparameters,
+    check_sobol_count,
+)
 from asktell.loops.random import require_sobol_dims, uniform_points
 from asktell.loops.trajectory import encode_points, modelling_obstacle, sobol_design, trajectory
 from asktell.registry import register_loop
@@ -75,7 +81,7 @@ class Prediction:
 
 class BayesOptMemo(TypedDict):
     sobol_issued: int  # points of the initial design (and fallbacks) handed out
-    gp: dict[str, Any] | None  # the last fit's hyperparameters: the next fit's warm start
+    gp: Hyperparameters | None  # the last fit's hyperparameters: the next fit's warm start
     fits: int  # model fits so far (every ``cold_fit_every``-th is cold)
     warped: bool  # whether the last cold fit chose the log warp
 
@@ -138,7 +144,7 @@ class BayesOpt(Loop):
         ):
             check_positive(key, getattr(self, key), integer=True, at_most=MAX_SIZE)
         check_positive("cold_fit_every", self.cold_fit_every, integer=True)
-        check_positive("noise_std", self.noise_std, allow_zero=True, allow_none=True)
+        check_positive("noise_std", self.noise_std, allow_zero=True, allow_none=True, at_most=MAX_NOISE_STD)
         check_positive("min_noise", self.min_noise, allow_zero=True, allow_none=True)
         check_positive("beta", self.beta, allow_zero=True)
         check_choice("warp", self.warp, ("auto", "log", "none"))
@@ -148,6 +154,7 @@ class BayesOpt(Loop):
 
     def _check_memo(self, state: State) -> None:
         check_sobol_count(state, state.memo["sobol_issued"])
+        check_hyperparameters(state.memo["gp"])
         for key in ("sobol_issued", "fits"):
             if state.memo[key] < 0:
                 raise StateError(f"the memo's {key} must be >= 0, got {state.memo[key]}.")

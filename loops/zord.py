@@ -35,10 +35,18 @@ from typing import Any, TypedDict
 import torch
 
 from asktell.acquisition.active import RULES, select_active_queries
-from asktell.checks import MAX_SIZE, check_choice, check_positive
+from asktell.checks import MAX_NOISE_STD, MAX_SIZE, check_choice, check_positive
 from asktell.errors import ConfigError, StateError
 from asktell.loops.adam import AdamMemo, AdamState, adam_step
-from asktell.loops.base import Loop, Proposal, check_sobol_count, check_vector, require_numeric
+from asktell.loops.base import (
+    Hyperparameters,
+    Loop,
+    Proposal,
+    check_hyperparameters,
+    check_sobol_count,
+    check_vector,
+    require_numeric,
+)
 from asktell.loops.random import require_sobol_dims
 from asktell.loops.trajectory import modelling_obstacle, sobol_design, trajectory
 from asktell.registry import register_loop
@@ -54,7 +62,7 @@ class ZoRDMemo(TypedDict):
     sobol_issued: int  # points of the initial design (and fallbacks) handed out
     adam: AdamMemo  # Adam's moments along the surrogate's gradient
     reset_for: int | None  # the best trial whose stagnation last reset Adam
-    gp: dict[str, Any] | None  # the local GP's hyperparameters, reused between fits
+    gp: Hyperparameters | None  # the local GP's hyperparameters, reused between fits
     asks: int  # model-based asks so far (a fit every ``fit_every``)
 
 
@@ -122,7 +130,7 @@ class ZoRD(Loop):
         check_positive("active_radius", self.active_radius)
         check_choice("optimizer", self.optimizer, ("adam", "sgd"))
         check_choice("active_rule", self.active_rule, RULES)
-        check_positive("noise_std", self.noise_std, allow_zero=True, allow_none=True)
+        check_positive("noise_std", self.noise_std, allow_zero=True, allow_none=True, at_most=MAX_NOISE_STD)
 
     def _check_space(self, space: Space) -> None:
         require_numeric(space, "ZoRD")
@@ -131,8 +139,11 @@ class ZoRD(Loop):
     def _check_memo(self, state: State) -> None:
         memo = state.memo
         check_sobol_count(state, memo["sobol_issued"])
+        check_hyperparameters(memo["gp"])
         for key in ("m", "v"):
             check_vector(memo["adam"][key], state.space.dim, f"the memo's adam.{key}")
+        if memo["adam"]["t"] < 0:  # Adam's bias correction divides by 1 - beta**t
+            raise StateError(f"the memo's adam.t must be >= 0, got {memo['adam']['t']}.")
         if memo["reset_for"] is not None and not 0 <= memo["reset_for"] < len(state.trials):
             raise StateError(f"the memo's reset_for names no trial: {memo['reset_for']}.")
 

@@ -34,8 +34,7 @@ def space_file(tmp_path: Path) -> Path:
 def run(tmp_path: Path, space_file: Path) -> Path:
     """A fresh Sobol run with seed 3."""
     state = tmp_path / "run.json"
-    code = main(["init", "--loop", "sobol", "--space", str(space_file), "--state", str(state),
-                 "--seed", "3"])
+    code = main(["init", "--loop", "sobol", "--space", str(space_file), "--state", str(state), "--seed", "3"])
     assert code == 0
     return state
 
@@ -62,8 +61,12 @@ def test_round_trip_init_ask_tell_show(run: Path, capsys: pytest.CaptureFixture[
         assert state.space.check(line["params"]) == line["params"] == trial.params
         assert trial.status == "pending"
 
-    assert main(["tell", "--state", str(run), "--trial", "1", "--value", "0.25",
-                 "--metadata", '{"seconds": 1.5}']) == 0
+    assert (
+        main(
+            ["tell", "--state", str(run), "--trial", "1", "--value", "0.25", "--metadata", '{"seconds": 1.5}']
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out) == {"id": 1, "status": "completed", "value": 0.25}
     assert main(["tell", "--state", str(run), "--trial", "0", "--value", "3"]) == 0
     state = load(run)
@@ -90,8 +93,22 @@ def test_round_trip_init_ask_tell_show(run: Path, capsys: pytest.CaptureFixture[
 def test_add_records_a_point_that_was_not_asked(run: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ask(capsys, run, n=1)
     point = {"x": 0.25, "k": 2, "c": None}
-    assert main(["add", "--state", str(run), "--params", json.dumps(point), "--value", "1.5",
-                 "--metadata", '{"source": "lab notebook"}']) == 0
+    assert (
+        main(
+            [
+                "add",
+                "--state",
+                str(run),
+                "--params",
+                json.dumps(point),
+                "--value",
+                "1.5",
+                "--metadata",
+                '{"source": "lab notebook"}',
+            ]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out) == {"id": 1, "status": "completed", "value": 1.5}
     trial = load(run).trials[1]
     assert trial.params == point and trial.value == 1.5
@@ -101,8 +118,10 @@ def test_add_records_a_point_that_was_not_asked(run: Path, capsys: pytest.Captur
 
 def test_failed_trial(run: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ask(capsys, run, n=2)
-    assert main(["tell", "--state", str(run), "--trial", "0", "--failed",
-                 "--metadata", '{"error": "diverged"}']) == 0
+    assert (
+        main(["tell", "--state", str(run), "--trial", "0", "--failed", "--metadata", '{"error": "diverged"}'])
+        == 0
+    )
     assert json.loads(capsys.readouterr().out) == {"id": 0, "status": "failed", "value": None}
     trial = load(run).trials[0]
     assert (trial.status, trial.value, trial.metadata) == ("failed", None, {"error": "diverged"})
@@ -111,11 +130,26 @@ def test_failed_trial(run: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "failed" in out and out.splitlines()[-1] == "best: none yet (no completed trial)"
 
 
-def test_multi_objective_value_list(tmp_path: Path, space_file: Path,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_multi_objective_value_list(
+    tmp_path: Path, space_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     state = tmp_path / "mo.json"
-    assert main(["init", "--loop", "random", "--space", str(space_file), "--state", str(state),
-                 "--objectives", "2"]) == 0
+    assert (
+        main(
+            [
+                "init",
+                "--loop",
+                "random",
+                "--space",
+                str(space_file),
+                "--state",
+                str(state),
+                "--objectives",
+                "2",
+            ]
+        )
+        == 0
+    )
     ask(capsys, state, n=1)
     assert main(["tell", "--state", str(state), "--trial", "0", "--value", "[1.0, 2]"]) == 0
     assert load(state).trials[0].value == (1.0, 2.0)
@@ -125,8 +159,9 @@ def test_multi_objective_value_list(tmp_path: Path, space_file: Path,
     assert "[1, 2]" in out and "best: not defined for 2 objectives" in out
 
 
-def test_init_without_loop_uses_the_default_loop(tmp_path: Path, space_file: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_init_without_loop_uses_the_default_loop(
+    tmp_path: Path, space_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     state = tmp_path / "run.json"
     assert main(["init", "--space", str(space_file), "--state", str(state)]) == 0
     assert load(state).loop_name == asktell.loops.default_loop().name
@@ -135,8 +170,9 @@ def test_init_without_loop_uses_the_default_loop(tmp_path: Path, space_file: Pat
     assert trial["id"] == 0 and set(trial["params"]) == set(SPACE)
 
 
-def test_copied_state_file_resumes_identically(run: Path, tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_copied_state_file_resumes_identically(
+    run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     ask(capsys, run, n=2)
     assert main(["tell", "--state", str(run), "--trial", "0", "--value", "1.0"]) == 0
     elsewhere = tmp_path / "elsewhere"
@@ -148,8 +184,9 @@ def test_copied_state_file_resumes_identically(run: Path, tmp_path: Path,
     assert run.read_bytes() == copy.read_bytes()
 
 
-def test_init_refuses_to_overwrite_without_force(run: Path, space_file: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_init_refuses_to_overwrite_without_force(
+    run: Path, space_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     ask(capsys, run, n=1)
     before = run.read_bytes()
     args = ["init", "--loop", "random", "--space", str(space_file), "--state", str(run)]
@@ -180,15 +217,20 @@ REFUSALS = {
     "bool value": (["tell", "--trial", "1", "--value", "true"], "finite float"),
     "list for one objective": (["tell", "--trial", "1", "--value", "[1, 2]"], "finite float"),
     "not JSON value": (["tell", "--trial", "1", "--value", "abc"], "--value must be JSON"),
-    "bad metadata JSON": (["tell", "--trial", "1", "--value", "1", "--metadata", "{x"],
-                          "--metadata must be JSON"),
-    "metadata not an object": (["tell", "--trial", "1", "--value", "1", "--metadata", "[1]"],
-                               "JSON object"),
+    "bad metadata JSON": (
+        ["tell", "--trial", "1", "--value", "1", "--metadata", "{x"],
+        "--metadata must be JSON",
+    ),
+    "metadata not an object": (["tell", "--trial", "1", "--value", "1", "--metadata", "[1]"], "JSON object"),
     "ask n=0": (["ask", "--n", "0"], "n must be a positive integer"),
-    "add out of range": (["add", "--params", '{"x": 5.0, "k": 1, "c": "a"}', "--value", "1"],
-                         "parameter 'x' must lie in"),
-    "add unknown parameter": (["add", "--params", '{"x": 0.0, "k": 1, "c": "a", "z": 1}', "--value", "1"],
-                              "unexpected ['z']"),
+    "add out of range": (
+        ["add", "--params", '{"x": 5.0, "k": 1, "c": "a"}', "--value", "1"],
+        "parameter 'x' must lie in",
+    ),
+    "add unknown parameter": (
+        ["add", "--params", '{"x": 0.0, "k": 1, "c": "a", "z": 1}', "--value", "1"],
+        "unexpected ['z']",
+    ),
     "add params not JSON": (["add", "--params", "{x", "--value", "1"], "--params must be JSON"),
     "add params not an object": (["add", "--params", "[1]", "--value", "1"], "JSON object"),
     "add nan": (["add", "--params", '{"x": 0.0, "k": 1, "c": "a"}', "--value", "NaN"], "finite"),
@@ -197,8 +239,9 @@ REFUSALS = {
 
 
 @pytest.mark.parametrize("case", list(REFUSALS))
-def test_refusals_exit_2_and_leave_the_file_alone(case: str, run: Path, space_file: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_refusals_exit_2_and_leave_the_file_alone(
+    case: str, run: Path, space_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     _with_pending(run, capsys)
     before = run.read_bytes()
     args, message = REFUSALS[case]
@@ -224,8 +267,9 @@ def test_refusals_exit_2_and_leave_the_file_alone(case: str, run: Path, space_fi
     ids=["truncated", "binary", "other JSON object", "JSON list"],
 )
 @pytest.mark.parametrize("command", [["ask"], ["tell", "--trial", "0", "--value", "1"], ["show"]])
-def test_unreadable_state_file(tmp_path: Path, content: bytes, message: str, command: list[str],
-                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_unreadable_state_file(
+    tmp_path: Path, content: bytes, message: str, command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     state = tmp_path / "run.json"
     state.write_bytes(content)
     assert main([command[0], "--state", str(state), *command[1:]]) == 2
@@ -272,11 +316,21 @@ def test_state_with_a_non_finite_number(run: Path, capsys: pytest.CaptureFixture
         (["--config", "[1]"], "must be a JSON object"),
         (["--seed", "-1"], "seed must be a non-negative integer"),
     ],
-    ids=["unknown loop", "bad config JSON", "NaN config", "objectives in config", "zero objectives",
-         "too many objectives", "unknown option", "config list", "negative seed"],
+    ids=[
+        "unknown loop",
+        "bad config JSON",
+        "NaN config",
+        "objectives in config",
+        "zero objectives",
+        "too many objectives",
+        "unknown option",
+        "config list",
+        "negative seed",
+    ],
 )
-def test_init_refusals_write_nothing(tmp_path: Path, space_file: Path, extra: list[str],
-                                     message: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_init_refusals_write_nothing(
+    tmp_path: Path, space_file: Path, extra: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     state = tmp_path / "run.json"
     assert main(["init", "--space", str(space_file), "--state", str(state), *extra]) == 2
     err = capsys.readouterr().err
@@ -293,8 +347,9 @@ def test_init_refusals_write_nothing(tmp_path: Path, space_file: Path, extra: li
     ],
     ids=["missing", "bad JSON", "invalid space"],
 )
-def test_bad_space_file(tmp_path: Path, space_text: str | None, message: str,
-                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_space_file(
+    tmp_path: Path, space_text: str | None, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     space = tmp_path / "space.json"
     if space_text is not None:
         space.write_text(space_text)
@@ -306,8 +361,7 @@ def test_bad_space_file(tmp_path: Path, space_text: str | None, message: str,
 
 
 @pytest.mark.parametrize("command", [["ask"], ["tell", "--trial", "0", "--failed"], ["show"]])
-def test_missing_state_file(tmp_path: Path, command: list[str],
-                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_state_file(tmp_path: Path, command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     state = tmp_path / "missing.json"
     assert main([command[0], "--state", str(state), *command[1:]]) == 2
     err = capsys.readouterr().err
@@ -325,11 +379,11 @@ def test_missing_state_file(tmp_path: Path, command: list[str],
         ["tell", "--state", "run.json", "--trial", "zero", "--value", "1"],
         ["ask"],
     ],
-    ids=["no command", "unknown command", "no outcome", "value and failed", "trial not int",
-         "no state"],
+    ids=["no command", "unknown command", "no outcome", "value and failed", "trial not int", "no state"],
 )
-def test_usage_errors_exit_2(tmp_path: Path, argv: list[str], monkeypatch: pytest.MonkeyPatch,
-                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_usage_errors_exit_2(
+    tmp_path: Path, argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)  # "run.json" above is relative: make sure it is not a real file
     assert main(argv) == 2
     err = capsys.readouterr().err
@@ -345,8 +399,7 @@ def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
         assert command in out
 
 
-def test_atomic_write_leaves_no_temporary_files(run: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_atomic_write_leaves_no_temporary_files(run: Path, capsys: pytest.CaptureFixture[str]) -> None:
     mode = 0o640
     run.chmod(mode)
     for i in range(3):
@@ -357,8 +410,9 @@ def test_atomic_write_leaves_no_temporary_files(run: Path,
     assert run.stat().st_mode & 0o777 == mode  # the replaced file keeps its permissions
 
 
-def test_failed_write_keeps_the_old_file_and_cleans_up(run: Path, monkeypatch: pytest.MonkeyPatch,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_failed_write_keeps_the_old_file_and_cleans_up(
+    run: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     before = run.read_bytes()
 
     def broken_replace(src: str, dst: str) -> None:
@@ -422,15 +476,24 @@ def test_console_script(run: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The installed entry point ``asktell`` (next to the interpreter) runs ``main``."""
     script = Path(sys.executable).parent / "asktell"
     assert script.exists(), f"console script not installed at {script}; pip install -e ."
-    done = subprocess.run([str(script), "ask", "--state", str(run), "--n", "2"],
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [str(script), "ask", "--state", str(run), "--n", "2"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert [t["id"] for t in lines] == [0, 1]
     assert [t.params for t in load(run).trials] == [t["params"] for t in lines]
-    refused = subprocess.run([str(script), "tell", "--state", str(run), "--trial", "9",
-                              "--value", "1"], capture_output=True, text=True, timeout=120,
-                             check=False)
+    refused = subprocess.run(
+        [str(script), "tell", "--state", str(run), "--trial", "9", "--value", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert refused.returncode == 2
     assert refused.stderr.startswith("asktell: error: unknown trial id 9")
 
@@ -442,17 +505,22 @@ ADD_URL_REFUSALS = {
     "no study": (["--params", '{"x": 0.0}', "--value", "1"], "--url needs --study"),
     "params not JSON": (["--study", "s", "--params", "{x", "--value", "1"], "--params must be JSON"),
     "params not an object": (["--study", "s", "--params", "[0.0]", "--value", "1"], "JSON object"),
-    "value not a number": (["--study", "s", "--params", '{"x": 0}', "--value", "abc"],
-                           "--value must be JSON"),
+    "value not a number": (
+        ["--study", "s", "--params", '{"x": 0}', "--value", "abc"],
+        "--value must be JSON",
+    ),
     "nan value": (["--study", "s", "--params", '{"x": 0}', "--value", "nan"], "--failed instead"),
-    "bad metadata": (["--study", "s", "--params", '{"x": 0}', "--value", "1", "--metadata", "[1]"],
-                     "JSON object"),
+    "bad metadata": (
+        ["--study", "s", "--params", '{"x": 0}', "--value", "1", "--metadata", "[1]"],
+        "JSON object",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", list(ADD_URL_REFUSALS))
-def test_add_with_url_refuses_bad_options_before_sending(case: str,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_add_with_url_refuses_bad_options_before_sending(
+    case: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     args, message = ADD_URL_REFUSALS[case]
     # nothing listens on port 9 (discard): had the command sent anything, it would fail on that
     assert main(["add", "--url", "http://127.0.0.1:9", *args]) == 2
@@ -461,10 +529,18 @@ def test_add_with_url_refuses_bad_options_before_sending(case: str,
     assert "running" not in captured.err and captured.out == ""
 
 
-def test_add_takes_a_state_file_or_a_url_not_both(tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["add", "--state", str(tmp_path / "run.json"), "--url", "http://127.0.0.1:9",
-            "--params", '{"x": 0}', "--value", "1"]
+def test_add_takes_a_state_file_or_a_url_not_both(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [
+        "add",
+        "--state",
+        str(tmp_path / "run.json"),
+        "--url",
+        "http://127.0.0.1:9",
+        "--params",
+        '{"x": 0}',
+        "--value",
+        "1",
+    ]
     assert main(argv) == 2
     assert "not allowed with" in capsys.readouterr().err
     assert main(["add", "--params", '{"x": 0}', "--value", "1"]) == 2

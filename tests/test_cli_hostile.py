@@ -62,8 +62,7 @@ def refused(argv: list[str], capsys: pytest.CaptureFixture[str], message: str) -
     return last
 
 
-def refused_unchanged(argv: list[str], state: Path, capsys: pytest.CaptureFixture[str],
-                      message: str) -> str:
+def refused_unchanged(argv: list[str], state: Path, capsys: pytest.CaptureFixture[str], message: str) -> str:
     before, listing = state.read_bytes(), files(state.parent)
     last = refused(argv, capsys, message)
     assert state.read_bytes() == before and files(state.parent) == listing
@@ -82,11 +81,11 @@ def refused_unchanged(argv: list[str], state: Path, capsys: pytest.CaptureFixtur
     ],
     ids=["400 digits real", "400 digits integer", "5000 digits"],
 )
-def test_a_huge_number_in_add_params(run: Path, params: str, message: str,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_huge_number_in_add_params(
+    run: Path, params: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Issue: a 400-digit number in ``add --params`` gave a traceback, exit 1."""
-    refused_unchanged(["add", "--state", str(run), "--params", params, "--value", "1"], run,
-                      capsys, message)
+    refused_unchanged(["add", "--state", str(run), "--params", params, "--value", "1"], run, capsys, message)
 
 
 @pytest.mark.parametrize(
@@ -99,8 +98,9 @@ def test_a_huge_number_in_add_params(run: Path, params: str, message: str,
     ],
     ids=["400 digits real bound", "400 digits integer bound", "5000 digits", "10000 deep"],
 )
-def test_a_space_file_with_a_huge_bound(tmp_path: Path, text: str, message: str,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_space_file_with_a_huge_bound(
+    tmp_path: Path, text: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Issue: a space file with a 400-digit bound gave a traceback, exit 1."""
     space = tmp_path / "space.json"
     space.write_text(text)
@@ -113,14 +113,13 @@ def test_a_space_file_with_a_huge_bound(tmp_path: Path, text: str, message: str,
     "n, message",
     [
         ("1000000000000", "at most 10000 points per ask"),
-        ("1" + "0" * 19, "below 2**63"),  # the data layer's bound on integers
+        ("1" + "0" * 19, "at most 10000 points per ask"),  # the bound on n, however large
         ("1" + "0" * 20, "at most 20 digits"),
         (DIGITS_5000, "at most 20 digits"),
     ],
     ids=["10**12", "10**19", "21 digits", "5001 digits"],
 )
-def test_ask_for_a_huge_n(run: Path, n: str, message: str,
-                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_ask_for_a_huge_n(run: Path, n: str, message: str, capsys: pytest.CaptureFixture[str]) -> None:
     """Issue: ``ask --n 1000000000000`` raised a RuntimeError (an allocation)."""
     refused_unchanged(["ask", "--state", str(run), "--n", n], run, capsys, message)
 
@@ -130,13 +129,12 @@ def test_ask_for_a_huge_n(run: Path, n: str, message: str,
     [
         ('{"a": ' + "[" * 300 + "]" * 300 + "}", "nested deeper than 32 levels"),
         ("[" * 10_000 + "]" * 10_000, "nested too deeply to read"),
-        ('{"a": ' + "{\"b\": " * 10_000 + "1" + "}" * 10_001, "nested too deeply to read"),
+        ('{"a": ' + '{"b": ' * 10_000 + "1" + "}" * 10_001, "nested too deeply to read"),
         ('{"a": ' + DIGITS_5000 + "}", "more than 4300 digits"),
     ],
     ids=["300 deep", "10000 deep list", "10000 deep object", "5000 digits"],
 )
-def test_deep_metadata(run: Path, metadata: str, message: str,
-                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_deep_metadata(run: Path, metadata: str, message: str, capsys: pytest.CaptureFixture[str]) -> None:
     """Issue: deep ``--metadata``; 10 000 deep raised RecursionError from ``json.loads``."""
     for command in (["tell", "--trial", "1", "--value", "1"], ["add", "--params", POINT, "--value", "1"]):
         argv = [command[0], "--state", str(run), *command[1:], "--metadata", metadata]
@@ -156,62 +154,94 @@ def test_deep_metadata(run: Path, metadata: str, message: str,
         (["ask", "--n", "٢"], "argument --n: must be an integer written with the ASCII digits"),
         (["ask", "--n", "1_0"], "argument --n: must be an integer written with the ASCII digits"),
     ],
-    ids=["arabic-indic value", "fullwidth value", "arabic-indic in a list", "figure space",
-         "underscore value", "arabic-indic trial", "spaced trial", "arabic-indic n", "underscore n"],
+    ids=[
+        "arabic-indic value",
+        "fullwidth value",
+        "arabic-indic in a list",
+        "figure space",
+        "underscore value",
+        "arabic-indic trial",
+        "spaced trial",
+        "arabic-indic n",
+        "underscore n",
+    ],
 )
-def test_non_ascii_digits(run: Path, argv: list[str], message: str,
-                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_non_ascii_digits(
+    run: Path, argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Issue: ``--value=١٢`` (Arabic-Indic digits) was accepted as 12; ``type=int`` options too."""
     refused_unchanged([argv[0], "--state", str(run), *argv[1:]], run, capsys, message)
 
 
 @pytest.mark.parametrize("option", ["--seed", "--objectives"])
-def test_non_ascii_digits_at_init(tmp_path: Path, space_file: Path, option: str,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_non_ascii_digits_at_init(
+    tmp_path: Path, space_file: Path, option: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     state = tmp_path / "run.json"
-    refused(["init", "--space", str(space_file), "--state", str(state), option, "٣"], capsys,
-            f"argument {option}: must be an integer written with the ASCII digits 0-9")
+    refused(
+        ["init", "--space", str(space_file), "--state", str(state), option, "٣"],
+        capsys,
+        f"argument {option}: must be an integer written with the ASCII digits 0-9",
+    )
     assert not state.exists()
 
 
 def test_every_subcommand_reads_integers_in_ascii(capsys: pytest.CaptureFixture[str]) -> None:
     """``type=int`` means ASCII digits in every subcommand, those of other modules too (serve)."""
-    for argv in (["demo", "--budget", "٣"], ["federate", "--rounds", "٣"],
-                 ["serve", "--port", "٨٠٨٠"]):
+    for argv in (["demo", "--budget", "٣"], ["federate", "--rounds", "٣"], ["serve", "--port", "٨٠٨٠"]):
         refused(argv, capsys, "must be an integer written with the ASCII digits 0-9")
 
 
-def test_a_negative_number_in_exponent_form_is_a_value(run: Path,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_negative_number_in_exponent_form_is_a_value(run: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Python prints -0.00001 as ``-1e-05``, which argparse took for an option (a usage error)."""
     assert main(["tell", "--state", str(run), "--trial", "1", "--value", "-1e-05"]) == 0
     assert asktell.load(run.read_text())[1].trials[1].value == -1e-05
-    refused_unchanged(["add", "--state", str(run), "--params", POINT, "--value", "-inf"], run,
-                      capsys, "--failed instead")
+    refused_unchanged(
+        ["add", "--state", str(run), "--params", POINT, "--value", "-inf"], run, capsys, "--failed instead"
+    )
 
 
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["add", "--params", '{"x": 0.5, "k": 2, "x": -0.5}', "--value", "1"],
-         "--params has the key 'x' twice"),
-        (["tell", "--trial", "1", "--value", "1", "--metadata", '{"a": 1, "a": 2}'],
-         "--metadata has the key 'a' twice"),
+        (
+            ["add", "--params", '{"x": 0.5, "k": 2, "x": -0.5}', "--value", "1"],
+            "--params has the key 'x' twice",
+        ),
+        (
+            ["tell", "--trial", "1", "--value", "1", "--metadata", '{"a": 1, "a": 2}'],
+            "--metadata has the key 'a' twice",
+        ),
     ],
     ids=["params", "metadata"],
 )
-def test_a_key_given_twice(run: Path, argv: list[str], message: str,
-                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_key_given_twice(
+    run: Path, argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Python's json keeps the last of two equal keys, silently: which one the user meant is not
     known, so it is refused (as a space file's twice-named parameter is)."""
     refused_unchanged([argv[0], "--state", str(run), *argv[1:]], run, capsys, message)
 
 
-def test_a_key_given_twice_in_config(tmp_path: Path, space_file: Path,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_key_given_twice_in_config(
+    tmp_path: Path, space_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     state = tmp_path / "run.json"
-    refused(["init", "--loop", "bayesopt", "--space", str(space_file), "--state", str(state),
-             "--config", '{"n_init": 3, "n_init": 4}'], capsys, "--config has the key 'n_init' twice")
+    refused(
+        [
+            "init",
+            "--loop",
+            "bayesopt",
+            "--space",
+            str(space_file),
+            "--state",
+            str(state),
+            "--config",
+            '{"n_init": 3, "n_init": 4}',
+        ],
+        capsys,
+        "--config has the key 'n_init' twice",
+    )
     assert not state.exists()
 
 
@@ -221,9 +251,15 @@ def test_a_key_given_twice_in_config(tmp_path: Path, space_file: Path,
     ids=["empty", "NUL"],
 )
 @pytest.mark.parametrize("command", ["init", "ask", "show"])
-def test_a_state_path_that_names_no_file(tmp_path: Path, space_file: Path, path: str, message: str,
-                                         command: str, monkeypatch: pytest.MonkeyPatch,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_state_path_that_names_no_file(
+    tmp_path: Path,
+    space_file: Path,
+    path: str,
+    message: str,
+    command: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """``--state ''`` was the current directory ("'.' already exists"); a NUL byte a ValueError."""
     monkeypatch.chdir(tmp_path)
     extra = ["--space", str(space_file)] if command == "init" else []
@@ -242,8 +278,9 @@ def test_federate_refuses_what_it_cannot_build(capsys: pytest.CaptureFixture[str
 # --- the last resort ---------------------------------------------------------------------------------
 
 
-def test_an_unexpected_error_is_one_line_and_writes_nothing(run: Path, monkeypatch: pytest.MonkeyPatch,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_unexpected_error_is_one_line_and_writes_nothing(
+    run: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Issue: errors that are not asktell's gave a traceback with exit 1. A bug now gives exit 70,
     one line that says so, and no file written (the write is the last step)."""
     from asktell.loops.random import Sobol
@@ -286,8 +323,9 @@ class _BrokenPipe:
         raise BrokenPipeError(32, "Broken pipe")
 
 
-def test_lost_output_after_the_save_is_not_called_a_refusal(run: Path, monkeypatch: pytest.MonkeyPatch,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_lost_output_after_the_save_is_not_called_a_refusal(
+    run: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A closed stdout after the state was saved gave exit 2 ("refused, nothing changed") though
     the trial was on file; now exit 1 and a message that says the state was saved."""
     monkeypatch.setattr(sys, "stdout", _BrokenPipe())
@@ -302,9 +340,12 @@ def test_lost_output_after_the_save_is_not_called_a_refusal(run: Path, monkeypat
 def test_a_closed_stdout(run: Path) -> None:
     """``asktell tell ... >&-``: Python's sys.stdout is None; that was an AttributeError."""
     done = subprocess.run(
-        [sys.executable, "-m", "asktell.cli", "tell", "--state", str(run), "--trial", "1",
-         "--value", "2"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120, check=False,
+        [sys.executable, "-m", "asktell.cli", "tell", "--state", str(run), "--trial", "1", "--value", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+        check=False,
         preexec_fn=lambda: os.close(1),
     )
     assert done.returncode == 1, done.stderr
@@ -315,9 +356,9 @@ def test_a_closed_stdout(run: Path) -> None:
 # --- files ---------------------------------------------------------------------------------------------
 
 
-def test_a_symlinked_state_file_is_replaced_through_its_link(run: Path, tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_symlinked_state_file_is_replaced_through_its_link(
+    run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Issue: ``ask --state link.json`` replaced the link by a regular file; the target kept the old
     state and workers using the other path diverged."""
     elsewhere = tmp_path / "links"
@@ -350,8 +391,9 @@ def test_init_through_a_dangling_link_creates_its_target(tmp_path: Path, space_f
     link.symlink_to("target.json")
     assert main(["init", "--loop", "sobol", "--space", str(space_file), "--state", str(link)]) == 0
     assert link.is_symlink() and (tmp_path / "target.json").is_file()
-    assert main(["init", "--loop", "random", "--space", str(space_file), "--state", str(link),
-                 "--force"]) == 0
+    assert (
+        main(["init", "--loop", "random", "--space", str(space_file), "--state", str(link), "--force"]) == 0
+    )
     assert link.is_symlink() and asktell.load(link.read_text())[1].loop_name == "random"
 
 
@@ -368,8 +410,9 @@ KILLED_WRITER = textwrap.dedent(
 def test_a_killed_writers_temporary_file_is_removed_by_the_next_write(run: Path) -> None:
     """Issue: a writer killed mid-write left a partial ``.tmp`` file that stayed forever."""
     before = run.read_bytes()
-    done = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(run)], capture_output=True,
-                          timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", KILLED_WRITER, str(run)], capture_output=True, timeout=300, check=False
+    )
     assert done.returncode == -signal.SIGKILL
     (stale,) = [name for name in files(run.parent) if name.endswith(".tmp")]
     assert stale.startswith(".run.json.") and run.read_bytes() == before
@@ -409,7 +452,11 @@ def test_a_state_path_that_is_not_a_regular_file(tmp_path: Path, kind: str, comm
         os.mkfifo(path) if kind == "fifo" else path.mkdir()
     done = subprocess.run(
         [sys.executable, "-m", "asktell.cli", command[0], "--state", str(path), *command[1:]],
-        capture_output=True, text=True, timeout=120, check=False, preexec_fn=_limit_memory,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        preexec_fn=_limit_memory,
     )  # the timeout only guards the suite against a regression that reads forever
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith(f"asktell: error: state file {str(path)!r} is ")
@@ -417,8 +464,9 @@ def test_a_state_path_that_is_not_a_regular_file(tmp_path: Path, kind: str, comm
     assert files(tmp_path) == ([] if kind == "/dev/zero" else ["run.json"])
 
 
-def test_a_state_file_over_the_size_limit_is_refused_unread(tmp_path: Path,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_state_file_over_the_size_limit_is_refused_unread(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     state = tmp_path / "run.json"
     with state.open("wb") as handle:
         handle.truncate(statefile.MAX_STATE_BYTES + 1)  # sparse: no disk used
@@ -427,9 +475,9 @@ def test_a_state_file_over_the_size_limit_is_refused_unread(tmp_path: Path,
     assert files(tmp_path) == ["run.json"] and state.stat().st_size == statefile.MAX_STATE_BYTES + 1
 
 
-def test_init_never_replaces_a_file_another_command_created(tmp_path: Path, space_file: Path,
-                                                            monkeypatch: pytest.MonkeyPatch,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_init_never_replaces_a_file_another_command_created(
+    tmp_path: Path, space_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Two ``init`` commands both saw no file and the second replaced the first's run; now the
     file is created with a hard link, which fails when the name exists by then."""
     state = tmp_path / "run.json"
@@ -441,6 +489,9 @@ def test_init_never_replaces_a_file_another_command_created(tmp_path: Path, spac
         real_remove(target)
 
     monkeypatch.setattr(statefile, "_remove_stale_temps", meanwhile)
-    refused(["init", "--space", str(space_file), "--state", str(state)], capsys,
-            "was created meanwhile by another command")
+    refused(
+        ["init", "--space", str(space_file), "--state", str(state)],
+        capsys,
+        "was created meanwhile by another command",
+    )
     assert state.read_text() == "another run" and files(tmp_path) == ["run.json", "space.json"]

@@ -68,9 +68,19 @@ def test_tell_add_and_show_in_a_shell_load_no_torch(tmp_path, loop):
     assert init["result"] == 0
     ask = _modules_after(f"{cli}result = main(['ask', '--state', r'{state}', '--n', '2'])")
     assert ask["result"] == 0 and "torch" in ask["modules"]  # ask runs the loop...
-    assert [m for m in ask["modules"] if m.startswith("asktell.loops.") and loop not in m and m not in (
-        "asktell.loops.base", "asktell.loops.random", "asktell.loops.trajectory", "asktell.loops.adam"
-    )] == []  # ...and only it (with the modules it builds on)
+    assert [
+        m
+        for m in ask["modules"]
+        if m.startswith("asktell.loops.")
+        and loop not in m
+        and m
+        not in (
+            "asktell.loops.base",
+            "asktell.loops.random",
+            "asktell.loops.trajectory",
+            "asktell.loops.adam",
+        )
+    ] == []  # ...and only it (with the modules it builds on)
     for argv in (
         ["tell", "--state", str(state), "--trial", "0", "--value", "0.5"],
         ["tell", "--state", str(state), "--trial", "1", "--failed"],

@@ -84,8 +84,7 @@ def test_imports_are_absolute_and_name_what_they_use(module, path):
         if module == "asktell":
             continue
         assert not (isinstance(node, ast.Import) and target == "asktell"), (
-            f"{where}: `import asktell` hides what is used from the layer contract; import it "
-            "from its module"
+            f"{where}: `import asktell` hides what is used from the layer contract; import it from its module"
         )
         if target == "asktell":
             hidden = [n for n in names if n not in SUBMODULES and n != "__version__"]

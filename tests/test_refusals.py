@@ -121,8 +121,10 @@ def test_bad_bayesopt_options_are_refused_at_construction_and_from_json(config, 
         (lambda: Integer(0, 10**400), "401 digits"),
         (lambda: Real(-1e308, 1e308), "width `high - low` must be a finite float"),
         (lambda: Real(0.0, 10**400), "401 digits"),
-        (lambda: Space.from_json('{"x": {"type": "integer", "low": 0, "high": 1' + "0" * 400 + "}}"),
-         "digits"),
+        (
+            lambda: Space.from_json('{"x": {"type": "integer", "low": 0, "high": 1' + "0" * 400 + "}}"),
+            "digits",
+        ),
     ],
 )
 def test_spaces_that_cannot_work_are_refused(make, fragment):
@@ -171,3 +173,62 @@ def test_a_version_1_state_with_a_problem_key_is_refused():
     data["schema_version"] = 1  # a v1 state had no problem definition
     with pytest.raises(StateError, match="version 1 state has no problem definition"):
         asktell.State.from_dict(data)
+
+
+# --- found by the conformance suite's hostile cases (tests/conformance/test_loops.py) ------------
+def _with_gp_value(loop, value):
+    """A mid-run state whose stored GP hyperparameters hold ``value`` in place of one of them."""
+    state = _run(loop, steps=5)
+    data = json.loads(state.to_json())
+    name = sorted(data["memo"]["gp"])[0]
+    data["memo"]["gp"][name] = value
+    return json.dumps(data)
+
+
+@pytest.mark.parametrize("loop", [FAST_BO, ZoRD(n_init=3)], ids=["bayesopt", "zord"])
+@pytest.mark.parametrize(
+    "value", [None, "x", ["x"], [[1.0], [1.0, 2.0]]], ids=["null", "string", "strings", "ragged"]
+)
+def test_stored_gp_hyperparameters_that_are_not_numbers_are_refused_at_load(loop, value):
+    with pytest.raises(StateError):
+        asktell.load(_with_gp_value(loop, value))
+
+
+@pytest.mark.parametrize("loop_type", [BayesOpt, ZoRD], ids=["bayesopt", "zord"])
+def test_a_noise_std_whose_square_overflows_is_refused(loop_type):
+    with pytest.raises(ConfigError):
+        loop_type(noise_std=1e308)
+
+
+def test_a_zord_memo_with_a_negative_adam_step_count_is_refused_at_load():
+    data = json.loads(_run(ZoRD(n_init=3), steps=5).to_json())
+    data["memo"]["adam"]["t"] = -1
+    with pytest.raises(StateError):
+        asktell.load(json.dumps(data))
+
+
+def test_ask_of_2_to_the_63_points_is_a_param_error():
+    loop = RandomSearch()
+    with pytest.raises(ParamError):
+        loop.ask(loop.init(SPACE), n=2**63)
+
+
+# --- found by the API fuzz suite (tests/fuzz/test_api_fuzz.py) ------------------------------------
+def test_a_value_past_a_floats_range_is_a_trial_error():
+    loop = RandomSearch()
+    state, (t,) = loop.ask(loop.init(SPACE, seed=0))
+    with pytest.raises(TrialError):
+        loop.tell(state, t.id, 10**400)
+
+
+def test_a_stored_value_past_a_floats_range_is_a_state_error():
+    data = json.loads(_run(RandomSearch(), steps=1).to_json())
+    data["trials"][0]["value"] = 10**400
+    with pytest.raises(StateError):
+        asktell.State.from_json(json.dumps(data))
+
+
+@pytest.mark.parametrize("kind", [[], {"a": 1}], ids=["list", "object"])
+def test_a_parameter_type_that_is_not_a_string_is_a_space_error(kind):
+    with pytest.raises(SpaceError):
+        Space.from_dict({"x": {"type": kind, "low": 0, "high": 1}})

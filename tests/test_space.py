@@ -41,9 +41,7 @@ def test_invalid_definitions_are_refused_with_the_rule(make, rule):
 
 
 def test_duplicate_names_in_json_are_refused():
-    text = (
-        '{"x": {"type": "real", "low": 0, "high": 1}, "x": {"type": "real", "low": 0, "high": 2}}'
-    )
+    text = '{"x": {"type": "real", "low": 0, "high": 1}, "x": {"type": "real", "low": 0, "high": 2}}'
     with pytest.raises(SpaceError, match="unique"):
         Space.from_json(text)
 
@@ -198,9 +196,7 @@ def test_mixed_dims_for_botorch():
 def test_log_integer_decodes_every_value():
     p = Integer(1, 1000, log=True)
     assert all(p.decode(p.encode(v)) == v for v in range(1, 1001))
-    assert math.isclose(
-        p.encode(1000), 1 - (math.log(1000.5) - math.log(1000)) / math.log(1000.5 / 0.5)
-    )
+    assert math.isclose(p.encode(1000), 1 - (math.log(1000.5) - math.log(1000)) / math.log(1000.5 / 0.5))
 
 
 def test_space_texts_python_cannot_parse_are_space_errors():

@@ -22,8 +22,15 @@ LOOPS = {
     "bayesopt": BayesOpt(n_init=4, num_restarts=2, raw_samples=32, max_fit_iter=20, acq_maxiter=20),
     "zord": ZoRD(n_init=4),
     "fzoos": FZooS(
-        n_features=100, local_steps=2, local_active=1, local_candidates=10, post_active=2,
-        post_candidates=10, init_queries=2, n_local=20, n_rff=30,
+        n_features=100,
+        local_steps=2,
+        local_active=1,
+        local_candidates=10,
+        post_active=2,
+        post_candidates=10,
+        init_queries=2,
+        n_local=20,
+        n_rff=30,
     ),
 }
 THREADS, ROUNDS = 4, 3

@@ -332,9 +332,7 @@ def _ask(store: Storage, snap: Snapshot, n: int) -> tuple[State, JSONResponse]:
 def _checked_outcome(body: m.TellIn | m.AddIn, what: str) -> dict[str, Any] | None:
     """The body's metadata, once its outcome is a value or failed=true (exactly one of them)."""
     if body.failed and body.value is not None:
-        raise BadRequest(
-            f"{what}: send either a value or failed=true, not both (got value {body.value!r})."
-        )
+        raise BadRequest(f"{what}: send either a value or failed=true, not both (got value {body.value!r}).")
     if not body.failed and body.value is None:
         raise BadRequest(f"{what}: send its value, or failed=true if the evaluation failed.")
     return None if body.metadata is None else check_strict_json(body.metadata, "metadata")

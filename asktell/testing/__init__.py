@@ -13,6 +13,7 @@ Example, a test file of your project (``test_my_loop.py``, run with ``pytest``):
 
     import pytest
 
+    from asktell.errors import ConfigError
     from asktell.loops import Loop, Proposal
     from asktell.registry import register_loop
     from asktell.rng import numpy_rng
@@ -26,6 +27,11 @@ Example, a test file of your project (``test_my_loop.py``, run with ``pytest``):
 
         name = "my_loop"
         speed: float = 1.0
+
+        def _validate_config(self):  # options checked by type and range when the loop is built
+            ok = isinstance(self.speed, (int, float)) and not isinstance(self.speed, bool)
+            if not ok or not 1 <= self.speed <= 1000:
+                raise ConfigError(f"speed must be a number in [1, 1000], got {self.speed!r}.")
 
         def _propose(self, state, n):
             rng = numpy_rng(state.seed, self.name, state.counter)  # randomness from the state
@@ -63,6 +69,12 @@ Fixtures a subclass may override (pytest fixtures of the class; all but ``loop``
         that part.
     fresh_process: whether to repeat an ask in a fresh interpreter (default True; it costs an
         interpreter start and an import of your loop's module, which must be importable).
+    hostile_runs: how many accepted hostile options, and how many accepted memo corruptions, are
+        run through asks and tells (default 8, spread over the options and keys; the others are
+        only built, loaded and checked). A loop that fits a model per ask may want 2 or 3.
+    known_gaps: hostile cases your loop is known to get wrong, as fnmatch patterns of their labels
+        (``"option lr = 10**400"``, ``"memo gp.*: null"``; a failure names its label). They must
+        still be accepted, so a fixed gap fails until it is removed, and they are not run.
 
 A loop that cannot optimize categoricals refuses a space with them at ``init`` with a
 :class:`~asktell.errors.ParamError`; the suite then runs that check on the space's numeric part
@@ -87,6 +99,18 @@ What it checks, each a ``test_*`` method:
       value for a failed trial, a bad status, a second tell, metadata that is not a JSON object)
       raise :class:`~asktell.errors.TrialError` and change nothing; ``add`` joins the trajectory
       and refuses points outside the space (a loop without ``add`` skips that check).
+    - ``ask(n)`` beyond :data:`asktell.checks.MAX_ASK` points is a
+      :class:`~asktell.errors.ParamError` naming the limit.
+    - Hostile options (:data:`asktell.testing.hostile.HOSTILE_OPTIONS`: strings, digits as text,
+      lists, objects, null, NaN, infinities, -1, 0, tiny and huge numbers, booleans, integers past
+      2**63 and past a float's range) in every option of ``config()``, at construction and through
+      ``from_config``: refused with a :class:`~asktell.errors.ConfigError`, or accepted and then
+      ``init`` works, the state resumes from its JSON and the loop asks and tells.
+    - Corrupted memos (:func:`asktell.testing.hostile.memo_corruptions`: each key of a mid-run
+      memo, and of the objects in it, deleted, of the wrong type, one item short or long, plus an
+      extra key): refused by ``loop.check_state`` with a :class:`~asktell.errors.StateError`
+      (type your memo with ``memo_schema``, a TypedDict, and check the rest in ``_check_memo``), or
+      a state that still asks and tells.
     - States of another loop, or of this loop with another configuration, and JSON text or a
       dict in place of a state are refused, and change nothing.
     - Several objectives: a loop with ``max_objectives = 1`` refuses two at ``init``; one with

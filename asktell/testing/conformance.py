@@ -18,6 +18,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from asktell.api import load
+from asktell.checks import MAX_ASK
 from asktell.errors import AskTellError, ConfigError, ParamError, StateError, TrialError
 from asktell.space import Categorical, Space
 from asktell.state import COMPLETED, FAILED, PENDING, State
@@ -43,6 +45,7 @@ from asktell.testing.helpers import (
     run,
     with_other_config,
 )
+from asktell.testing.hostile import check_hostile_options, check_memo_corruptions
 
 
 class LoopConformance:
@@ -91,6 +94,19 @@ class LoopConformance:
     def fresh_process(self) -> bool:
         """Whether to repeat an ask in a fresh interpreter (another hash seed, nothing cached)."""
         return True
+
+    @pytest.fixture
+    def hostile_runs(self) -> int:
+        """How many accepted hostile options, and how many accepted memo corruptions, are run
+        through asks and tells (spread over the options and keys; the rest are only checked)."""
+        return 8
+
+    @pytest.fixture
+    def known_gaps(self) -> Collection[str]:
+        """Hostile cases the loop is known to get wrong: fnmatch patterns of their labels
+        (``"option lr = 10**400"``, ``"memo gp.*: null"``). They must still be accepted (a gap
+        that is fixed must be removed) and are not run."""
+        return ()
 
     # --- init ---------------------------------------------------------------------------------
     def test_init_gives_a_fresh_state_that_round_trips(self, loop: Any, space: Space) -> None:
@@ -225,6 +241,39 @@ class LoopConformance:
         with pytest.raises(AskTellError, match=re.escape(repr(n))):  # the message names the value
             loop.ask(state, n=n)
         assert state.to_json() == before
+
+    def test_ask_beyond_max_ask_is_a_param_error(self, loop: Any, space: Space) -> None:
+        state = init(loop, space)
+        before = state.to_json()
+        for n in (MAX_ASK + 1, 10**12):
+            with pytest.raises(ParamError, match=str(MAX_ASK)):  # the message names the limit
+                loop.ask(state, n=n)
+        for n in (2**63, 10**400):  # past any integer a database holds: refused too
+            with pytest.raises(AskTellError):
+                loop.ask(state, n=n)
+        assert state.to_json() == before
+
+    # --- hostile options and memos ------------------------------------------------------------
+    def test_hostile_options_are_refused_or_work(
+        self, loop: Any, space: Space, n_warmup: int, hostile_runs: int, known_gaps: Collection[str]
+    ) -> None:
+        """Every option given a wrong type or an out-of-range value (:data:`HOSTILE_OPTIONS`), at
+        construction and through ``from_config``: a ConfigError, or a loop that works."""
+        if not callable(getattr(loop, "config", None)) or not callable(
+            getattr(type(loop), "from_config", None)
+        ):
+            pytest.skip(f"{type(loop).__name__} has no config() and from_config")
+        check_hostile_options(loop, init(loop, space).space, n_warmup, hostile_runs, known_gaps)
+
+    def test_corrupted_memos_are_refused_or_work(
+        self, loop: Any, space: Space, n_warmup: int, hostile_runs: int, known_gaps: Collection[str]
+    ) -> None:
+        """Each key of a mid-run memo deleted, of the wrong type or length, or an extra key: a
+        StateError from ``check_state`` (as ``asktell.load`` runs it), or a state that works."""
+        if not callable(getattr(loop, "check_state", None)):
+            pytest.skip(f"{type(loop).__name__} has no check_state")
+        state = run(loop, init(loop, space, seed=14), n_warmup)
+        check_memo_corruptions(loop, state, hostile_runs, known_gaps)
 
     # --- tell and add -------------------------------------------------------------------------
     def test_tell_records_value_status_and_metadata(self, loop: Any, space: Space) -> None:

@@ -25,9 +25,18 @@ from typing import Any
 
 import torch
 
-from asktell.checks import check_choice, check_positive
+from asktell.checks import check_choice
+from asktell.errors import StateError
 from asktell.loops.adam import AdamState, adam_step
-from asktell.loops.federated.protocol import PHASE_POST, PHASE_REPORT, PHASE_REPORT_POST, Federated
+from asktell.loops.federated.protocol import (
+    MAX_QUERIES,
+    PHASE_POST,
+    PHASE_REPORT,
+    PHASE_REPORT_POST,
+    Federated,
+    check_option,
+)
+from asktell.loops.federated.schema import FiniteDifferenceMemo
 from asktell.loops.zeroth import DIRECTIONS, finite_difference_gradient, random_directions
 from asktell.registry import register_loop
 from asktell.state import State
@@ -47,12 +56,19 @@ class FiniteDifferenceFederated(Federated):
     q: int = 20
     mu: float = 0.01
     directions: str = "gaussian"
+    memo_schema = FiniteDifferenceMemo
 
     def _validate_config(self) -> None:
         super()._validate_config()
-        check_positive("q", self.q, integer=True)
-        check_positive("mu", self.mu)
+        check_option("q", self.q, integer=True, high=MAX_QUERIES)  # a stencil is q + 1 queries
+        check_option("mu", self.mu)
         check_choice("directions", self.directions, DIRECTIONS)
+
+    def _check_memo(self, state: State) -> None:
+        super()._check_memo(state)
+        dim = state.space.dim
+        if any(len(g) != dim for g in state.memo["grads"]):
+            raise StateError(f"the memo's grads must be gradient estimates of {dim} coordinates each.")
 
     # -- units: a finite-difference stencil at a point
     def _stencil(self, state: State, memo: dict[str, Any], x: list[float], tag: str) -> dict[str, Any]:
@@ -140,6 +156,10 @@ class FedProx(FiniteDifferenceFederated):
     prox: float = 1.0
     name = "fedprox"
 
+    def _validate_config(self) -> None:
+        super()._validate_config()
+        check_option("prox", self.prox, allow_zero=True)  # 0: FedZO
+
     def _correction(self, memo: dict[str, Any], x: torch.Tensor) -> torch.Tensor:
         if memo["round"] <= 1:
             return torch.zeros_like(x)
@@ -154,6 +174,10 @@ class ScaffoldI(FiniteDifferenceFederated):
     name = "scaffold1"
     has_post_exchange = True
 
+    def array_sizes(self, dim: int) -> dict[str, int]:
+        """The iterate and the post message's gradient estimate ``delta``."""
+        return {"x": dim, "delta": dim}
+
     def _correction(self, memo: dict[str, Any], x: torch.Tensor) -> torch.Tensor:
         own, shared = memo["own"].get("delta"), memo["received"].get("delta")
         if own is None or shared is None:
@@ -167,6 +191,10 @@ class ScaffoldII(FiniteDifferenceFederated):
     """SCAFFOLD type II (arXiv 1910.06378): control variates from last round's mean local estimate."""
 
     name = "scaffold2"
+
+    def array_sizes(self, dim: int) -> dict[str, int]:
+        """The iterate and the mean local gradient estimate ``gbar`` sent with it."""
+        return {"x": dim, "gbar": dim}
 
     def _iterate_report(self, memo: dict[str, Any]) -> dict[str, Any]:
         grads = memo["grads"]

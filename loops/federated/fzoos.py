@@ -56,17 +56,20 @@ import numpy as np
 import torch
 
 from asktell.acquisition.active import draw_candidates, select_active_queries
-from asktell.checks import check_choice, check_positive
-from asktell.errors import ConfigError
+from asktell.checks import check_choice
+from asktell.errors import ConfigError, StateError
 from asktell.loops.adam import AdamState, adam_step
 from asktell.loops.federated.protocol import (
+    MAX_QUERIES,
     PHASE_POST,
     PHASE_REPORT,
     PHASE_REPORT_POST,
     Federated,
     Message,
     ServerState,
+    check_option,
 )
+from asktell.loops.federated.schema import FZooSMemo
 from asktell.loops.trajectory import modelling_obstacle, trajectory
 from asktell.registry import register_loop
 from asktell.rng import derive_seed
@@ -78,6 +81,8 @@ from asktell.surrogates.rff import fit_rff_weights, rff_features
 from asktell.surrogates.seeding import torch_global_seed, torch_rng
 
 CORRECTIONS = ("adaptive", "fixed", "theory", "none")
+# the RFF kernel's lengthscale, in unit-cube coordinates: frequencies 1 / lengthscale stay finite
+MIN_LENGTHSCALE, MAX_LENGTHSCALE = 1e-6, 1e6
 
 
 @register_loop
@@ -111,19 +116,35 @@ class FZooS(Federated):
     fit_every: int = 5
     name = "fzoos"
     has_post_exchange = True
+    memo_schema = FZooSMemo
     renamed_options = {"refit_every": "fit_every", "n_init": "init_queries"}
 
     def _validate_config(self) -> None:
         super()._validate_config()
         for key in ("n_features", "n_local", "n_rff", "local_candidates", "post_candidates", "fit_every"):
-            check_positive(key, getattr(self, key), integer=True)
-        for key in ("local_active", "post_active", "init_queries"):
-            check_positive(key, getattr(self, key), integer=True, allow_zero=True)
-        check_positive("rff_lengthscale", self.rff_lengthscale)
-        check_positive("local_radius", self.local_radius)
+            check_option(key, getattr(self, key), integer=True)
+        for key in ("local_active", "post_active", "init_queries"):  # queries of one unit
+            check_option(key, getattr(self, key), integer=True, allow_zero=True, high=MAX_QUERIES)
+        check_option("rff_lengthscale", self.rff_lengthscale, high=MAX_LENGTHSCALE)
+        if self.rff_lengthscale < MIN_LENGTHSCALE:
+            raise ConfigError(
+                f"rff_lengthscale must be at least {MIN_LENGTHSCALE:g} (unit-cube coordinates: "
+                f"shorter ones make the features' frequencies overflow), got {self.rff_lengthscale!r}."
+            )
+        check_option("local_radius", self.local_radius)
         if self.local_active > self.local_candidates or self.post_active > self.post_candidates:
             raise ConfigError("active queries must not outnumber their candidates.")
         check_choice("correction", self.correction, CORRECTIONS)
+
+    def array_sizes(self, dim: int) -> dict[str, int]:
+        """The iterate, the RFF weights ``w`` (``M``) and Corollary 1's scalars ``unc``, ``G``, ``eps``."""
+        return {"x": dim, "w": self.n_features, "unc": 1, "G": 1, "eps": 1}
+
+    def _check_memo(self, state: State) -> None:
+        super()._check_memo(state)
+        unc = state.memo.get("unc")
+        if unc is not None and unc < 0:
+            raise StateError(f"the memo's unc is a trace of a covariance: >= 0, got {unc}.")
 
     # ---------------------------------------------------------------- local phase
     def _start_local(self, state: State, memo: dict[str, Any]) -> dict[str, Any]:

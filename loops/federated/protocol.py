@@ -43,36 +43,59 @@ correction FZooS is exactly the single-client surrogate descent.
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import torch
 
-from asktell.checks import check_choice, check_positive
-from asktell.errors import ConfigError, FederationError, StateError
+from asktell.checks import MAX_ASK, MAX_SIZE, check_choice, check_positive
+from asktell.errors import AskTellError, ConfigError, FederationError, StateError
 from asktell.loops.adam import AdamState
 from asktell.loops.base import Loop, Proposal, check_seed, require_numeric
+from asktell.loops.federated.schema import (  # noqa: F401 (kinds and phases: imported from here too)
+    CLIENT_PHASES,
+    CUBE_SLACK,
+    ITERATE,
+    PHASE_AWAIT,
+    PHASE_AWAIT_POST,
+    PHASE_LOCAL,
+    PHASE_POST,
+    PHASE_REPORT,
+    PHASE_REPORT_POST,
+    POST,
+    READY,
+    SERVER_FORMAT,
+    SERVER_SCHEMA_VERSION,
+    START,
+    WORKING,
+    ClientMemo,
+    check_client_memo,
+    check_point,
+    check_server_json,
+    check_server_vectors,
+    check_standalone_server,
+)
 from asktell.registry import loop_class
 from asktell.rng import derive_seed
 from asktell.space import Space
 from asktell.state import SCHEMA_VERSION, Problem, State
 from asktell.surrogates.seeding import torch_rng
 
-ITERATE, POST, START = "iterate", "post", "start"  # message kinds (and the server's phases)
+MAX_COUNT = MAX_SIZE  # the most clients, local steps, features, nearest points or candidates
+MAX_QUERIES = MAX_ASK  # the most queries of one kind in a unit (directions, active queries)
 
-# a client's phases (state.memo["phase"]); the values are what stored states hold
-PHASE_LOCAL = "local"  # local steps: ask and tell until the iterate is ready
-PHASE_REPORT = "report"  # the iterate is ready: client_report sends it
-PHASE_AWAIT = "await"  # the iterate is sent: waiting for the post request or the next start
-PHASE_POST = "post"  # the post exchange: queries around the new global point x_r
-PHASE_REPORT_POST = "report_post"  # the post report is ready: client_report sends it
-PHASE_AWAIT_POST = "await_post"  # the post report is sent (or a new client): waiting for a start
-CLIENT_PHASES = (PHASE_LOCAL, PHASE_REPORT, PHASE_AWAIT, PHASE_POST, PHASE_REPORT_POST, PHASE_AWAIT_POST)
-WORKING = (PHASE_LOCAL, PHASE_POST)  # phases in which the client asks
-READY = (PHASE_REPORT, PHASE_REPORT_POST)  # phases in which the client has a message to send
-SERVER_FORMAT = "asktell.federated.server"
-SERVER_SCHEMA_VERSION = 1  # the server state's own layout (client states are asktell States)
+
+def check_option(
+    name: str, value: Any, *, integer: bool = False, allow_zero: bool = False, high: float | None = None
+) -> None:
+    """ConfigError unless ``value`` is a positive finite number (an integer with ``integer``), at most
+    ``high`` (an integer at most :data:`MAX_COUNT` by default): an option accepted here serializes,
+    resumes and runs (:func:`asktell.checks.check_positive`)."""
+    limit = high if high is not None else (MAX_COUNT if integer else None)
+    check_positive(name, value, integer=integer, allow_zero=allow_zero, at_most=limit)
 
 
 @dataclass(frozen=True)
@@ -106,23 +129,69 @@ class Message:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Message:
-        try:
-            return cls(
-                kind=str(data["kind"]),
-                round=int(data["round"]),
-                client=int(data["client"]),
-                arrays={k: np.asarray(v, dtype=np.float64) for k, v in data["arrays"].items()},
+    def from_dict(cls, data: Any) -> Message:
+        """Read a message from its JSON object; StateError unless it is one (a known kind, integer
+        round and client, arrays of finite numbers)."""
+        if not isinstance(data, dict) or set(data) != {"kind", "round", "client", "arrays"}:
+            got = sorted(data) if isinstance(data, dict) else type(data).__name__
+            raise StateError(
+                f"not a federated message: expected an object with the keys arrays, client, kind "
+                f"and round, got {got}."
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise StateError(f"not a federated message: {exc}") from None
+        kind, round_, client, arrays = data["kind"], data["round"], data["client"], data["arrays"]
+        if kind not in (ITERATE, POST, START) or not isinstance(kind, str):
+            raise StateError(
+                f"not a federated message: kind must be one of {[ITERATE, POST, START]}, got {kind!r}."
+            )
+        for name, value, low in (("round", round_, 0), ("client", client, -1)):
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value < 2**63:
+                raise StateError(
+                    f"not a federated message: {name} must be an integer >= {low}, got {value!r}."
+                )
+        if not isinstance(arrays, dict):
+            raise StateError(
+                f"not a federated message: arrays must be an object, got {type(arrays).__name__}."
+            )
+        out = {}
+        for name, values in arrays.items():
+            ok = isinstance(values, list) and all(_finite_number(v) for v in values)
+            if not ok:
+                raise StateError(
+                    f"not a federated message: arrays[{name!r}] must be a list of finite numbers."
+                )
+            out[str(name)] = np.asarray(values, dtype=np.float64)
+        return cls(kind=kind, round=round_, client=client, arrays=out)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), allow_nan=False)
 
     @classmethod
-    def from_json(cls, text: str) -> Message:
-        return cls.from_dict(json.loads(text))
+    def from_json(cls, text: str | bytes) -> Message:
+        """Read a message from :meth:`to_json`'s text; StateError for anything else."""
+        if not isinstance(text, (str, bytes, bytearray)):
+            raise StateError(f"Message.from_json takes the JSON text (a str), got {type(text).__name__}.")
+        return cls.from_dict(_strict_json(text, "a federated message"))
+
+
+def _finite_number(value: Any) -> bool:
+    """A JSON number a float holds: a finite float, or an integer within a float's range."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return abs(value) < 2**1024 if isinstance(value, int) else math.isfinite(value)
+
+
+def _strict_json(text: str | bytes | bytearray, what: str) -> Any:
+    """Parse strict JSON (no NaN or infinity); StateError naming ``what`` when it is not."""
+
+    def refuse_constant(name: str) -> Any:
+        raise StateError(f"not {what}: it contains {name}, which JSON forbids.")
+
+    try:
+        return json.loads(text, parse_constant=refuse_constant)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise StateError(f"not {what}: the text is not valid JSON ({exc}).") from None
+    except RecursionError:
+        raise StateError(f"not {what}: the JSON is nested too deeply to read.") from None
 
 
 @dataclass(frozen=True)
@@ -175,33 +244,35 @@ class ServerState:
 
     @classmethod
     def from_dict(cls, data: Any) -> ServerState:
-        if not isinstance(data, dict) or data.get("format") != SERVER_FORMAT:
-            raise StateError(f'not a federated server state: expected "format": "{SERVER_FORMAT}".')
-        if data.get("schema_version") != SERVER_SCHEMA_VERSION:
-            raise StateError(
-                f"server state schema version {data.get('schema_version')!r} is not "
-                f"{SERVER_SCHEMA_VERSION}."
-            )
+        """Read a server state from :meth:`to_dict`'s JSON; StateError for wrong types, lengths or
+        values (:func:`asktell.loops.federated.schema.check_server_json`)."""
+        check_server_json(data)
         try:
-            return cls(
-                algorithm=data["algorithm"],
-                config=dict(data["config"]),
-                space=Space.from_dict(data["space"]),
-                n_clients=int(data["n_clients"]),
-                weights=tuple(float(w) for w in data["weights"]),
-                seed=int(data["seed"]),
-                round=int(data["round"]),
-                phase=str(data["phase"]),
-                x=tuple(float(v) for v in data["x"]),
-                globals={k: [float(v) for v in vs] for k, vs in data["globals"].items()},
-                pending_x=None if data["pending_x"] is None else tuple(float(v) for v in data["pending_x"]),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise StateError(f"malformed federated server state: {exc}") from None
+            space = Space.from_dict(data["space"])
+        except AskTellError as exc:
+            raise StateError(f"the server state's space is invalid: {exc}") from None
+        check_point(data["x"], space.dim, "the server state's x")
+        if data["pending_x"] is not None:
+            check_point(data["pending_x"], space.dim, "the server state's pending_x")
+        return cls(
+            algorithm=data["algorithm"],
+            config=dict(data["config"]),
+            space=space,
+            n_clients=data["n_clients"],
+            weights=tuple(float(w) for w in data["weights"]),
+            seed=data["seed"],
+            round=data["round"],
+            phase=data["phase"],
+            x=tuple(float(v) for v in data["x"]),
+            globals={k: [float(v) for v in vs] for k, vs in data["globals"].items()},
+            pending_x=None if data["pending_x"] is None else tuple(float(v) for v in data["pending_x"]),
+        )
 
     @classmethod
-    def from_json(cls, text: str) -> ServerState:
-        return cls.from_dict(json.loads(text))
+    def from_json(cls, text: str | bytes) -> ServerState:
+        if not isinstance(text, (str, bytes, bytearray)):
+            raise StateError(f"ServerState.from_json takes the JSON text (a str), got {type(text).__name__}.")
+        return cls.from_dict(_strict_json(text, "a federated server state"))
 
 
 @dataclass(frozen=True)
@@ -218,31 +289,65 @@ class Federated(Loop):
     lr: float = 0.01
     start: str = "random"
     has_post_exchange = False
+    memo_schema = ClientMemo
 
     def _validate_config(self) -> None:
-        check_positive("local_steps", self.local_steps, integer=True)
-        check_positive("lr", self.lr)
+        check_option("local_steps", self.local_steps, integer=True)
+        check_option("lr", self.lr)
         check_choice("start", self.start, ("random", "center"))
+
+    def array_sizes(self, dim: int) -> dict[str, int]:
+        """The arrays this algorithm's messages carry in ``dim`` dimensions: name -> length (the
+        iterate ``x``; each algorithm adds its own). Messages, a server's globals and a client's
+        memo hold these and no others."""
+        return {"x": dim}
+
+    def _check_memo(self, state: State) -> None:
+        memo = state.memo
+        check_client_memo(
+            memo, state.space.dim, len(state.trials), self.local_steps, self.array_sizes(state.space.dim)
+        )
+        if memo["standalone"]:
+            server = ServerState.from_dict(memo["server"])
+            self._check_server(server)
+            if server.space != state.space or server.n_clients != 1:
+                raise StateError(
+                    "a standalone client's server has the client's space and one client; this one "
+                    f"has {server.n_clients} clients and the space {server.space.to_dict()}."
+                )
+            check_standalone_server(memo, server.round, server.phase)
 
     def _check_space(self, space: Space) -> None:
         require_numeric(space, type(self).__name__)
 
     # ---------------------------------------------------------------- server functions
     def server_init(
-        self, space: Space, n_clients: int, seed: int = 0, weights: list[float] | None = None
+        self,
+        space: Space | dict,
+        n_clients: int,
+        seed: int = 0,
+        weights: Sequence[float] | None = None,
     ) -> ServerState:
         """The server's initial state: ``x_0`` from the seed, equal or given client weights.
 
-        ``seed`` is a non-negative integer, as for :meth:`init` (it also derives the clients').
+        ``seed`` is a non-negative integer, as for :meth:`init` (it also derives the clients');
+        ``n_clients`` at most :data:`MAX_COUNT`; ``weights`` one positive number per client.
         """
+        space = space if isinstance(space, Space) else Space.from_dict(space)
         self._check_space(space)
-        check_positive("n_clients", n_clients, integer=True)
+        check_option("n_clients", n_clients, integer=True)
         check_seed(seed)
         if weights is None:
             weights = [1.0] * n_clients
-        if len(weights) != n_clients or any(not (w > 0) for w in weights):
-            raise ConfigError(f"weights must be {n_clients} positive numbers, got {weights!r}.")
-        total = float(sum(weights))
+        if (
+            isinstance(weights, (str, bytes, Mapping))
+            or not isinstance(weights, Sequence)
+            or len(weights) != n_clients
+        ):
+            raise ConfigError(f"weights must be a list of {n_clients} positive numbers, got {weights!r}.")
+        for w in weights:
+            check_option("each client weight", w)
+        total = float(sum(float(w) for w in weights))
         if self.start == "center":
             x0 = [0.5] * space.dim
         else:
@@ -252,7 +357,7 @@ class Federated(Loop):
             config=self.config(),
             space=space,
             n_clients=n_clients,
-            weights=tuple(w / total for w in weights),
+            weights=tuple(float(w) / total for w in weights),
             seed=seed,
             x=tuple(x0),
         )
@@ -273,7 +378,10 @@ class Federated(Loop):
         self._check_server(server)
         kind = ITERATE if server.phase == ITERATE else POST
         expected_round = server.round + 1
+        if isinstance(messages, (str, bytes)) or not all(isinstance(m, Message) for m in messages):
+            raise FederationError("aggregate takes a list of the clients' Messages (client_report's).")
         for m in messages:
+            self._check_arrays(m, server.space.dim, "a client's message")
             if m.kind != kind or m.round != expected_round or not 0 <= m.client < server.n_clients:
                 raise FederationError(
                     f"the server expects {kind!r} messages of round {expected_round} from clients "
@@ -305,8 +413,10 @@ class Federated(Loop):
 
     def select_clients(self, server: ServerState, fraction: float = 1.0) -> list[int]:
         """The clients that take part in the next round: a seeded draw of ``fraction`` of them."""
-        if not 0 < fraction <= 1:
+        ok = isinstance(fraction, (int, float)) and not isinstance(fraction, bool)
+        if not ok or not 0 < fraction <= 1:
             raise ConfigError(f"fraction must be in (0, 1], got {fraction!r}.")
+        self._check_server(server)
         k = max(1, round(fraction * server.n_clients))
         if k == server.n_clients:
             return list(range(server.n_clients))
@@ -330,7 +440,7 @@ class Federated(Loop):
         """
         space = space if isinstance(space, Space) else Space.from_dict(space)
         self._check_space(space)
-        check_positive("n_clients", n_clients, integer=True)
+        check_option("n_clients", n_clients, integer=True)
         check_seed(seed)
         if isinstance(client, bool) or not isinstance(client, int) or not 0 <= client < n_clients:
             raise ConfigError(f"client must be an index in 0..{n_clients - 1}, got {client!r}.")
@@ -377,6 +487,11 @@ class Federated(Loop):
         client reported its iterate in.
         """
         self._check_state(state)
+        if not isinstance(broadcast, Message):
+            raise FederationError(
+                f"client_sync takes the server's broadcast Message, got {type(broadcast).__name__}."
+            )
+        self._check_arrays(broadcast, state.space.dim, "the server's broadcast", point="x")
         memo = dict(state.memo)
         if broadcast.kind == START:
             self._check_start(broadcast, state.space)
@@ -409,6 +524,22 @@ class Federated(Loop):
         else:
             raise FederationError(f"a client takes 'start' or 'post' broadcasts, got {broadcast.kind!r}.")
         return replace(state, memo=memo)
+
+    def _check_arrays(self, message: Message, dim: int, what: str, point: str | None = None) -> None:
+        """Refuse a message whose arrays are not this algorithm's (:meth:`array_sizes`): unknown
+        names, wrong shapes, non-finite numbers; ``point`` names an array that is a point of the
+        unit cube (a broadcast's ``x``)."""
+        sizes = self.array_sizes(dim)
+        for name, values in message.arrays.items():
+            values = np.asarray(values)
+            if name not in sizes or values.shape != (sizes[name],) or not np.isfinite(values).all():
+                expected = f"{sizes[name]} finite numbers" if name in sizes else f"one of {sorted(sizes)}"
+                raise FederationError(
+                    f"{what} carries an array {name!r} of shape {values.shape}; {type(self).__name__} "
+                    f"messages carry {expected} there."
+                )
+            if name == point and not ((values >= -CUBE_SLACK) & (values <= 1 + CUBE_SLACK)).all():
+                raise FederationError(f"{what}'s {name!r} must be a point of the unit cube [0, 1]^{dim}.")
 
     def _check_start(self, start: Message, space: Space) -> None:
         if not isinstance(start, Message) or start.kind != START:
@@ -527,6 +658,12 @@ class Federated(Loop):
                 f"this server state belongs to {server.algorithm!r} with config {server.config}, "
                 f"not to {self!r}."
             )
+        if len(server.weights) != server.n_clients:
+            raise StateError(
+                f"the server state has {len(server.weights)} weights for {server.n_clients} clients."
+            )
+        dim = server.space.dim
+        check_server_vectors(server.x, server.pending_x, server.globals, dim, self.array_sizes(dim))
 
     # ---------------------------------------------------------------- hooks
     def _start_local(self, state: State, memo: dict[str, Any]) -> dict[str, Any]:
@@ -563,7 +700,19 @@ def _weighted_means(messages: list[Message], weights: tuple[float, ...]) -> dict
     return out
 
 
-def load_server(text: str) -> tuple[Federated, ServerState]:
-    """Resume a server from its JSON: returns ``(algorithm, server_state)``."""
+def load_server(text: str | bytes) -> tuple[Federated, ServerState]:
+    """Resume a server from its JSON: returns ``(algorithm, server_state)``.
+
+    Raises StateError for anything but a server state of a federated algorithm this asktell knows,
+    with its configuration, iterates and global quantities of the sizes that algorithm uses.
+    """
     server = ServerState.from_json(text)
-    return loop_class(server.algorithm).from_config(server.config), server
+    try:
+        cls = loop_class(server.algorithm)
+        fed = cls.from_config(server.config) if issubclass(cls, Federated) else None
+    except AskTellError as exc:
+        raise StateError(f"the server state's algorithm or config is invalid: {exc}") from None
+    if fed is None:
+        raise StateError(f"the server state names {server.algorithm!r}, which is not a federated algorithm.")
+    fed._check_server(server)
+    return fed, server

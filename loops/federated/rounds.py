@@ -178,9 +178,7 @@ def run_round(
     return RoundResult(server=server, broadcast=broadcast, reported=reported, tally=new_tally)
 
 
-def round_record(
-    result: RoundResult, *, seconds: float, evaluate: Blackbox | None = None
-) -> dict[str, Any]:
+def round_record(result: RoundResult, *, seconds: float, evaluate: Blackbox | None = None) -> dict[str, Any]:
     """The record of a round, as ``simulate`` and Flower's server write them.
 
     Keys: ``round``, ``params`` (the global iterate, decoded), ``x`` (its unit-cube coordinates),
@@ -223,9 +221,7 @@ def _check_chosen(chosen: Sequence[int], n_clients: int) -> list[int]:
     clients = list(chosen)
     bad = [c for c in clients if isinstance(c, bool) or not isinstance(c, int) or not 0 <= c < n_clients]
     if bad or len(set(clients)) != len(clients):
-        raise ConfigError(
-            f"chosen must list distinct client indices in 0..{n_clients - 1}, got {clients!r}."
-        )
+        raise ConfigError(f"chosen must list distinct client indices in 0..{n_clients - 1}, got {clients!r}.")
     return sorted(clients)
 
 

@@ -41,6 +41,14 @@ FAST_CONFIGS: dict[str, dict] = {
 }
 # Hypothesis examples per loop: model-based loops fit a GP per ask.
 EXAMPLES = {"random": 25, "sobol": 25}
+# Accepted hostile options and memo corruptions run through an ask, per loop (default 8): a
+# model-based ask costs a GP fit.
+HOSTILE_RUNS = {"bayesopt": 2, "zord": 3, "fzoos": 3}
+
+# Hostile cases a built-in loop is known to get wrong (fnmatch patterns of their labels), each also
+# an xfail(strict=True) test in tests/test_refusals.py naming the line; none today. The suite checks
+# that a listed case is still accepted (a fixed one fails here until it is removed) and skips it.
+KNOWN_GAPS: dict[str, list[str]] = {}
 BUILTIN_LOOPS = sorted(BUILTIN)  # by name, without importing them
 
 
@@ -56,6 +64,18 @@ class TestBuiltinLoops(LoopConformance):
     @pytest.fixture(params=[pytest.param(True, marks=pytest.mark.slow, id="fresh")])
     def fresh_process(self, request) -> bool:
         return request.param
+
+    @pytest.fixture
+    def hostile_runs(self, loop) -> int:
+        return HOSTILE_RUNS.get(loop.name, 8)
+
+    @pytest.fixture
+    def known_gaps(self, loop) -> list[str]:
+        return KNOWN_GAPS.get(loop.name, [])
+
+
+def test_the_tables_name_built_in_loops():
+    assert set(HOSTILE_RUNS) | set(KNOWN_GAPS) <= set(BUILTIN)
 
 
 def test_fast_configs_name_built_in_loops_and_change_their_defaults():

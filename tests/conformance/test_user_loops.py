@@ -11,12 +11,13 @@ import sys
 import textwrap
 import time
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypedDict
 
 import pytest
 from scipy.stats import qmc
 
 import asktell.testing
+from asktell.errors import ConfigError, StateError
 from asktell.loops import Loop, Proposal
 from asktell.registry import register_loop
 from asktell.rng import derive_seed
@@ -27,18 +28,35 @@ from asktell.testing import BAD_TELLS, MIXED_SPACE, LoopConformance, strategies
 pytest_plugins = ["pytester"]
 
 
+class HaltonMemo(TypedDict):
+    issued: int  # points of the sequence handed out: one per asked trial
+
+
 @register_loop
 @dataclass(frozen=True)
 class HaltonLoop(Loop):
     """A user's loop in a few lines: a (scrambled) Halton sequence that resumes where it stopped.
 
     It never reads the values, so it serves any number of objectives and gets the suite's
-    multi-objective checks too.
+    multi-objective checks too. Its option is checked when it is built and its memo when a state
+    is loaded, as the suite's hostile checks demand.
     """
 
     name = "conformance_halton"
     max_objectives = None
+    memo_schema = HaltonMemo
     scramble: bool = True
+
+    def _validate_config(self) -> None:
+        if not isinstance(self.scramble, bool):
+            raise ConfigError(f"scramble must be true or false, got {self.scramble!r}.")
+
+    def _check_memo(self, state: State) -> None:
+        asked = sum(1 for t in state.trials if not t.metadata.get("added"))
+        if state.memo["issued"] != asked:
+            raise StateError(
+                f"the memo's issued must count the {asked} asked trials, got {state.memo['issued']}."
+            )
 
     def _init_memo(self, space: Space, seed: int) -> dict[str, Any]:
         return {"issued": 0}

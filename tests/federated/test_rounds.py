@@ -193,9 +193,7 @@ def test_a_dropped_report_is_left_out_and_its_client_catches_up():
     assert [r.reported for r in results] == [[0, 1, 2], [0, 2], [0, 1, 2]]
     assert results[1].tally.synced == {0, 2}
     assert results[-1].tally.total_queries == sum(len(s.trials) for s in states)  # lost work counts
-    per_round = [
-        [sum(1 for t in s.trials if t.metadata["round"] == r) for s in states] for r in (1, 2, 3)
-    ]
+    per_round = [[sum(1 for t in s.trials if t.metadata["round"] == r) for s in states] for r in (1, 2, 3)]
     post = 1 + SMALL_FZOOS["post_active"]
     assert per_round[1][1] == per_round[1][0] - post  # its iterate was lost: no post request
     start = X + W

@@ -32,8 +32,19 @@ huge_integers = st.one_of(
 
 # Floats at the edges: the largest and smallest, subnormals, negative zero.
 edge_floats = st.one_of(
-    st.sampled_from([0.0, -0.0, 5e-324, -5e-324, 2.2250738585072014e-308, 1.7976931348623157e308,
-                     -1.7976931348623157e308, 1e-300, 9007199254740993.0]),
+    st.sampled_from(
+        [
+            0.0,
+            -0.0,
+            5e-324,
+            -5e-324,
+            2.2250738585072014e-308,
+            1.7976931348623157e308,
+            -1.7976931348623157e308,
+            1e-300,
+            9007199254740993.0,
+        ]
+    ),
     st.floats(min_value=-1e-300, max_value=1e-300),  # tiny numbers, subnormals included
     st.floats(allow_nan=False, allow_infinity=False, min_value=1e300),
 )
@@ -42,32 +53,87 @@ non_finite_floats = st.sampled_from([math.nan, math.inf, -math.inf, -math.nan])
 # Number *texts* outside the usual: beyond a float's range, beyond int()'s 4300 digits, tiny.
 huge_number_texts = st.one_of(
     st.sampled_from([308, 309, 400, 4300, 4301, 5000]).map(lambda k: "1" + "0" * k),
-    st.sampled_from(["1e308", "1.8e308", "1e309", "1e400", "-1e400", "1e-400", "5e-324",
-                     "4.9e-325", "9" * 4301, "-" + "9" * 400, "0." + "0" * 400 + "1"]),
+    st.sampled_from(
+        [
+            "1e308",
+            "1.8e308",
+            "1e309",
+            "1e400",
+            "-1e400",
+            "1e-400",
+            "5e-324",
+            "4.9e-325",
+            "9" * 4301,
+            "-" + "9" * 400,
+            "0." + "0" * 400 + "1",
+        ]
+    ),
 )
-non_finite_texts = st.sampled_from(["nan", "NaN", "-nan", "inf", "-inf", "Infinity", "-Infinity",
-                                    "infinity", "INF", "1e999", "-1e999"])
+non_finite_texts = st.sampled_from(
+    ["nan", "NaN", "-nan", "inf", "-inf", "Infinity", "-Infinity", "infinity", "INF", "1e999", "-1e999"]
+)
 # What Python reads as a number and JSON does not: other scripts' digits, underscores, spaces of
 # other kinds, signs and dots in odd places.
 python_only_number_texts = st.one_of(
     st.lists(non_ascii_digits, min_size=1, max_size=4).map("".join),
     st.tuples(st.integers(0, 99), non_ascii_digits).map(lambda p: f"{p[0]}{p[1]}"),
-    st.sampled_from(["1_000", "1__0", "0x10", "0o7", "0b1", "1e", ".", "+.5", "5.", "-", "+",
-                     "\u20071", "1\u00a0", "\u2212" + "1", "１２", "²", "½", "1,5", "1.5.5", "٫٥"]),
+    st.sampled_from(
+        [
+            "1_000",
+            "1__0",
+            "0x10",
+            "0o7",
+            "0b1",
+            "1e",
+            ".",
+            "+.5",
+            "5.",
+            "-",
+            "+",
+            "\u20071",
+            "1\u00a0",
+            "\u2212" + "1",
+            "１２",
+            "²",
+            "½",
+            "1,5",
+            "1.5.5",
+            "٫٥",
+        ]
+    ),
 )
 ascii_number_texts = st.one_of(
     st.integers(-(10**6), 10**6).map(str),
     st.floats(allow_nan=False, allow_infinity=False).map(repr),  # repr: '1e-05', '-1.5e+300'
     st.sampled_from(["0", "-0", "+1", "007", "1.", ".5", "-.5", "1E5", "1e+5", "-1e-05"]),
 )
-number_texts = st.one_of(ascii_number_texts, huge_number_texts, non_finite_texts,
-                         python_only_number_texts)
+number_texts = st.one_of(ascii_number_texts, huge_number_texts, non_finite_texts, python_only_number_texts)
 
 # --- strings -------------------------------------------------------------------------------------
 
 odd_characters = st.one_of(
-    st.sampled_from(["\0", "\n", "\r", "\t", "\x1b", "\x7f", "\u200b", "\u202e", "\ufeff",
-                     "\u2028", "\udc80", "\ud800", "\U0001f600", "'", '"', "\\", "{", "["]),
+    st.sampled_from(
+        [
+            "\0",
+            "\n",
+            "\r",
+            "\t",
+            "\x1b",
+            "\x7f",
+            "\u200b",
+            "\u202e",
+            "\ufeff",
+            "\u2028",
+            "\udc80",
+            "\ud800",
+            "\U0001f600",
+            "'",
+            '"',
+            "\\",
+            "{",
+            "[",
+        ]
+    ),
     st.characters(categories=["Cc", "Cf", "Cs", "Zs", "Zl", "Zp", "Co"]),
 )
 # Strings with control characters, lone surrogates (what a POSIX argv gives for bytes that are
@@ -113,8 +179,12 @@ not_json = st.one_of(
     st.just(object()),
 )
 # A value of the wrong type, wherever a number, string or object is expected.
-wrong_types = st.one_of(json_scalars, hostile_scalars, st.lists(json_scalars, max_size=2),
-                        st.dictionaries(st.text(max_size=3), json_scalars, max_size=2))
+wrong_types = st.one_of(
+    json_scalars,
+    hostile_scalars,
+    st.lists(json_scalars, max_size=2),
+    st.dictionaries(st.text(max_size=3), json_scalars, max_size=2),
+)
 
 depths = st.one_of(st.integers(0, 40), st.sampled_from([31, 32, 33, 64, 300, 1000, 10_000, 100_000]))
 
@@ -151,8 +221,22 @@ json_texts = st.one_of(
     st.tuples(st.text(max_size=3), plain_json, plain_json).map(
         lambda t: f"{{{json.dumps(t[0])}: {json.dumps(t[1])}, {json.dumps(t[0])}: {json.dumps(t[2])}}}"
     ),
-    st.sampled_from(["", "{", "}", "[1,]", "{'a': 1}", '{"a": 1} {}', "{\"a\": 01}", '"\\ud800"',
-                     '{"a": "\\u0000"}', "[" + "1," * 1000 + "1]", "\ufeff{}", "/* */ {}"]),
+    st.sampled_from(
+        [
+            "",
+            "{",
+            "}",
+            "[1,]",
+            "{'a': 1}",
+            '{"a": 1} {}',
+            '{"a": 01}',
+            '"\\ud800"',
+            '{"a": "\\u0000"}',
+            "[" + "1," * 1000 + "1]",
+            "\ufeff{}",
+            "/* */ {}",
+        ]
+    ),
     huge_number_texts.map(lambda n: f'{{"a": {n}}}'),
     non_finite_texts.map(lambda n: f'{{"a": {n}}}'),
 )

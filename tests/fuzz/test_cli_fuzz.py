@@ -81,8 +81,19 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, int],
         state = directory / f"{loop}.json"
         value = "0.5" if objectives == 1 else "[0.5, 1.5]"
         for argv in (
-            ["init", "--loop", loop, "--space", str(directory / "space.json"), "--state", str(state),
-             "--objectives", str(objectives), "--seed", "7"],
+            [
+                "init",
+                "--loop",
+                loop,
+                "--space",
+                str(directory / "space.json"),
+                "--state",
+                str(state),
+                "--objectives",
+                str(objectives),
+                "--seed",
+                "7",
+            ],
             ["ask", "--state", str(state), "--n", "5"],
             ["tell", "--state", str(state), "--trial", "0", "--value", value],
             ["tell", "--state", str(state), "--trial", "1", "--failed"],
@@ -145,6 +156,7 @@ def assert_usable(state: Path) -> None:
 
 # --- what the options are given ------------------------------------------------------------------
 
+
 def mostly(good: st.SearchStrategy, odd: st.SearchStrategy, share: int = 6) -> st.SearchStrategy:
     """``good`` ``share`` times in 10, else ``odd``: enough accepted commands to test what follows
     one, enough hostile ones to test the refusals."""
@@ -160,13 +172,17 @@ trial_ids = mostly(
         st.sampled_from(["1" + "0" * 19, "1" + "0" * 25, "9223372036854775808", "-0", "+2", "0x1"]),
     ),
 )
-values = mostly(st.one_of(ascii_number_texts, st.just("[1.5, -2]")), st.one_of(
-    number_texts,
-    st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=1, max_size=3).map(json.dumps),
-    json_texts,
-    odd_strings,
-    st.lists(number_texts, min_size=1, max_size=3).map(lambda xs: "[" + ", ".join(xs) + "]"),
-), share=4)
+values = mostly(
+    st.one_of(ascii_number_texts, st.just("[1.5, -2]")),
+    st.one_of(
+        number_texts,
+        st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=1, max_size=3).map(json.dumps),
+        json_texts,
+        odd_strings,
+        st.lists(number_texts, min_size=1, max_size=3).map(lambda xs: "[" + ", ".join(xs) + "]"),
+    ),
+    share=4,
+)
 metadata = st.one_of(
     st.dictionaries(st.text(max_size=5), plain_json, max_size=3).map(json.dumps),
     json_texts,
@@ -199,8 +215,12 @@ def params_texts(draw: st.DrawFn) -> str:
     return draw(mostly(st.just("{" + body + "}"), st.one_of(json_texts, odd_strings), share=8))
 
 
-counts = st.one_of(st.integers(-2, 4).map(str), number_texts, python_only_number_texts,
-                   st.sampled_from(["10000", "10001", "1000000000000", "1" + "0" * 21]))
+counts = st.one_of(
+    st.integers(-2, 4).map(str),
+    number_texts,
+    python_only_number_texts,
+    st.sampled_from(["10000", "10001", "1000000000000", "1" + "0" * 21]),
+)
 
 
 @st.composite
@@ -223,9 +243,32 @@ def add_argv(draw: st.DrawFn) -> list[str]:
 
 # Options that do not belong, in odd forms: argparse's side of the door.
 stray = st.lists(
-    st.one_of(st.sampled_from(["--n", "--trial", "--value", "--failed", "--metadata", "--params",
-                               "--json", "--state", "--url", "--study", "--seed", "--", "-", "-n",
-                               "--val", "--valu=1", "--n=", "--state="]), odd_strings, number_texts),
+    st.one_of(
+        st.sampled_from(
+            [
+                "--n",
+                "--trial",
+                "--value",
+                "--failed",
+                "--metadata",
+                "--params",
+                "--json",
+                "--state",
+                "--url",
+                "--study",
+                "--seed",
+                "--",
+                "-",
+                "-n",
+                "--val",
+                "--valu=1",
+                "--n=",
+                "--state=",
+            ]
+        ),
+        odd_strings,
+        number_texts,
+    ),
     max_size=3,
 )
 
@@ -252,9 +295,9 @@ def any_argv(draw: st.DrawFn) -> list[str]:
 
 @pytest.mark.parametrize("budget", BUDGETS)
 @pytest.mark.parametrize("run", RUNS, ids=[f"{loop}-{n}" for loop, n in RUNS])
-def test_a_command_is_done_or_refused_cleanly(budget: int, run: tuple[str, int],
-                                              templates: dict[tuple[str, int], bytes],
-                                              tmp_path: Path) -> None:
+def test_a_command_is_done_or_refused_cleanly(
+    budget: int, run: tuple[str, int], templates: dict[tuple[str, int], bytes], tmp_path: Path
+) -> None:
     @_settings(budget)
     @given(argv=any_argv())
     def check(argv: list[str]) -> None:
@@ -267,9 +310,9 @@ def test_a_command_is_done_or_refused_cleanly(budget: int, run: tuple[str, int],
 
 
 @pytest.mark.parametrize("budget", BUDGETS)
-def test_a_sequence_of_commands_keeps_the_run_usable(budget: int,
-                                                     templates: dict[tuple[str, int], bytes],
-                                                     tmp_path: Path) -> None:
+def test_a_sequence_of_commands_keeps_the_run_usable(
+    budget: int, templates: dict[tuple[str, int], bytes], tmp_path: Path
+) -> None:
     """Several hostile commands on one file: each is done or refused on the file as it is then."""
 
     @_settings(max(budget // 5, 5))
@@ -286,17 +329,23 @@ def test_a_sequence_of_commands_keeps_the_run_usable(budget: int,
 
 space_texts = st.one_of(
     st.just(json.dumps(SPACE)),
-    st.fixed_dictionaries({
-        "type": st.sampled_from(["real", "integer", "categorical", "REAL", "", "float"]),
-        "low": st.one_of(st.integers(-5, 5), huge_integers, st.floats()),
-        "high": st.one_of(st.integers(-5, 5), huge_integers, st.floats()),
-    }).map(lambda spec: json.dumps({"x": spec}, allow_nan=True)),
+    st.fixed_dictionaries(
+        {
+            "type": st.sampled_from(["real", "integer", "categorical", "REAL", "", "float"]),
+            "low": st.one_of(st.integers(-5, 5), huge_integers, st.floats()),
+            "high": st.one_of(st.integers(-5, 5), huge_integers, st.floats()),
+        }
+    ).map(lambda spec: json.dumps({"x": spec}, allow_nan=True)),
     huge_number_texts.map(lambda n: f'{{"x": {{"type": "integer", "low": 0, "high": {n}}}}}'),
     deep_json_texts().map(lambda text: '{"x": ' + text + "}"),
     json_texts,
 )
-seeds = st.one_of(st.integers(0, 3).map(str), number_texts, python_only_number_texts,
-                  st.sampled_from(["9223372036854775807", "9223372036854775808", "-1"]))
+seeds = st.one_of(
+    st.integers(0, 3).map(str),
+    number_texts,
+    python_only_number_texts,
+    st.sampled_from(["9223372036854775807", "9223372036854775808", "-1"]),
+)
 
 
 @st.composite
@@ -312,9 +361,9 @@ def init_argv(draw: st.DrawFn) -> tuple[list[str], str]:
 
 @pytest.mark.parametrize("budget", BUDGETS)
 @pytest.mark.parametrize("existing", [False, True], ids=["new file", "--force over a run"])
-def test_init_is_done_or_refused_cleanly(budget: int, existing: bool,
-                                         templates: dict[tuple[str, int], bytes],
-                                         tmp_path: Path) -> None:
+def test_init_is_done_or_refused_cleanly(
+    budget: int, existing: bool, templates: dict[tuple[str, int], bytes], tmp_path: Path
+) -> None:
     @_settings(budget)
     @given(command=init_argv())
     def check(command: tuple[list[str], str]) -> None:
@@ -334,13 +383,16 @@ def test_init_is_done_or_refused_cleanly(budget: int, existing: bool,
 
 
 @pytest.mark.parametrize("budget", BUDGETS)
-def test_non_ascii_digits_are_never_numbers(budget: int, templates: dict[tuple[str, int], bytes],
-                                            tmp_path: Path) -> None:
+def test_non_ascii_digits_are_never_numbers(
+    budget: int, templates: dict[tuple[str, int], bytes], tmp_path: Path
+) -> None:
     """Digits of any script but ASCII, in any number option, are refused (never read as digits)."""
 
     @_settings(budget)
-    @given(digits=st.lists(non_ascii_digits, min_size=1, max_size=3).map("".join),
-           where=st.sampled_from(["--value", "--trial", "--n"]))
+    @given(
+        digits=st.lists(non_ascii_digits, min_size=1, max_size=3).map("".join),
+        where=st.sampled_from(["--value", "--trial", "--n"]),
+    )
     def check(digits: str, where: str) -> None:
         with workdir(tmp_path) as directory:
             state = directory / "run.json"
@@ -350,8 +402,7 @@ def test_non_ascii_digits_are_never_numbers(budget: int, templates: dict[tuple[s
                 "--trial": ["tell", "--trial", digits, "--value", "1"],
                 "--n": ["ask", "--n", digits],
             }[where]
-            code = check_outcome([argv[0], "--state", str(state), *argv[1:]], state,
-                                 templates[("sobol", 1)])
+            code = check_outcome([argv[0], "--state", str(state), *argv[1:]], state, templates[("sobol", 1)])
             assert code == 2
 
     check()

@@ -95,9 +95,11 @@ scalars = st.one_of(
 keys = st.one_of(st.sampled_from(["", "a", "id", "value", "\u0661", "trial_id", "n"]), st.text(max_size=4))
 shallow = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=3)
-    | st.dictionaries(keys, inner, max_size=3)
-    | st.lists(st.tuples(keys, inner), max_size=3).map(lambda kv: Pairs(tuple(kv))),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(keys, inner, max_size=3)
+        | st.lists(st.tuples(keys, inner), max_size=3).map(lambda kv: Pairs(tuple(kv)))
+    ),
     max_leaves=6,
 )
 deep = st.builds(Deep, st.sampled_from(DEPTHS), scalars, st.booleans())

@@ -193,6 +193,7 @@ def test_hostile_bodies_get_4xx_and_change_nothing_or_keep_the_study_healthy(
     states = {name: json.loads(text) for name, text in fuzzed.baseline.items()}
 
     if route in ("ask", "tell", "add"):
+
         def bodies(name: str) -> Any:
             if route == "ask":
                 return ask_bodies()

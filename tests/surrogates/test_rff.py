@@ -20,9 +20,9 @@ def _data(n=40, d=3, seed=0):
 
 def _exact_gradient(X, y, x, lengthscale, noise):
     """Gradient of the exact GP posterior mean with k = exp(-|x-x'|^2/(2 l^2))."""
-    K = torch.exp(-torch.cdist(X, X) ** 2 / (2 * lengthscale**2)) + noise * torch.eye(len(X), dtype=X.dtype)
+    K = torch.exp(-(torch.cdist(X, X) ** 2) / (2 * lengthscale**2)) + noise * torch.eye(len(X), dtype=X.dtype)
     alpha = torch.linalg.solve(K, y)
-    k = torch.exp(-torch.cdist(x, X) ** 2 / (2 * lengthscale**2))  # b x n
+    k = torch.exp(-(torch.cdist(x, X) ** 2) / (2 * lengthscale**2))  # b x n
     diff = x[:, None, :] - X[None]  # b x n x d
     return -(k[..., None] * diff * alpha[None, :, None]).sum(1) / lengthscale**2
 
