@@ -350,7 +350,9 @@ def _tell(args: argparse.Namespace) -> int:
         return remote_tell(args, value, status, metadata)
     with locked_state_file(args.state) as text:
         state = _read_state(text, args.state)
-        if tells_with_data_only(state.loop_name, state.n_objectives):  # the data layer's tell
+        if tells_with_data_only(
+            state.loop_name, state.n_objectives, state.problem.constrained
+        ):  # the data layer's tell
             state = finish_trial(state, args.trial, value, status=status, metadata=metadata)
         else:
             loop, state = _load(text, args.state)
@@ -382,7 +384,7 @@ def _add(args: argparse.Namespace) -> int:
         return remote_add(args, params, value, status, metadata)
     with locked_state_file(args.state) as text:
         state = _read_state(text, args.state)
-        if tells_with_data_only(state.loop_name, state.n_objectives):
+        if tells_with_data_only(state.loop_name, state.n_objectives, state.problem.constrained):
             state = append_trial(state, params, value, status=status, metadata=metadata)
         else:
             loop, state = _load(text, args.state)

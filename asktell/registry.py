@@ -36,17 +36,19 @@ class Builtin:
             loop has no ``_after_tell`` hook), so a shell ``tell`` needs no model.
         max_objectives: the loop's ``max_objectives`` (None: any number), so such a tell can
             refuse a state whose problem the loop cannot serve.
+        constraints: the loop's ``supports_constraints``, for the same reason.
     """
 
     module: str
     kind: str = LOOP
     data_tell: bool = True
     max_objectives: int | None = 1
+    constraints: bool = False
 
 
 BUILTIN: dict[str, Builtin] = {
-    "random": Builtin("asktell.loops.random", max_objectives=None),
-    "sobol": Builtin("asktell.loops.random", max_objectives=None),
+    "random": Builtin("asktell.loops.random", max_objectives=None, constraints=True),
+    "sobol": Builtin("asktell.loops.random", max_objectives=None, constraints=True),
     "bayesopt": Builtin("asktell.loops.bayesopt"),
     "zosgd": Builtin("asktell.loops.zeroth"),
     "zord": Builtin("asktell.loops.zord"),
@@ -109,8 +111,9 @@ def loop_kind(name: str) -> str:
     return str(getattr(loop_class(name), "kind", LOOP))
 
 
-def tells_with_data_only(name: str, n_objectives: int = 1) -> bool:
-    """Whether a tell of loop ``name`` on a problem of ``n_objectives`` is the data layer's alone,
+def tells_with_data_only(name: str, n_objectives: int = 1, constrained: bool = False) -> bool:
+    """Whether a tell of loop ``name`` on a problem of ``n_objectives`` (with outcome constraints
+    when ``constrained``) is the data layer's alone,
     known without importing the loop: a built-in loop without a tell hook that serves the problem.
 
     False for loops registered outside asktell (their hooks are unknown until imported) and for
@@ -118,5 +121,7 @@ def tells_with_data_only(name: str, n_objectives: int = 1) -> bool:
     """
     builtin = BUILTIN.get(name)
     if builtin is None or not builtin.data_tell:
+        return False
+    if constrained and not builtin.constraints:
         return False
     return builtin.max_objectives is None or n_objectives <= builtin.max_objectives

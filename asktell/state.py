@@ -35,6 +35,13 @@ import numpy as np
 
 from asktell import registry
 from asktell.checks import MAX_METADATA_BYTES, check_json, check_positive, json_error
+from asktell.constraints import (
+    Constraint,
+    check_outcomes,
+    constraints_from_json,
+    is_feasible,
+    parse_constraints,
+)
 from asktell.errors import AskTellError, ConfigError, StateError, TrialError
 from asktell.space import Space
 
@@ -109,17 +116,38 @@ class Problem:
     Attributes:
         n_objectives: how many values a completed trial carries (1: a float; more: a list of
             floats), all minimized.
+        constraints: the outcome constraints (:mod:`asktell.constraints`) every completed trial
+            reports a value for; given as strings (``"mem <= 4"``), objects or Constraints.
     """
 
     n_objectives: int = 1
+    constraints: tuple[Constraint, ...] = ()
 
     def __post_init__(self) -> None:
         check_positive("n_objectives", self.n_objectives, integer=True)
         if self.n_objectives > MAX_OBJECTIVES:
             raise ConfigError(f"n_objectives must be at most {MAX_OBJECTIVES}, got {self.n_objectives}.")
+        object.__setattr__(self, "constraints", parse_constraints(self.constraints))
+
+    @property
+    def constrained(self) -> bool:
+        return bool(self.constraints)
+
+    @property
+    def outcome_names(self) -> list[str]:
+        """The constrained outcomes' names, in declaration order."""
+        return [c.name for c in self.constraints]
+
+    def feasible(self, outcomes: Mapping[str, float] | None) -> bool:
+        """Whether a completed trial's outcomes keep every bound (True without constraints)."""
+        return not self.constraints or (outcomes is not None and is_feasible(outcomes, self.constraints))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"n_objectives": self.n_objectives}
+        # an unconstrained problem's JSON is what it was before constraints existed
+        data: dict[str, Any] = {"n_objectives": self.n_objectives}
+        if self.constraints:
+            data["constraints"] = [c.to_dict() for c in self.constraints]
+        return data
 
     @classmethod
     def from_dict(cls, data: Any) -> Problem:
@@ -132,8 +160,11 @@ class Problem:
             raise StateError(
                 f"the problem definition has unknown keys {sorted(unknown)}; known: {sorted(known)}."
             )
+        fields = dict(data)
+        if "constraints" in fields:
+            fields["constraints"] = constraints_from_json(fields["constraints"])
         try:
-            return cls(**dict(data))
+            return cls(**fields)
         except ConfigError as exc:
             raise StateError(f"the problem definition is invalid: {exc}") from None
 
@@ -144,6 +175,11 @@ class Trial:
 
     ``params`` are the decoded values as the user sees them; ``metadata`` is a JSON object (the loop
     records fit and acquisition times there, the user may add their own at tell).
+
+    In a constrained problem a completed trial also carries ``constraints``, the raw value of each
+    declared outcome (None otherwise), and ``feasible`` says whether they keep their bounds. The
+    state sets ``feasible`` when the trial is told or read (it is not stored: the problem's bounds
+    decide it); it is True for a completed trial of an unconstrained problem, None until completed.
     """
 
     id: int
@@ -151,6 +187,8 @@ class Trial:
     status: str = PENDING
     value: Value = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    constraints: dict[str, float] | None = None
+    feasible: bool | None = None
 
     @property
     def done(self) -> bool:
@@ -158,19 +196,28 @@ class Trial:
 
     def to_dict(self) -> dict[str, Any]:
         value = list(self.value) if isinstance(self.value, tuple) else self.value
-        return {
+        data = {
             "id": self.id,
             "params": dict(self.params),
             "status": self.status,
             "value": value,
             "metadata": self.metadata,
         }
+        if self.constraints is not None:  # only completed trials of a constrained problem
+            data["constraints"] = dict(self.constraints)
+        return data
 
     @classmethod
-    def from_dict(cls, data: Any, space: Space, n_objectives: int) -> Trial:
+    def from_dict(cls, data: Any, space: Space, problem: Problem | int) -> Trial:
+        """Read a stored trial of a run with this ``problem`` (or just its number of objectives)."""
+        if not isinstance(problem, Problem):
+            problem = Problem(n_objectives=problem)
+        n_objectives = problem.n_objectives
         if not isinstance(data, Mapping):
             raise StateError(f"a trial must be a JSON object, got {data!r}.")
         expected = {"id", "params", "status", "value", "metadata"}
+        if problem.constrained and data.get("status") == COMPLETED:
+            expected.add("constraints")
         if set(data) != expected:
             raise StateError(f"a trial must have exactly the keys {sorted(expected)}, got {sorted(data)}.")
         tid = data["id"]
@@ -188,9 +235,23 @@ class Trial:
             else:
                 value = None
             metadata = _json_metadata(data["metadata"], f"trial {tid} metadata", StateError, parsed=True)
+            outcomes = (
+                check_outcomes(data["constraints"], problem.constraints, tid)
+                if "constraints" in expected
+                else None
+            )
         except AskTellError as exc:
             raise StateError(f"trial {tid} is invalid: {exc}") from None
-        return cls(id=tid, params=params, status=status, value=value, metadata=metadata)
+        feasible = problem.feasible(outcomes) if status == COMPLETED else None
+        return cls(
+            id=tid,
+            params=params,
+            status=status,
+            value=value,
+            metadata=metadata,
+            constraints=outcomes,
+            feasible=feasible,
+        )
 
 
 @dataclass(frozen=True)
@@ -248,9 +309,20 @@ class State:
     def completed(self) -> list[Trial]:
         return self.with_status(COMPLETED)
 
+    @property
+    def constraints(self) -> tuple[Constraint, ...]:
+        """The problem's outcome constraints (empty: unconstrained)."""
+        return self.problem.constraints
+
+    @property
+    def feasible(self) -> list[Trial]:
+        """The completed trials that keep every constraint (all completed ones, unconstrained)."""
+        return [t for t in self.completed if t.feasible]
+
     def best(self) -> Trial | None:
-        """The completed trial with the lowest value (single objective), or None."""
-        done = [t for t in self.completed if isinstance(t.value, float)]
+        """The *feasible* completed trial with the lowest value (single objective), or None: in a
+        constrained problem, None until a trial keeps every bound."""
+        done = [t for t in self.feasible if isinstance(t.value, float)]
         return min(done, key=lambda t: (t.value, t.id)) if done else None
 
     # --- serialization ----------------------------------------------------------------------
@@ -337,7 +409,7 @@ class State:
         except AskTellError as exc:
             raise StateError(f"the state's space is invalid: {exc}") from None
         problem = Problem.from_dict(data["problem"])
-        trials = tuple(Trial.from_dict(t, space, problem.n_objectives) for t in data["trials"])
+        trials = tuple(Trial.from_dict(t, space, problem) for t in data["trials"])
         for index, trial in enumerate(trials):
             if trial.id != index:
                 raise StateError(
@@ -388,13 +460,17 @@ def finish_trial(
     *,
     status: str = COMPLETED,
     metadata: Mapping[str, Any] | None = None,
+    constraints: Mapping[str, Any] | None = None,
 ) -> State:
     """Validate a tell and return the state with that trial finished. The input is unchanged.
 
-    The value is checked against the state's problem (one float, or ``n_objectives`` floats).
+    The value is checked against the state's problem (one float, or ``n_objectives`` floats), and
+    so are ``constraints``: a completed trial of a constrained problem gives a finite value for
+    every declared outcome (no other); a failed trial gives none.
 
     Raises:
-        TrialError: unknown id, a trial already finished, a bad status, a bad value or metadata.
+        TrialError: unknown id, a trial already finished, a bad status, a bad value, bad constraint
+            values or metadata.
     """
     trial = state.trial(trial_id)
     if status not in (COMPLETED, FAILED):
@@ -403,14 +479,27 @@ def finish_trial(
         raise TrialError(
             f"trial {trial.id} is already {trial.status}; a finished trial cannot be told again."
         )
+    outcomes: dict[str, float] | None = None
     if status == COMPLETED:
         checked: Value = check_value(value, state.n_objectives, trial.id)
+        outcomes = check_outcomes(constraints, state.constraints, trial.id) or None  # {}: none declared
     elif value is not None:
         raise TrialError(f"a failed trial takes no value, got {value!r} for trial {trial.id}.")
+    elif constraints:
+        raise TrialError(
+            f"a failed trial takes no constraint values, got {constraints!r:.200} for trial {trial.id}."
+        )
     else:
         checked = None
     extra = _json_metadata(metadata, f"metadata for trial {trial.id}")
-    finished = replace(trial, status=status, value=checked, metadata={**trial.metadata, **extra})
+    finished = replace(
+        trial,
+        status=status,
+        value=checked,
+        metadata={**trial.metadata, **extra},
+        constraints=outcomes,
+        feasible=state.problem.feasible(outcomes) if status == COMPLETED else None,
+    )
     return state.replace_trial(finished)
 
 
@@ -421,6 +510,7 @@ def append_trial(
     *,
     status: str = COMPLETED,
     metadata: Mapping[str, Any] | None = None,
+    constraints: Mapping[str, Any] | None = None,
 ) -> State:
     """Record an evaluation the loop did not ask for: a new finished trial with the next id and
     ``metadata["added"] = True``. The input is unchanged.
@@ -431,7 +521,12 @@ def append_trial(
     """
     trial = Trial(id=len(state.trials), params=state.space.check(params))
     done = finish_trial(
-        replace(state, trials=state.trials + (trial,)), trial.id, value, status=status, metadata=metadata
+        replace(state, trials=state.trials + (trial,)),
+        trial.id,
+        value,
+        status=status,
+        metadata=metadata,
+        constraints=constraints,
     )
     # the marker records where the trial came from: user metadata cannot unset it
     told = {k: v for k, v in done.trials[-1].metadata.items() if k != "added"}

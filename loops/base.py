@@ -17,11 +17,12 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from asktell.checks import MAX_ASK, MAX_SOBOL_POINTS, check_positive, check_typed
+from asktell.constraints import Constraint
 from asktell.errors import ConfigError, ParamError, StateError
 from asktell.space import Categorical, Space
 from asktell.state import (
@@ -100,6 +101,9 @@ class Loop:
     name: ClassVar[str] = ""
     # How many objectives the loop can optimize (None: any number); ``init`` refuses more.
     max_objectives: ClassVar[int | None] = 1
+    # Whether the loop serves outcome constraints (``init(..., constraints=[...])``); one that does
+    # not refuses them at ``init``, since its asks would ignore them.
+    supports_constraints: ClassVar[bool] = False
     # Options renamed since a state could store them: old name -> new name. Stored states with
     # the old names still load (``from_config`` maps them); new code uses the new names.
     renamed_options: ClassVar[dict[str, str]] = {}
@@ -144,15 +148,24 @@ class Loop:
         """Raise ConfigError for invalid options. Subclasses extend this."""
 
     # --- the protocol -----------------------------------------------------------------------
-    def init(self, space: Space | Mapping[str, Any], *, seed: int = 0, n_objectives: int = 1) -> State:
+    def init(
+        self,
+        space: Space | Mapping[str, Any],
+        *,
+        seed: int = 0,
+        n_objectives: int = 1,
+        constraints: Sequence[str | Constraint | Mapping[str, Any]] | None = None,
+    ) -> State:
         """A fresh state for ``space`` whose randomness derives from ``seed`` (a non-negative int).
 
         ``n_objectives`` is the problem's number of objectives (values are then lists of that many
-        floats); a loop that cannot optimize that many refuses it here with a ConfigError.
+        floats); ``constraints`` its outcome constraints (``["mem <= 4", "recall >= 0.9"]``, see
+        :mod:`asktell.constraints`): every completed tell then gives each outcome's value. A loop
+        that cannot serve the problem refuses it here with a ConfigError.
         """
         space = space if isinstance(space, Space) else Space.from_dict(space)
         check_seed(seed)
-        problem = Problem(n_objectives=n_objectives)
+        problem = Problem(n_objectives=n_objectives, constraints=constraints or ())  # type: ignore[arg-type]
         self._check_problem(problem)
         self._check_space(space)
         return State(
@@ -197,14 +210,19 @@ class Loop:
         *,
         status: str = COMPLETED,
         metadata: Mapping[str, Any] | None = None,
+        constraints: Mapping[str, float] | None = None,
     ) -> State:
-        """Report a pending trial's value (or ``status="failed"`` with ``value=None``).
+        """Report a pending trial's value (or ``status="failed"`` with ``value=None``), and in a
+        constrained problem the value of each declared outcome (``constraints={"mem": 3.2}``).
 
         Raises TrialError for an unknown id, a finished trial, a non-finite value or a value of the
-        wrong shape; the state passed in is never changed.
+        wrong shape, a missing, unknown or non-finite constraint value; the state passed in is never
+        changed.
         """
         self._check_state(state)
-        new_state = finish_trial(state, trial_id, value, status=status, metadata=metadata)
+        new_state = finish_trial(
+            state, trial_id, value, status=status, metadata=metadata, constraints=constraints
+        )
         return self._after_tell(new_state, new_state.trials[int(trial_id)])
 
     def add(
@@ -215,6 +233,7 @@ class Loop:
         *,
         status: str = COMPLETED,
         metadata: Mapping[str, Any] | None = None,
+        constraints: Mapping[str, float] | None = None,
     ) -> State:
         """Record an evaluation the loop did not ask for (Optuna's ``study.add_trial``).
 
@@ -228,7 +247,9 @@ class Loop:
         status, exactly as :meth:`tell`; the state passed in is never changed.
         """
         self._check_state(state)
-        new_state = append_trial(state, params, value, status=status, metadata=metadata)
+        new_state = append_trial(
+            state, params, value, status=status, metadata=metadata, constraints=constraints
+        )
         return self._after_tell(new_state, new_state.trials[-1])
 
     def check_state(self, state: State) -> None:
@@ -259,6 +280,12 @@ class Loop:
             raise ConfigError(
                 f"{type(self).__name__} optimizes {'one objective' if limit == 1 else f'up to {limit}'}"
                 f", not {problem.n_objectives}; use RandomSearch or Sobol for several objectives."
+            )
+        if problem.constraints and not self.supports_constraints:
+            listed = ", ".join(map(str, problem.constraints))
+            raise ConfigError(
+                f"{type(self).__name__} cannot use outcome constraints ({listed}): its asks would "
+                "ignore them; use BayesOpt, Sobol or RandomSearch."
             )
 
     def _check_space(self, space: Space) -> None:

@@ -37,6 +37,7 @@ class RandomSearch(Loop):
 
     name = "random"
     max_objectives = None
+    supports_constraints = True  # it samples as before; best() is the best feasible trial
     memo_schema = RandomMemo
 
     def _propose(self, state: State, n: int) -> Proposal:
@@ -79,6 +80,7 @@ class Sobol(Loop):
 
     name = "sobol"
     max_objectives = None
+    supports_constraints = True  # it samples as before; best() is the best feasible trial
     memo_schema = SobolMemo
 
     def _check_space(self, space: Space) -> None:

@@ -105,4 +105,5 @@ def test_the_tell_table_of_the_registry_matches_the_loops():
         has_hook = cls._after_tell is not Loop._after_tell
         assert builtin.data_tell is not has_hook, name
         assert builtin.max_objectives == cls.max_objectives, name
+        assert builtin.constraints == cls.supports_constraints, name
         assert registry.loop_kind(name) == ("federated" if "federated" in builtin.module else "loop")

@@ -556,7 +556,14 @@ class Federated(Loop):
             )
 
     # ---------------------------------------------------------------- the loop protocol
-    def init(self, space: Space | dict, *, seed: int = 0, n_objectives: int = 1) -> State:  # type: ignore[override]
+    def init(  # type: ignore[override]
+        self,
+        space: Space | dict,
+        *,
+        seed: int = 0,
+        n_objectives: int = 1,
+        constraints: Sequence[Any] | None = None,
+    ) -> State:
         """A standalone client: a federation of one whose exchanges happen inside ``ask``.
 
         It is client 0 of ``server_init(space, 1, seed)`` (so its state's seed is that client's
@@ -564,7 +571,7 @@ class Federated(Loop):
         """
         space = space if isinstance(space, Space) else Space.from_dict(space)
         check_seed(seed)
-        self._check_problem(Problem(n_objectives=n_objectives))
+        self._check_problem(Problem(n_objectives=n_objectives, constraints=tuple(constraints or ())))
         server = self.server_init(space, 1, seed)
         state = self.client_init(space, self.start_message(server), 0, n_clients=1, seed=seed)
         return replace(state, memo={**state.memo, "standalone": True, "server": server.to_dict()})
