@@ -116,6 +116,11 @@ What it checks, each a ``test_*`` method:
     - Several objectives: a loop with ``max_objectives = 1`` refuses two at ``init``; one with
       ``max_objectives`` None or > 1 runs with lists of values, refuses a scalar, lists of the
       wrong length or with NaN, and round-trips and resumes.
+    - Outcome constraints: a loop without ``supports_constraints = True`` refuses them at
+      ``init``; one with it records each trial's outcomes and feasibility, ``best()`` is the best
+      feasible trial, a constrained run round-trips and resumes mid-run, pending points are not
+      asked again, and tells and adds with missing, unknown or non-finite outcome values are
+      refused with the state unchanged.
     - A property check (hypothesis): random spaces and values, every point inside, every state
       round-trips exactly, and ``best()`` is the minimum told.
 

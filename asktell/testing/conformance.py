@@ -34,6 +34,7 @@ from asktell.state import COMPLETED, FAILED, PENDING, State
 from asktell.testing import strategies
 from asktell.testing.helpers import (
     BAD_TELLS,
+    CONSTRAINTS,
     MIXED_SPACE,
     BadTell,
     another_loop,
@@ -41,6 +42,7 @@ from asktell.testing.helpers import (
     assert_same_run,
     assert_timings_are_durations,
     init,
+    outcomes,
     refuses,
     run,
     with_other_config,
@@ -387,6 +389,66 @@ class LoopConformance:
         assert state.to_json() == before
         told = loop.tell(state, trial.id, np.array([1.0, 2.0]))
         assert told.trial(trial.id).value == (1.0, 2.0)
+
+    # --- outcome constraints ------------------------------------------------------------------
+    def test_outcome_constraints(self, loop: Any, space: Space, n_warmup: int) -> None:
+        """A loop without ``supports_constraints`` refuses constraints at ``init``. One with it
+        records each completed trial's outcomes and feasibility, serves the best feasible trial,
+        round trips and resumes mid-run, does not ask pending points again, and refuses a tell or
+        an add whose outcome values are missing, unknown or not finite numbers, changing
+        nothing."""
+        accepted = init(loop, space).space
+        if not getattr(loop, "supports_constraints", False):
+            with pytest.raises(ConfigError):
+                loop.init(accepted, constraints=list(CONSTRAINTS))
+            return
+        state = run(loop, init(loop, accepted, seed=15, constraints=CONSTRAINTS), n_warmup)
+        assert [str(c) for c in state.constraints] == list(CONSTRAINTS)
+        for trial in state.completed:
+            assert trial.constraints == outcomes(state, trial.params)
+            assert trial.feasible == state.problem.feasible(trial.constraints)
+        feasible = [t for t in state.completed if t.feasible]
+        best = state.best()
+        assert best == (min(feasible, key=lambda t: (t.value, t.id)) if feasible else None)
+        assert State.from_json(state.to_json()) == state
+        resumed_loop, resumed = load(state.to_json())
+        assert_same_run(
+            run(loop, state, 2, batch=2),
+            run(resumed_loop, resumed, 2, batch=2),
+            "the constrained run resumed from JSON differs from the straight one",
+        )
+        state, pending = loop.ask(state, n=2)
+        state, fresh = loop.ask(state, n=2)
+        assert all(t.params not in [p.params for p in pending] for t in fresh), (
+            "a pending point was asked again"
+        )
+        trial = fresh[0]
+        good = outcomes(state, trial.params)
+        assert good is not None
+        name = state.constraints[0].name
+        before = state.to_json()
+        for bad in (
+            None,
+            {},
+            {name: 1.0},
+            {**good, "other": 1.0},
+            {**good, name: math.nan},
+            {**good, name: math.inf},
+            {**good, name: "1"},
+            {**good, name: True},
+            [1.0],
+        ):
+            with pytest.raises(TrialError):
+                loop.tell(state, trial.id, 0.5, constraints=bad)
+            if hasattr(loop, "add"):
+                with pytest.raises(TrialError):
+                    loop.add(state, trial.params, 0.5, constraints=bad)
+        assert state.to_json() == before
+        told = loop.tell(state, trial.id, None, status=FAILED)  # a failed trial needs no outcomes
+        assert told.trial(trial.id).constraints is None
+        told = loop.tell(told, fresh[1].id, 0.5, constraints=outcomes(told, fresh[1].params))
+        told, trials = loop.ask(told)
+        assert_in_space(told.space, trials[0])
 
     # --- random spaces and values -----------------------------------------------------------
     def test_property_random_spaces_and_values(

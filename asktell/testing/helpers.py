@@ -8,7 +8,7 @@ fails); :class:`asktell.testing.LoopConformance` uses them all.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -46,12 +46,28 @@ def _value(state: State, params: Mapping[str, Any]) -> float | list[float]:
     return [objective(params, j) for j in range(state.n_objectives)]
 
 
+# the constraints of the constrained checks: about half of the points keep both
+CONSTRAINTS = ("g1 <= 0.5", "g2 >= -1")
+
+
+def outcomes(state: State, params: Mapping[str, Any]) -> dict[str, float] | None:
+    """The outcome values of a point for the state's constraints (None when it has none): the
+    outcome ``i``-th declared is :func:`objective` with index ``i + 1``."""
+    if not state.constraints:
+        return None
+    return {c.name: objective(params, i + 1) for i, c in enumerate(state.constraints)}
+
+
 def run(loop: Any, state: State, steps: int, batch: int = 1) -> State:
-    """``steps`` rounds of ask ``batch`` points, tell each its :func:`objective` value."""
+    """``steps`` rounds of ask ``batch`` points, tell each its :func:`objective` value (and, in a
+    constrained problem, its :func:`outcomes`)."""
     for _ in range(steps):
         state, trials = loop.ask(state, n=batch)
         for t in trials:
-            state = loop.tell(state, t.id, _value(state, t.params))
+            if state.constraints:
+                state = loop.tell(state, t.id, _value(state, t.params), constraints=outcomes(state, t.params))
+            else:
+                state = loop.tell(state, t.id, _value(state, t.params))
     return state
 
 
@@ -61,12 +77,18 @@ def without_categoricals(space: Space) -> Space:
     return Space(numeric or {"x": Real(0.0, 1.0)})
 
 
-def init(loop: Any, space: Space, seed: int = 0, n_objectives: int = 1) -> State:
+def init(
+    loop: Any, space: Space, seed: int = 0, n_objectives: int = 1, constraints: Sequence[str] = ()
+) -> State:
     """``loop.init`` on ``space``, or on its numeric part when the loop refuses the categoricals
     (a ParamError at ``init``, as gradient loops do). A loop that refuses the numeric part too
-    fails the check: it needs a ``space`` (and ``space_strategy``) fixture of the spaces it takes."""
+    fails the check: it needs a ``space`` (and ``space_strategy``) fixture of the spaces it takes.
+    ``constraints`` are passed on only when given (a user's loop need not take the argument)."""
+    problem: dict[str, Any] = {"n_objectives": n_objectives}
+    if constraints:
+        problem["constraints"] = list(constraints)
     try:
-        return loop.init(space, seed=seed, n_objectives=n_objectives)
+        return loop.init(space, seed=seed, **problem)
     except ParamError as refused:
         numeric = without_categoricals(space)
         if numeric == space:
@@ -75,7 +97,7 @@ def init(loop: Any, space: Space, seed: int = 0, n_objectives: int = 1) -> State
                 "spaces it takes with the `space` and `space_strategy` fixtures."
             )
         try:
-            return loop.init(numeric, seed=seed, n_objectives=n_objectives)
+            return loop.init(numeric, seed=seed, **problem)
         except ParamError as exc:
             pytest.fail(
                 f"{loop!r} refused {space} and its numeric part {numeric} ({exc}); give the suite "
