@@ -33,6 +33,40 @@ stored with each trial as system attributes ``asktell:memo:<i>`` and read back f
 trial on the next ask; so is each trial's asked point (``asktell:params:<i>``). Parameters outside
 the relative space (conditional ones) are sampled by an independent sampler (``RandomSampler``
 with the same seed by default).
+
+Constraints. The sampler reads Optuna's constraint values as Optuna's own constrained samplers do:
+the values an objective sets with ``trial.set_constraint("mem", gb - 4)`` (Optuna 5) and those a
+``constraints_func`` returns (a sequence of floats, stored after each completed or pruned trial
+as Optuna's samplers store it). Optuna's convention is the feasible side ``c <= 0``; each key becomes
+an asktell outcome constraint ``name <= 0`` of the rebuilt state, told with the trial's raw value::
+
+    def objective(trial):
+        x = trial.suggest_float("x", 0.0, 1.0)
+        trial.set_constraint("mem", memory_gb(x) - 4.0)   # feasible when memory_gb(x) <= 4
+        return loss(x)
+
+    study = optuna.create_study(sampler=AskTellSampler(Sobol()))
+
+- *Which constraints*: the keys reported by the completed trials of the rebuilt state, so the
+  number of constraints needs no declaring: it is known from the first completed trial that
+  reports one, and the problem is rebuilt with every ask (before any, the state is unconstrained).
+  A key that is a valid outcome name keeps it (``mem``); ``constraints_func``'s positions ``0``,
+  ``1``, ... become ``c0``, ``c1``, ...; other characters become ``_``. They are declared in
+  natural order of the keys (``c2`` before ``c10``).
+- *A completed trial without some key* (another branch of the objective set other constraints,
+  or constraints were added mid-study) is left out of the state with a warning: Optuna counts a
+  missing value as kept, but the loop's models need every outcome of a point and the sampler does
+  not invent one.
+- *Non-finite values*: a trial with an infinite constraint value (or objective) is told as a
+  failed trial, as asktell's models take finite values only (Optuna's GPSampler clips them
+  instead); a NaN is refused by Optuna itself.
+- *Feasibility*: a trial is feasible when every value is ``<= 0``, the boundary included, exactly as
+  Optuna decides it; the loop's notion of best (:meth:`AskTellSampler.state`'s ``best()``, the
+  incumbent its acquisition improves on) counts feasible trials only.
+
+The loop must serve constraints (``loop.supports_constraints``: Sobol, RandomSearch, and BayesOpt
+where it does); one that does not is refused with a ConfigError at the first constrained ask (and
+at construction when ``constraints_func`` is given).
 """
 
 from __future__ import annotations
@@ -40,7 +74,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Sequence
+import re
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -51,11 +87,13 @@ from optuna.distributions import (
     IntDistribution,
 )
 from optuna.samplers import BaseSampler, RandomSampler
+from optuna.samplers._base import _process_constraints_after_trial
 from optuna.search_space import IntersectionSearchSpace
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from asktell.errors import AskTellError, ConfigError, ParamError
+from asktell.constraints import MAX_NAME_LENGTH, Constraint
+from asktell.errors import AskTellError, ConfigError, ParamError, StateError
 from asktell.space import Categorical, Integer, Param, Real, Space
 from asktell.state import COMPLETED, FAILED, PENDING, State, Trial, check_value
 
@@ -133,15 +171,68 @@ def _read_chunks(trial: FrozenTrial, key: str) -> Any:
     return json.loads("".join(parts)) if parts else None
 
 
+def _constraints_of(frozen: FrozenTrial) -> dict[str, float]:
+    """The trial's constraint values by Optuna key, as Optuna reads them: ``set_constraint``'s keys
+    and ``constraints_func``'s positions ``"0"``, ``"1"``, ... (Optuna 4 stores only the latter)."""
+    values = getattr(frozen, "constraints", None)
+    if isinstance(values, Mapping):
+        return {str(key): value for key, value in values.items()}
+    stored = frozen.system_attrs.get("constraints")
+    return {} if stored is None else {str(i): value for i, value in enumerate(stored)}
+
+
+def _key_order(key: str) -> tuple[int, int, str]:
+    # natural order: constraints_func's positions by number (2 before 10), then named keys
+    return (0, int(key), key) if key.isascii() and key.isdecimal() else (1, 0, key)
+
+
+def _outcome_name(key: str) -> str:
+    """The asktell outcome name of an Optuna constraint key: the key itself when it is a valid name,
+    ``c<i>`` for a position ``i``, else the key with other characters as ``_``."""
+    candidate = f"c{key}" if key.isascii() and key.isdecimal() else key
+    try:
+        return Constraint(candidate, "<=", 0.0).name
+    except ConfigError:
+        pass
+    cleaned = re.sub(r"[^A-Za-z0-9_.\-]", "_", key)
+    if not re.match(r"[A-Za-z_]", cleaned):
+        cleaned = f"c{cleaned}"
+    return cleaned[:MAX_NAME_LENGTH]
+
+
+def _outcome_names(keys: Iterable[str]) -> dict[str, str]:
+    """Optuna constraint keys to asktell outcome names, in natural order of the keys.
+
+    Raises:
+        ConfigError: two keys that map to the same name.
+    """
+    names: dict[str, str] = {}
+    for key in sorted(set(keys), key=_key_order):
+        name = _outcome_name(key)
+        clash = [k for k, n in names.items() if n == name]
+        if clash:
+            raise ConfigError(
+                f"the constraint keys {clash[0]!r} and {key!r} both map to the outcome name {name!r}; "
+                "rename one (a key that is a word of letters, digits, '_', '.' and '-' is kept as it is)."
+            )
+        names[key] = name
+    return names
+
+
 class AskTellSampler(BaseSampler):
     """An Optuna sampler that asks an asktell loop for each trial's parameters.
 
     Args:
         loop: any asktell loop (``None``: ``BayesOpt()``, the recommended loop) that can optimize
-            as many objectives as the study has directions.
+            as many objectives as the study has directions (and serve its constraints, if any).
         seed: the asktell seed; all of the loop's randomness derives from it and the trial number.
         independent_sampler: samples parameters outside the relative search space
             (default: ``RandomSampler(seed=seed)``).
+        constraints_func: Optuna's constraints function: takes a :class:`~optuna.trial.FrozenTrial`
+            and returns a sequence of floats, each feasible when ``<= 0``; called after each
+            completed or pruned trial and stored as Optuna's samplers store it (NaN is refused).
+            Optuna 5 deprecates it for ``trial.set_constraint``, which needs no argument here:
+            the sampler reads both (see the module's docstring).
     """
 
     def __init__(
@@ -150,6 +241,7 @@ class AskTellSampler(BaseSampler):
         seed: int = 0,
         *,
         independent_sampler: BaseSampler | None = None,
+        constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None,
     ) -> None:
         if loop is None:
             from asktell.loops import default_loop
@@ -157,9 +249,21 @@ class AskTellSampler(BaseSampler):
             loop = default_loop()
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ConfigError(f"seed must be a non-negative integer, got {seed!r}.")
+        if constraints_func is not None:
+            if not callable(constraints_func):
+                raise ConfigError(
+                    f"constraints_func must be a function of a FrozenTrial, got {constraints_func!r}."
+                )
+            if not getattr(loop, "supports_constraints", False):
+                raise ConfigError(
+                    f"constraints_func needs a loop that serves outcome constraints, but "
+                    f"{type(loop).__name__} does not (its asks would ignore them); use Sobol or "
+                    "RandomSearch, or a loop whose supports_constraints is True."
+                )
         self._loop = loop
         self._seed = seed
         self._independent_sampler = independent_sampler or RandomSampler(seed=seed)
+        self._constraints_func = constraints_func
         self._intersection = IntersectionSearchSpace()
 
     @property
@@ -187,6 +291,11 @@ class AskTellSampler(BaseSampler):
             if not distribution.single()
         }
 
+    def _space_key(self, space: Space) -> str:
+        # the memo and the asked point are reused only by asks of the same loop over the same space
+        identity = json.dumps([self._loop.name, self._loop.config(), space.to_dict()])
+        return hashlib.sha256(identity.encode()).hexdigest()[:16]
+
     # --- relative sampling ----------------------------------------------------------------------
     def sample_relative(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
@@ -197,54 +306,94 @@ class AskTellSampler(BaseSampler):
         if not mapped:
             return fixed
         space = Space({name: m.param for name, m in mapped.items()})
-        # the memo and the asked point are reused only by asks of the same loop over the same space
-        identity = json.dumps([self._loop.name, self._loop.config(), space.to_dict()])
-        space_key = hashlib.sha256(identity.encode()).hexdigest()[:16]
-        state = self._rebuild_state(study, trial, space, space_key, mapped)
+        space_key = self._space_key(space)
+        state, memo_key = self._rebuild_state(study, trial, space, space_key, mapped)
         state, (asked,) = self._loop.ask(state)
-        _write_chunks(study, trial, _MEMO_KEY, {"space": space_key, "memo": state.memo})
+        _write_chunks(study, trial, _MEMO_KEY, {"space": memo_key, "memo": state.memo})
         _write_chunks(study, trial, _PARAMS_KEY, {"space": space_key, "params": asked.params})
         return {**fixed, **{name: m.to_optuna(asked.params[name]) for name, m in mapped.items()}}
+
+    def state(self, study: Study) -> State:
+        """The asktell state this sampler rebuilds from ``study`` for its next ask.
+
+        Over the relative search space of the finished trials (the asktell parameters of an
+        Optuna step or categorical distribution are grid and choice indices), with the study's
+        constraints: ``state(study).best()`` is the sampler's best *feasible* trial (its
+        ``metadata["optuna_trial"]`` is the Optuna trial number), and the state plots with
+        :mod:`asktell.plot` and saves with ``to_json()``. Values are minimized: a ``maximize``
+        direction's values are negated.
+
+        Raises:
+            StateError: no finished trial defines a relative search space yet.
+        """
+        search_space = self.infer_relative_search_space(study, None)  # type: ignore[arg-type]
+        if not search_space:
+            raise StateError("no relative search space yet: no finished trial of this study has parameters.")
+        mapped = {n: _Mapped(d) for n, d in search_space.items()}
+        space = Space({name: m.param for name, m in mapped.items()})
+        state, _ = self._rebuild_state(study, None, space, self._space_key(space), mapped)
+        return state
 
     def _rebuild_state(
         self,
         study: Study,
-        current: FrozenTrial,
+        current: FrozenTrial | None,
         space: Space,
         space_key: str,
         mapped: dict[str, _Mapped],
-    ) -> State:
+    ) -> tuple[State, str]:
+        """The asktell state of the study's trials (all but ``current``, the trial being sampled),
+        and the key its memo is stored under (the space's, and the constraints')."""
         signs = [-1.0 if d == StudyDirection.MAXIMIZE else 1.0 for d in study.directions]
-        state = self._loop.init(space, seed=self._seed, n_objectives=len(study.directions))
-        memo, memo_from = state.memo, -1
-        trials: list[Trial] = []
-        for frozen in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number):
-            if frozen.number == current.number:
-                continue
+        everything = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
+        number = len(everything) if current is None else current.number
+        others = [frozen for frozen in everything if frozen.number != number]
+        rows = [(frozen, self._params_of(frozen, space_key, mapped)) for frozen in others]
+        fitting = [(frozen, params) for frozen, params in rows if params is not None]
+        # the problem: every constraint key a completed trial of this state reports
+        names = _outcome_names(
+            key
+            for frozen, _ in fitting
+            if frozen.state == TrialState.COMPLETE
+            for key in _constraints_of(frozen)
+        )
+        memo_key = space_key
+        if names:  # a memo of another problem (other constraints, other models) is not reused
+            identity = json.dumps([space_key, list(names.values())])
+            memo_key = hashlib.sha256(identity.encode()).hexdigest()[:16]
+        state = self._loop.init(
+            space,
+            seed=self._seed,
+            n_objectives=len(study.directions),
+            constraints=[Constraint(name, "<=", 0.0) for name in names.values()],
+        )
+        memo = state.memo
+        for frozen in others:  # the latest stored memo of this loop, space and problem
             stored = _read_chunks(frozen, _MEMO_KEY)
-            if stored and stored["space"] == space_key and frozen.number > memo_from:
-                memo, memo_from = stored["memo"], frozen.number
-            params = self._params_of(frozen, space_key, mapped)
-            if params is None:
-                continue
-            status, value = self._outcome(frozen, signs)
+            if stored and stored["space"] == memo_key:
+                memo = stored["memo"]
+        trials: list[Trial] = []
+        for frozen, params in fitting:
+            status, value, outcomes, note = self._outcome(frozen, signs, names)
             if status is None:
                 continue
             trials.append(
                 Trial(
                     id=len(trials),
-                    params=params,
+                    params=params,  # type: ignore[arg-type]
                     status=status,
                     value=value,
-                    metadata={"optuna_trial": frozen.number},
+                    metadata={"optuna_trial": frozen.number, **note},
+                    constraints=outcomes,
+                    feasible=state.problem.feasible(outcomes) if status == COMPLETED else None,
                 )
             )
         if "sobol_issued" in memo:
             # Workers sampling at the same time read the same memo; the trial number (unique per
             # trial) keeps their Sobol points apart. Sequentially it equals the stored count or
             # skips a few points of the sequence, which keeps it a low-discrepancy design.
-            memo = {**memo, "sobol_issued": max(int(memo["sobol_issued"]), current.number)}
-        return replace(state, counter=current.number, trials=tuple(trials), memo=memo)
+            memo = {**memo, "sobol_issued": max(int(memo["sobol_issued"]), number)}
+        return replace(state, counter=number, trials=tuple(trials), memo=memo), memo_key
 
     @staticmethod
     def _params_of(frozen: FrozenTrial, space_key: str, mapped: dict[str, _Mapped]) -> dict[str, Any] | None:
@@ -260,17 +409,39 @@ class AskTellSampler(BaseSampler):
         except (AskTellError, ValueError):  # off the grid, or not a number
             return None
 
-    def _outcome(self, frozen: FrozenTrial, signs: Sequence[float]) -> tuple[str | None, Any]:
+    @staticmethod
+    def _outcome(
+        frozen: FrozenTrial, signs: Sequence[float], names: Mapping[str, str]
+    ) -> tuple[str | None, Any, dict[str, float] | None, dict[str, str]]:
+        """How the trial is told: (status or None to leave it out, value, outcomes, metadata)."""
         if frozen.state == TrialState.RUNNING:
-            return PENDING, None
+            return PENDING, None, None, {}
         if frozen.state in (TrialState.FAIL, TrialState.PRUNED):
-            return FAILED, None
+            return FAILED, None, None, {}
         if frozen.state != TrialState.COMPLETE or frozen.values is None:
-            return None, None  # WAITING trials have not started
+            return None, None, None, {}  # WAITING trials have not started
         values = [s * v for s, v in zip(signs, frozen.values, strict=True)]
         if not all(math.isfinite(v) for v in values):
-            return FAILED, None
-        return COMPLETED, check_value(values[0] if len(values) == 1 else values, len(values))
+            return FAILED, None, None, {"error": "the objective value is not finite"}
+        value = check_value(values[0] if len(values) == 1 else values, len(values))
+        if not names:
+            return COMPLETED, value, None, {}
+        reported = _constraints_of(frozen)
+        missing = [key for key in names if key not in reported]
+        if missing:
+            warnings.warn(
+                f"trial {frozen.number} is complete but has no value for the constraints {missing} "
+                "that other trials report; AskTellSampler leaves it out (the loop's models need every "
+                "outcome of a point): set every constraint in every completed trial.",
+                UserWarning,
+                stacklevel=2,
+            )
+            return None, None, None, {}
+        outcomes = {name: float(reported[key]) for key, name in names.items()}
+        infinite = sorted(name for name, v in outcomes.items() if not math.isfinite(v))
+        if infinite:
+            return FAILED, None, None, {"error": f"the constraint values of {infinite} are not finite"}
+        return COMPLETED, value, outcomes, {}
 
     # --- independent sampling -------------------------------------------------------------------
     def sample_independent(
@@ -293,6 +464,10 @@ class AskTellSampler(BaseSampler):
         state: TrialState,
         values: Sequence[float] | None,
     ) -> None:
+        if self._constraints_func is not None:
+            # Optuna's own step, as its constrained samplers take it: the values are stored under
+            # the trial's "constraints" system attribute (NaN raises ValueError, nothing stored)
+            _process_constraints_after_trial(self._constraints_func, study, trial, state)
         self._independent_sampler.after_trial(study, trial, state, values)
 
 
