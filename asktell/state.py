@@ -190,6 +190,12 @@ class Trial:
     constraints: dict[str, float] | None = None
     feasible: bool | None = None
 
+    def __post_init__(self) -> None:
+        # a completed trial without outcome values keeps every (no) constraint: one built by hand
+        # (a client reading a served trial, an integration) is feasible unless told otherwise
+        if self.feasible is None and self.status == COMPLETED and self.constraints is None:
+            object.__setattr__(self, "feasible", True)
+
     @property
     def done(self) -> bool:
         return self.status != PENDING
