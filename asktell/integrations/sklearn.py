@@ -10,6 +10,26 @@ scoring and ``predict``/``score``/... delegated to the refitted estimator. This 
 parallel batch), and tells the loop ``-mean_test_score``, since asktell minimizes and scikit-learn
 scores are higher-is-better.
 
+Constraints. ``constraints=["fit_time <= 0.5", "recall >= 0.9"]`` makes it a constrained search
+(tuning an accurate model that trains within a time budget): each constraint bounds one column of
+``cv_results_`` (the candidate's mean over the folds), named as
+
+- ``fit_time``, ``score_time``: the mean fit and score times in seconds (``mean_fit_time``, ...);
+- a metric of ``scoring`` (``recall`` with ``scoring={"acc": ..., "recall": "recall_macro"}``):
+  its ``mean_test_recall``; with one metric, ``score``; ``train_<metric>`` with
+  ``return_train_score=True``;
+- or a column's own name (``std_test_score``, ``mean_test_recall``).
+
+Metrics keep scikit-learn's sign (a ``neg_*`` scorer's values are negative). The loop is told each
+candidate's outcomes with its value, so a loop that models constraints (BayesOpt, where it serves
+them) steers towards the feasible region; Sobol and RandomSearch sample as before.
+``best_index_``, ``best_params_``, ``best_score_`` and the refitted ``best_estimator_`` are those
+of the best *feasible* candidate, and ``cv_results_["feasible"]`` says which candidates kept every
+bound. When none did, the search does not fail after all its fits: it warns with an
+:class:`InfeasibleSearchWarning` and picks the candidate closest to feasible (the least total
+violation, each relative to its bound's magnitude); turn the warning into an error with
+``warnings.simplefilter("error", InfeasibleSearchWarning)`` to refuse such a result.
+
 Example:
     >>> from sklearn.datasets import load_iris
     >>> from sklearn.svm import SVC
@@ -28,7 +48,7 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -37,9 +57,15 @@ from sklearn.model_selection._search import BaseSearchCV
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
+from asktell.constraints import Constraint, parse_constraints
 from asktell.errors import ConfigError
 from asktell.space import Categorical, Integer, Real, Space
 from asktell.state import FAILED, State
+
+
+class InfeasibleSearchWarning(UserWarning):
+    """No candidate of an :class:`AskTellSearchCV` kept every constraint; ``best_params_`` is the
+    candidate closest to them."""
 
 
 def _seed_from(random_state: Any) -> int:
@@ -72,6 +98,47 @@ def _scored_metric(refit: Any, results: Mapping[str, Any]) -> str:
     return next(key for key in results if key.startswith("mean_test_"))
 
 
+def _outcome_column(name: str, columns: Collection[str]) -> str:
+    """The ``cv_results_`` column a constraint's outcome ``name`` bounds (see the module docs)."""
+    for key in (name, f"mean_test_{name}", f"mean_{name}"):
+        if key in columns and key.startswith(("mean_", "std_")):
+            return key
+    short = sorted(
+        {k[len("mean_test_") :] for k in columns if k.startswith("mean_test_")}
+        | {k[len("mean_") :] for k in columns if k.startswith("mean_") and not k.startswith("mean_test_")}
+    )
+    raise ConfigError(
+        f"the constraint outcome {name!r} is no column of this search's results; constrain one of "
+        f"{short} (fit_time, score_time, a metric of scoring) or a mean_/std_ column of cv_results_."
+    )
+
+
+def _expected_columns(scoring: Any, return_train_score: bool) -> list[str] | None:
+    """The mean/std columns ``cv_results_`` will have, where ``scoring`` says (None for a callable,
+    whose metrics are known only once it has scored)."""
+    if callable(scoring):
+        return None
+    # several metrics by name, or one (None or a scorer's name) called "score"
+    metrics = [str(m) for m in scoring] if isinstance(scoring, (Mapping, list, tuple, set)) else ["score"]
+    parts = ["fit_time", "score_time", *(f"test_{m}" for m in metrics)]
+    if return_train_score:
+        parts += [f"train_{m}" for m in metrics]
+    return [f"{stat}_{part}" for part in parts for stat in ("mean", "std")]
+
+
+def _violations(
+    constraints: Sequence[Constraint], columns: Sequence[str], results: Mapping[str, Any]
+) -> np.ndarray:
+    """Each candidate's total violation of the bounds, each relative to its bound's magnitude (1 for
+    a bound of 0); ``inf`` where an outcome is not finite. ``n`` floats."""
+    total = np.zeros(len(results["params"]))
+    for constraint, column in zip(constraints, columns, strict=True):
+        slack = np.array([constraint.slack(v) for v in np.asarray(results[column], dtype=float)])
+        scale = abs(constraint.bound) or 1.0
+        total += np.where(np.isfinite(slack), np.maximum(-slack, 0.0) / scale, np.inf)
+    return total
+
+
 class AskTellSearchCV(BaseSearchCV):
     """Cross-validated search over ``space`` whose candidates come from an asktell loop.
 
@@ -90,15 +157,23 @@ class AskTellSearchCV(BaseSearchCV):
         random_state: seed of the loop. Stored as given; at ``fit`` an int is used as it is,
             ``None`` means seed 0 (asktell runs are reproducible by default, unlike scikit-learn's
             randomized search: pass another int for another run), and a ``RandomState`` draws one.
+        constraints: outcome constraints on columns of ``cv_results_`` (``["fit_time <= 0.5",
+            "recall >= 0.9"]``, see the module's docstring); the loop must serve constraints
+            (``loop.supports_constraints``). ``best_*`` are then the best feasible candidate's.
+            Checked at ``fit``: an unreadable constraint or an outcome that is no column is a
+            ConfigError before any fit (for a callable ``scoring``, after the first batch).
 
     The loop is told ``-mean_test_<metric>`` for the refit metric (``score`` for one metric; with
     several metrics and ``refit=False`` or a callable, the first metric of ``scoring``). A candidate
-    whose mean test score is not finite (a fit that failed with ``error_score=np.nan``) is told as
-    a failed trial, so it never becomes training data. scikit-learn refuses a batch in which *every*
+    whose mean test score (or a constrained outcome) is not finite (a fit that failed with
+    ``error_score=np.nan``) is told as a failed trial, so it never becomes training data; it is
+    not feasible. scikit-learn refuses a batch in which *every*
     fit failed; such a batch (with ``n_points=1``, one bad candidate) is told as failed trials with
     a ``FitFailedWarning`` and is left out of ``cv_results_``, and the search goes on (it raises
     scikit-learn's error only when no candidate could be fitted at all).
-    ``cv_results_["trial_id"]`` maps each row to its trial in ``state_``.
+    ``cv_results_["trial_id"]`` maps each row to its trial in ``state_``; with constraints,
+    ``cv_results_["feasible"]`` says whether the row kept every bound. With a callable ``refit``
+    the callable chooses, and may read that column.
 
     Attributes (after ``fit``, besides those of ``BaseSearchCV``):
         state_: the final asktell :class:`~asktell.State` (``state_.to_json()`` saves the run).
@@ -117,6 +192,7 @@ class AskTellSearchCV(BaseSearchCV):
         "n_iter": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_points": [Interval(numbers.Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
+        "constraints": [list, tuple, None],
     }
 
     def __init__(
@@ -136,8 +212,10 @@ class AskTellSearchCV(BaseSearchCV):
         random_state=None,
         error_score=np.nan,
         return_train_score=False,
+        constraints=None,
     ):
         self.space = space
+        self.constraints = constraints
         self.loop = loop
         self.n_iter = n_iter
         self.n_points = n_points
@@ -165,7 +243,12 @@ class AskTellSearchCV(BaseSearchCV):
         """Ask ``n_points`` candidates, cross-validate them, tell ``-score``; ``n_iter`` in all."""
         loop = self._make_loop()
         space = _as_space(self.space)
-        state: State = loop.init(space, seed=_seed_from(self.random_state))
+        constraints = parse_constraints(self.constraints)
+        expected = _expected_columns(self.scoring, self.return_train_score)
+        if expected is not None:  # a misspelt outcome is refused before the first fit
+            for constraint in constraints:
+                _outcome_column(constraint.name, expected)
+        state: State = loop.init(space, seed=_seed_from(self.random_state), constraints=constraints)
         n_batches = math.ceil(self.n_iter / self.n_points)
         search_ctx = None
         if callback_ctx is not None:  # scikit-learn's callback API: one subtask per batch
@@ -213,22 +296,63 @@ class AskTellSearchCV(BaseSearchCV):
             finally:
                 if batch_ctx is not None:
                     batch_ctx.call_on_fit_task_end(estimator=self)
-            scores = results[_scored_metric(self.refit, results)][n_evaluated:]
+            columns = [_outcome_column(c.name, list(results)) for c in constraints]
+            scores = results[_scored_metric(self.refit, results)]
+            for row, trial in enumerate(trials, start=n_evaluated):
+                state = self._tell(loop, state, trial.id, scores[row], constraints, columns, results, row)
             n_evaluated += len(trials)
-            for trial, score in zip(trials, scores, strict=True):
-                if np.isfinite(score):
-                    state = loop.tell(state, trial.id, -float(score))
-                else:
-                    state = loop.tell(
-                        state,
-                        trial.id,
-                        None,
-                        status=FAILED,
-                        metadata={"error": f"mean test score is {score}"},
-                    )
+            if constraints:
+                # evaluate_candidates returns the very dict that becomes cv_results_ (and that
+                # _select_best_index reads): the column covers every row so far
+                results["feasible"] = np.array(
+                    [state.trial(int(i)).feasible is True for i in results["trial_id"]]
+                )
         self.loop_ = loop
         self.state_ = state
         if n_evaluated == 0 and all_failed is not None:
             raise all_failed
         if search_ctx is not None:
             search_ctx.call_on_fit_task_end(estimator=self)
+
+    @staticmethod
+    def _tell(
+        loop: Any,
+        state: State,
+        trial_id: int,
+        score: float,
+        constraints: Sequence[Constraint],
+        columns: Sequence[str],
+        results: Mapping[str, Any],
+        row: int,
+    ) -> State:
+        """Tell one candidate: ``-score`` and its outcomes, or failed where one is not finite."""
+        outcomes = {c.name: float(results[col][row]) for c, col in zip(constraints, columns, strict=True)}
+        bad = [name for name, v in {"score": float(score), **outcomes}.items() if not np.isfinite(v)]
+        if bad:
+            what = "mean test score" if bad == ["score"] else f"outcomes {bad}"
+            return loop.tell(state, trial_id, None, status=FAILED, metadata={"error": f"{what} not finite"})
+        return loop.tell(state, trial_id, -float(score), constraints=outcomes or None)
+
+    def _select_best_index(self, refit: Any, refit_metric: str, results: Mapping[str, Any]) -> int:  # type: ignore[override]
+        """The best *feasible* candidate (scikit-learn's own choice without constraints or with a
+        callable ``refit``); with none feasible, the least violating one and a warning."""
+        if callable(refit) or "feasible" not in results:
+            return int(BaseSearchCV._select_best_index(refit, refit_metric, results))
+        ranks = np.asarray(results[f"rank_test_{refit_metric}"])
+        feasible = np.asarray(results["feasible"], dtype=bool)
+        if feasible.any():
+            rows = np.flatnonzero(feasible)
+            return int(rows[np.argmin(ranks[rows])])  # ties: the first, as scikit-learn does
+        constraints = parse_constraints(self.constraints)
+        columns = [_outcome_column(c.name, list(results)) for c in constraints]
+        violation = _violations(constraints, columns, results)
+        closest = np.flatnonzero(violation == violation.min())
+        listed = ", ".join(map(str, constraints))
+        warnings.warn(
+            f"no candidate kept every constraint ({listed}); best_params_ is the one closest to them "
+            "(the least total violation relative to each bound): see cv_results_['feasible'], "
+            "search longer or loosen the bounds.",
+            InfeasibleSearchWarning,
+            stacklevel=3,
+        )
+        return int(closest[np.argmin(ranks[closest])])

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -18,8 +20,9 @@ from sklearn.svm import SVC
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from asktell import Categorical, Integer, Real, Space
+from asktell.errors import ConfigError
 from asktell.integrations.sklearn import AskTellSearchCV
-from asktell.loops import BayesOpt, RandomSearch, Sobol
+from asktell.loops import BayesOpt, RandomSearch, Sobol, ZoRD
 
 FAST_BO = BayesOpt(n_init=3, num_restarts=2, raw_samples=32, max_fit_iter=20, acq_maxiter=20)
 SVC_SPACE = Space({"C": Real(1e-2, 1e2, log=True), "gamma": Real(1e-3, 1e1, log=True)})
@@ -254,3 +257,206 @@ def test_space_may_be_given_as_json(iris):
     space = {"C": {"type": "real", "low": 0.01, "high": 100.0, "log": True}}
     search = AskTellSearchCV(SVC(), space, loop=Sobol(), n_iter=2, cv=2).fit(X, y)
     assert search.state_.space == Space({"C": Real(0.01, 100.0, log=True)})
+
+
+# --- outcome constraints -------------------------------------------------------------------------
+CONSTRAINED_CHECKED = [
+    # bounds every candidate keeps (times are >= 0): the checks run the constrained code path
+    AskTellSearchCV(
+        LogisticRegression(),
+        {"C": Real(0.1, 1.0, log=True)},
+        loop=Sobol(),
+        n_iter=2,
+        cv=2,
+        error_score="raise",
+        constraints=["fit_time >= 0", "score_time >= 0"],
+    ),
+]
+
+
+@parametrize_with_checks(CONSTRAINED_CHECKED, expected_failed_checks=_expected_failures)
+def test_sklearn_estimator_checks_with_constraints(estimator, check):
+    check(estimator)
+
+
+def coef_norm(estimator, X, y):
+    """A scorer that is a model's size, not its quality: the norm of a linear model's weights."""
+    return float(np.linalg.norm(estimator.coef_))
+
+
+@pytest.fixture(scope="module")
+def regression():
+    return make_regression(n_samples=80, n_features=10, n_informative=5, noise=10.0, random_state=0)
+
+
+def _ridge_search(**kwargs):
+    return AskTellSearchCV(
+        Ridge(),
+        {"alpha": Real(1e-2, 1e4, log=True)},
+        loop=Sobol(),
+        n_iter=8,
+        cv=3,
+        scoring={"r2": "r2", "norm": coef_norm},
+        refit="r2",
+        **kwargs,
+    )
+
+
+def test_the_best_is_the_best_feasible_candidate(regression):
+    X, y = regression
+    search = _ridge_search(constraints=["norm <= 100"]).fit(X, y)
+    results = search.cv_results_
+    feasible = results["feasible"]
+    np.testing.assert_array_equal(feasible, results["mean_test_norm"] <= 100.0)
+    assert 0 < feasible.sum() < len(feasible)
+    # small alphas fit best but have large weights: the constraint changes the answer
+    assert search.best_score_ < np.max(results["mean_test_r2"])
+    assert feasible[search.best_index_]
+    assert search.best_score_ == np.max(results["mean_test_r2"][feasible])
+    assert search.best_params_ == results["params"][search.best_index_]
+    assert search.best_estimator_.alpha == search.best_params_["alpha"]
+    # the loop was told the outcome of every candidate, and agrees on the best
+    state = search.state_
+    assert [str(c) for c in state.constraints] == ["norm <= 100"]
+    for row, trial_id in enumerate(results["trial_id"]):
+        trial = state.trial(int(trial_id))
+        assert trial.constraints == {"norm": results["mean_test_norm"][row]}
+        assert trial.feasible == feasible[row]
+    assert state.best().params == search.best_params_
+
+
+def test_no_feasible_candidate_warns_and_picks_the_closest(regression):
+    X, y = regression
+    from asktell.integrations.sklearn import InfeasibleSearchWarning
+
+    search = _ridge_search(constraints=["norm <= 1"])  # a weight norm no alpha in range reaches
+    with pytest.warns(InfeasibleSearchWarning, match="no candidate kept every constraint"):
+        search.fit(X, y)
+    results = search.cv_results_
+    assert not results["feasible"].any() and search.state_.best() is None
+    assert search.best_index_ == np.argmin(results["mean_test_norm"])  # the least violation
+    assert hasattr(search, "best_estimator_")  # still usable, after the warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InfeasibleSearchWarning)
+        with pytest.raises(InfeasibleSearchWarning):  # the user's choice to refuse the result
+            clone(search).fit(X, y)
+
+
+def test_timing_columns_are_outcomes_too(iris):
+    X, y = iris
+    search = AskTellSearchCV(
+        SVC(),
+        SVC_SPACE,
+        loop=RandomSearch(),
+        n_iter=4,
+        cv=2,
+        constraints=["fit_time <= 30", "score_time >= 0"],
+    ).fit(X, y)
+    results = search.cv_results_
+    for row, trial_id in enumerate(results["trial_id"]):
+        trial = search.state_.trial(int(trial_id))
+        assert trial.constraints == {
+            "fit_time": results["mean_fit_time"][row],
+            "score_time": results["mean_score_time"][row],
+        }
+        assert trial.feasible == results["feasible"][row] == (results["mean_fit_time"][row] <= 30)
+
+
+def test_outcome_names_resolve_to_cv_results_columns():
+    from asktell.integrations.sklearn import _outcome_column
+
+    columns = [
+        "mean_fit_time",
+        "std_fit_time",
+        "mean_score_time",
+        "mean_test_score",
+        "std_test_score",
+        "mean_test_recall",
+        "mean_train_recall",
+    ]
+    resolved = {n: _outcome_column(n, columns) for n in ("fit_time", "score", "recall", "train_recall")}
+    assert resolved == {
+        "fit_time": "mean_fit_time",
+        "score": "mean_test_score",
+        "recall": "mean_test_recall",
+        "train_recall": "mean_train_recall",
+    }
+    assert _outcome_column("std_test_score", columns) == "std_test_score"
+    with pytest.raises(ConfigError, match=r"'recal' is no column .*'fit_time', 'recall', 'score'"):
+        _outcome_column("recal", columns)
+
+
+class _MustNotFit(ClassifierMixin, BaseEstimator):
+    def __init__(self, C=1.0):
+        self.C = C
+
+    def fit(self, X, y):
+        raise AssertionError("a refused search fitted a model")
+
+
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        (
+            dict(
+                constraints=["recal >= 0.9"],
+                scoring={"acc": "accuracy", "recall": "recall_macro"},
+                refit="acc",
+            ),
+            "no column",
+        ),
+        (dict(constraints=["recall >= 0.9"]), "'recall' is no column"),  # one metric: 'score'
+        (dict(constraints=["fit_time < 1"]), "cannot read the constraint"),
+        (dict(constraints=["fit_time <= 1"], loop=ZoRD()), "cannot use outcome constraints"),
+    ],
+)
+def test_bad_constraints_are_refused_before_any_fit(iris, kwargs, error):
+    X, y = iris
+    search = AskTellSearchCV(_MustNotFit(), {"C": Real(0.1, 1.0)}, **{"loop": Sobol(), "n_iter": 2, **kwargs})
+    with pytest.raises(ConfigError, match=error):
+        search.fit(X, y)
+
+
+def test_a_callable_scoring_of_several_metrics_is_resolved_after_its_first_scores(regression):
+    X, y = regression
+
+    def scoring(estimator, X, y):
+        return {"r2": estimator.score(X, y), "norm": coef_norm(estimator, X, y)}
+
+    search = _ridge_search(constraints=["norm <= 100"]).set_params(scoring=scoring).fit(X, y)
+    assert search.cv_results_["feasible"][search.best_index_]
+    with pytest.raises(ConfigError, match="'size' is no column"):
+        _ridge_search(constraints=["size <= 100"]).set_params(scoring=scoring).fit(X, y)
+
+
+@pytest.mark.filterwarnings("ignore:One or more of the test scores are non-finite")
+def test_a_candidate_with_a_non_finite_outcome_is_a_failed_trial(regression):
+    X, y = regression
+
+    def norm_or_nan(estimator, X, y):  # an outcome that cannot be measured for large alphas
+        return coef_norm(estimator, X, y) if estimator.alpha < 100 else math.nan
+
+    search = _ridge_search(constraints=["norm <= 100"]).set_params(scoring={"r2": "r2", "norm": norm_or_nan})
+    search.fit(X, y)
+    results = search.cv_results_
+    for row, trial_id in enumerate(results["trial_id"]):
+        trial = search.state_.trial(int(trial_id))
+        if results["params"][row]["alpha"] >= 100:
+            assert trial.status == "failed" and "outcomes ['norm'] not finite" in trial.metadata["error"]
+            assert not results["feasible"][row]
+        else:
+            assert trial.status == "completed"
+
+
+def test_an_unconstrained_search_has_no_feasible_column(iris):
+    X, y = iris
+    search = AskTellSearchCV(SVC(), SVC_SPACE, loop=Sobol(), n_iter=2, cv=2).fit(X, y)
+    assert "feasible" not in search.cv_results_
+
+
+@pytest.mark.skipif(not BayesOpt.supports_constraints, reason="BayesOpt does not serve constraints yet")
+def test_bayesopt_is_told_the_outcomes_and_finds_a_feasible_candidate(regression):
+    X, y = regression
+    search = _ridge_search(constraints=["norm <= 100"]).set_params(loop=FAST_BO).fit(X, y)
+    assert search.state_.loop_name == "bayesopt" and search.state_.constraints
+    assert search.cv_results_["feasible"][search.best_index_]
