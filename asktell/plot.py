@@ -1,8 +1,14 @@
-"""Plots of runs: convergence, the surrogate, the trials in parallel coordinates, federated runs.
+"""Plots of runs: convergence, the surrogate, the trials in parallel coordinates, outcome
+constraints, federated runs.
 
 Every function returns a :class:`matplotlib.figure.Figure` and draws into ``ax`` when one is given
 (so plots compose with ``plt.subplots``); without ``ax`` it builds a new figure without touching
 pyplot's global state. Needs matplotlib (``pip install "asktell[integrations]"``).
+
+Constrained runs (``loop.init(space, constraints=[...])``): the best value so far counts feasible
+trials only, and every plot that draws trials draws the infeasible ones in grey
+(:data:`INFEASIBLE_COLOR`, crosses or dashed lines) with a legend entry;
+:func:`plot_constraints` draws each outcome against its bound, trial by trial.
 
 Example:
     >>> from asktell import Real, Space, minimize
@@ -27,6 +33,7 @@ from matplotlib.axes import Axes
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from asktell.errors import ConfigError, StateError
 from asktell.loops.trajectory import modelling_obstacle
@@ -34,6 +41,8 @@ from asktell.space import Categorical, Integer, Real
 from asktell.state import State
 
 Run = Any  # a State, a Result (has .state) or a sequence of values (None for a failed trial)
+INFEASIBLE_COLOR = "0.6"  # grey, as Optuna draws infeasible trials
+INFEASIBLE_MARKER = "x"
 
 
 def _axes(ax: Axes | None, **figure_kw: Any) -> tuple[Figure, Axes]:
@@ -50,8 +59,9 @@ def _state_of(run: Run) -> State | None:
     return state if isinstance(state, State) else None
 
 
-def _values(run: Run) -> list[float | None]:
-    """The run's values in trial order; None for trials without a (single) value."""
+def _values(run: Run, feasible_only: bool = True) -> list[float | None]:
+    """The run's values in trial order; None for trials without a (single) value, and for
+    infeasible trials when ``feasible_only``."""
     state = _state_of(run)
     if state is None:
         return [None if v is None else float(v) for v in run]
@@ -61,12 +71,14 @@ def _values(run: Run) -> list[float | None]:
             raise StateError(
                 f"plot_convergence draws one objective; trial {trial.id} has {len(trial.value)} values."
             )
-        out.append(trial.value if trial.status == "completed" else None)
+        kept = trial.feasible or not feasible_only
+        out.append(trial.value if trial.status == "completed" and kept else None)
     return out
 
 
 def best_so_far(run: Run) -> np.ndarray:
-    """The best value after each trial (``nan`` before the first completed one): ``n`` floats."""
+    """The best *feasible* value after each trial (``nan`` before the first feasible completed one;
+    every completed trial is feasible in an unconstrained run): ``n`` floats."""
     best, out = math.inf, []
     for value in _values(run):
         if value is not None:
@@ -106,6 +118,7 @@ def plot_convergence(
     ax: Axes | None = None,
     log: bool = False,
     title: str | None = None,
+    trials: bool | None = None,
 ) -> Figure:
     """Best value so far against the number of trials.
 
@@ -117,9 +130,13 @@ def plot_convergence(
         ax: draw into these axes instead of a new figure.
         log: logarithmic value axis (for regrets and gaps, which are positive).
         title: the axes' title.
+        trials: also draw each completed trial's value as a point, for labels of one state: the
+            feasible ones in the line's colour, the infeasible ones as grey crosses. Default: for
+            constrained states.
 
     Returns:
-        The figure: per label one line (the median), and a shaded band where there are several runs.
+        The figure: per label one line (the median), and a shaded band where there are several
+        runs. In a constrained run the line counts feasible trials only (it starts at the first).
     """
     fig, ax = _axes(ax)
     for label, group in _group(runs).items():
@@ -134,15 +151,49 @@ def plot_convergence(
         (line,) = ax.plot(steps, med, label=name, drawstyle="steps-post")
         if len(curves) > 1:
             ax.fill_between(steps, q25, q75, color=line.get_color(), alpha=0.2, step="post")
+        state = _state_of(group[0]) if len(group) == 1 else None
+        if state is not None and (trials or (trials is None and state.problem.constrained)):
+            _trial_points(ax, state, line.get_color(), label)
     ax.set_xlabel("trials")
-    ax.set_ylabel("best value so far")
+    ax.set_ylabel("best feasible value so far" if _any_constrained(runs) else "best value so far")
     if log:
         ax.set_yscale("log")
-    if any(not str(line.get_label()).startswith("_") for line in ax.get_lines()):
+    if any(not str(artist.get_label()).startswith("_") for artist in [*ax.get_lines(), *ax.collections]):
         ax.legend()
     if title:
         ax.set_title(title)
     return fig
+
+
+def _trial_points(ax: Axes, state: State, color: Any, label: str) -> None:
+    """Each completed trial's value at its step: feasible ones in ``color``, infeasible grey."""
+    done = [(i + 1, t) for i, t in enumerate(state.trials) if t.status == "completed"]
+    kept = [(step, t.value) for step, t in done if t.feasible]
+    broken = [(step, t.value) for step, t in done if not t.feasible]
+    prefix = f"{label}: " if label else ""
+    if kept:
+        ax.scatter(*_xy(kept), color=color, s=14, alpha=0.7, zorder=3, label=f"{prefix}feasible trials")
+    if broken:
+        ax.scatter(
+            *_xy(broken),
+            color=INFEASIBLE_COLOR,
+            marker=INFEASIBLE_MARKER,
+            s=18,
+            zorder=2,
+            label=f"{prefix}infeasible trials",
+        )
+
+
+def _xy(points: Sequence[tuple[Any, Any]]) -> tuple[list[Any], list[Any]]:
+    return [p[0] for p in points], [p[1] for p in points]
+
+
+def _any_constrained(runs: Any) -> bool:
+    return any(
+        (state := _state_of(run)) is not None and state.problem.constrained
+        for group in _group(runs).values()
+        for run in group
+    )
 
 
 # --- the surrogate -----------------------------------------------------------------------------
@@ -220,19 +271,17 @@ def _surrogate_1d(ax, loop, state, name, anchor, n_grid) -> None:
     X = np.tile(anchor, (len(u), 1))
     X[:, i] = u
     median, lower, upper = _predict(loop, state, X)
-    observed = [t.params[name] for t in done]
-    values = [t.value for t in done]
     if isinstance(param, Categorical):
         ticks = np.arange(len(param.choices))
         yerr = np.vstack([median - lower, upper - median])
         ax.errorbar(ticks, median, yerr=yerr, fmt="o-", capsize=4, label="GP median, ± 2σ band")
         ax.set_xticks(ticks, [str(c) for c in param.choices])
-        ax.scatter([param.index(v) for v in observed], values, color="k", zorder=3, label="trials")
+        _scatter_trials(ax, done, lambda t: param.index(t.params[name]), lambda t: t.value)
     else:
         x = np.array([space.decode(row)[name] for row in X], dtype=float)
         (line,) = ax.plot(x, median, label="GP median")
         ax.fill_between(x, lower, upper, color=line.get_color(), alpha=0.2, label="± 2σ band")
-        ax.scatter(observed, values, color="k", zorder=3, label="trials")
+        _scatter_trials(ax, done, lambda t: t.params[name], lambda t: t.value)
         if param.log:
             ax.set_xscale("log")
     ax.set_xlabel(name)
@@ -256,14 +305,7 @@ def _surrogate_2d(fig, ax, loop, state, params, anchor, n_grid) -> None:
     y = np.array([d[params[1]] for d in decoded], dtype=float).reshape(G1.shape)
     contour = ax.contourf(x, y, median.reshape(G1.shape), levels=20, cmap="viridis")
     fig.colorbar(contour, ax=ax, label="GP median of the objective")
-    ax.scatter(
-        [t.params[params[0]] for t in done],
-        [t.params[params[1]] for t in done],
-        color="w",
-        edgecolor="k",
-        zorder=3,
-        label="trials",
-    )
+    _scatter_trials(ax, done, lambda t: t.params[params[0]], lambda t: t.params[params[1]], color="w")
     for axis, name in zip(("x", "y"), params, strict=True):
         param = space[name]
         if isinstance(param, (Real, Integer)) and param.log:
@@ -271,6 +313,28 @@ def _surrogate_2d(fig, ax, loop, state, params, anchor, n_grid) -> None:
     ax.set_xlabel(params[0])
     ax.set_ylabel(params[1])
     ax.legend(loc="upper right")
+
+
+def _scatter_trials(ax: Axes, done: Sequence[Any], x: Any, y: Any, color: str = "k") -> None:
+    """The completed trials at ``(x(t), y(t))``: one collection labelled "trials" when all are
+    feasible, else the feasible ones and the infeasible ones (grey crosses) apart."""
+    kept = [t for t in done if t.feasible]
+    broken = [t for t in done if not t.feasible]
+    if kept:
+        label = "trials" if not broken else "feasible trials"
+        edge = "k" if color == "w" else None  # white points on a contour need an edge
+        ax.scatter(
+            [x(t) for t in kept], [y(t) for t in kept], color=color, edgecolor=edge, zorder=3, label=label
+        )
+    if broken:
+        ax.scatter(
+            [x(t) for t in broken],
+            [y(t) for t in broken],
+            color=INFEASIBLE_COLOR,
+            marker=INFEASIBLE_MARKER,
+            zorder=3,
+            label="infeasible trials",
+        )
 
 
 # --- the trials ------------------------------------------------------------------------------
@@ -285,7 +349,8 @@ def plot_parallel_coordinates(
 
     Each axis spans its parameter's range in the space's encoding (log scales stay logarithmic,
     choices are evenly spaced) and is labelled with the values at its ends; the last axis is the
-    objective. Good trials (low values) are drawn last, on top.
+    objective. Good trials (low values) are drawn last, on top. In a constrained run the
+    infeasible trials are grey dashed lines, drawn first (under the feasible ones), with a legend.
 
     Args:
         state: a single-objective state with at least one completed trial.
@@ -302,7 +367,8 @@ def plot_parallel_coordinates(
         raise StateError("no completed trial to plot.")
     if any(not isinstance(t.value, float) for t in state.completed):
         raise StateError("plot_parallel_coordinates draws single-objective states.")
-    done = sorted(state.completed, key=lambda t: -t.value)  # type: ignore[operator]  # best last
+    # infeasible first, then the feasible ones from worst to best: the best is drawn last, on top
+    done = sorted(state.completed, key=lambda t: (bool(t.feasible), -t.value))  # type: ignore[operator]
     values = np.array([t.value for t in done], dtype=float)
     lo, hi = float(values.min()), float(values.max())
     scaled_values = (values - lo) / (hi - lo) if hi > lo else np.full_like(values, 0.5)
@@ -311,8 +377,11 @@ def plot_parallel_coordinates(
     fig, ax = _axes(ax, figsize=(1.6 * (len(names) + 1) + 1.5, 4.0))
     colormap = matplotlib.colormaps[cmap]
     xs = list(range(len(names) + 1))
-    for row, scaled in zip(Y, scaled_values, strict=True):
-        ax.plot(xs, row, color=colormap(scaled), alpha=0.8, linewidth=1.2)
+    for row, scaled, trial in zip(Y, scaled_values, done, strict=True):
+        if trial.feasible:
+            ax.plot(xs, row, color=colormap(scaled), alpha=0.8, linewidth=1.2)
+        else:
+            ax.plot(xs, row, color=INFEASIBLE_COLOR, alpha=0.6, linewidth=1.0, linestyle="--")
     for x in xs:
         ax.axvline(x, color="0.6", linewidth=0.8)
     for x, name in enumerate(names):
@@ -326,7 +395,13 @@ def plot_parallel_coordinates(
     ax.set_ylim(-0.08, 1.08)
     mappable = ScalarMappable(norm=Normalize(lo, hi), cmap=colormap)
     fig.colorbar(mappable, ax=ax, label="objective")
-    ax.set_title(f"{len(done)} completed trials")
+    n_infeasible = sum(not t.feasible for t in done)
+    if n_infeasible:
+        proxy = Line2D([], [], color=INFEASIBLE_COLOR, linestyle="--", label=f"infeasible ({n_infeasible})")
+        ax.legend(handles=[proxy], loc="upper right", fontsize=8)
+        ax.set_title(f"{len(done)} completed trials, {n_infeasible} infeasible")
+    else:
+        ax.set_title(f"{len(done)} completed trials")
     return fig
 
 
@@ -334,6 +409,78 @@ def _ends(param: Any) -> tuple[str, str]:
     if isinstance(param, Categorical):
         return str(param.choices[0]), str(param.choices[-1])
     return f"{param.low:.4g}", f"{param.high:.4g}"
+
+
+# --- outcome constraints -----------------------------------------------------------------------
+def plot_constraints(
+    state: State,
+    names: Sequence[str] | None = None,
+    *,
+    axes: Sequence[Axes] | None = None,
+) -> Figure:
+    """Each constrained outcome against its bound, trial by trial: one panel per constraint.
+
+    A panel draws every completed trial's value of that outcome at its trial id: the trials that
+    keep this bound as dots, those that break it as red crosses; the bound is a dashed line and
+    the side that breaks it is shaded. Its title says how many trials keep the bound. A trial is
+    feasible when it keeps every panel's bound.
+
+    Args:
+        state: a state of a constrained problem.
+        names: the outcomes to draw, in order (default: every constraint, in declaration order).
+        axes: draw into these axes, one per outcome, instead of a new figure (a column of panels
+            with a shared trial axis).
+
+    Raises:
+        StateError: the problem declares no constraints.
+        ConfigError: an unknown outcome name, or not one axes per outcome.
+    """
+    if not state.problem.constrained:
+        raise StateError(
+            "plot_constraints draws outcome constraints; this problem declares none "
+            "(loop.init(space, constraints=['mem <= 4']))."
+        )
+    by_name = {c.name: c for c in state.constraints}
+    chosen = list(by_name if names is None else names)
+    unknown = [n for n in chosen if n not in by_name]
+    if unknown or not chosen:
+        raise ConfigError(f"names must be outcomes of the problem {list(by_name)}, got {chosen!r}.")
+    if axes is None:
+        fig = Figure(layout="constrained", figsize=(6.4, 1.2 + 2.0 * len(chosen)))
+        panels = list(np.atleast_1d(fig.subplots(len(chosen), 1, sharex=True, squeeze=False)[:, 0]))
+    else:
+        panels = list(axes)
+        if len(panels) != len(chosen):
+            raise ConfigError(f"axes must give one axes per outcome ({len(chosen)}), got {len(panels)}.")
+        fig = panels[0].figure  # type: ignore[assignment]
+    done = [t for t in state.completed if t.constraints is not None]
+    for ax, name in zip(panels, chosen, strict=True):
+        _constraint_panel(ax, by_name[name], done)
+    panels[-1].set_xlabel("trial")
+    return fig
+
+
+def _constraint_panel(ax: Axes, constraint: Any, done: Sequence[Any]) -> None:
+    values = [(t.id, t.constraints[constraint.name]) for t in done]
+    kept = [(i, v) for i, v in values if constraint.slack(v) >= 0]
+    broken = [(i, v) for i, v in values if constraint.slack(v) < 0]
+    if kept:
+        ax.scatter(*_xy(kept), color="C0", s=16, zorder=3, label="keeps the bound")
+    if broken:
+        ax.scatter(*_xy(broken), color="C3", marker="x", s=20, zorder=3, label="breaks it")
+    ax.axhline(
+        constraint.bound, color="k", linestyle="--", linewidth=1.0, label=f"bound {constraint.bound:g}"
+    )
+    low, high = ax.get_ylim()
+    pad = 0.1 * max(high - low, abs(constraint.bound), 1e-12)
+    low, high = min(low, constraint.bound - pad), max(high, constraint.bound + pad)
+    # the side of the bound that breaks it
+    span = (constraint.bound, high) if constraint.op == "<=" else (low, constraint.bound)
+    ax.axhspan(*span, color="C3", alpha=0.08, linewidth=0)
+    ax.set_ylim(low, high)
+    ax.set_ylabel(constraint.name)
+    ax.set_title(f"{constraint}: kept by {len(kept)} of {len(values)} trials", fontsize=10)
+    ax.legend(loc="best", fontsize=8)
 
 
 # --- federated runs --------------------------------------------------------------------------
@@ -399,7 +546,9 @@ def _common_grid(xs: list[np.ndarray], by_round: bool) -> np.ndarray:
 
 
 __all__ = [
+    "INFEASIBLE_COLOR",
     "best_so_far",
+    "plot_constraints",
     "plot_convergence",
     "plot_federated",
     "plot_parallel_coordinates",

@@ -9,6 +9,7 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 from matplotlib.collections import FillBetweenPolyCollection, PathCollection, PolyCollection
+from matplotlib.colors import to_rgba
 from matplotlib.contour import ContourSet
 from matplotlib.figure import Figure
 
@@ -16,7 +17,9 @@ from asktell import Categorical, Integer, Real, Space, minimize
 from asktell.errors import ConfigError, StateError
 from asktell.loops import BayesOpt, Sobol
 from asktell.plot import (
+    INFEASIBLE_COLOR,
     best_so_far,
+    plot_constraints,
     plot_convergence,
     plot_federated,
     plot_parallel_coordinates,
@@ -158,3 +161,129 @@ def test_plots_draw_into_given_axes():
     assert plot_convergence([1.0, 0.5], ax=left) is fig
     assert plot_federated({"m": _records(1.0)}, ax=right) is fig
     assert left.get_lines() and right.get_lines()
+
+
+# --- constrained runs ----------------------------------------------------------------------------
+GREY = to_rgba(INFEASIBLE_COLOR)
+
+
+def constrained_run(values, mems, loop=None):
+    """A Sobol run told these values, with outcome mem (feasible when mem <= 4) and recall >= 0."""
+    loop = loop or Sobol()
+    state = loop.init(SPACE, seed=0, constraints=["mem <= 4", "recall >= 0"])
+    for value, mem in zip(values, mems, strict=True):
+        state, (trial,) = loop.ask(state)
+        if value is None:
+            state = loop.tell(state, trial.id, None, status="failed")
+        else:
+            state = loop.tell(state, trial.id, value, constraints={"mem": mem, "recall": 0.5})
+    return state
+
+
+def scatters(ax):
+    return {c.get_label(): c for c in ax.collections if isinstance(c, PathCollection)}
+
+
+def test_best_so_far_counts_feasible_trials_only():
+    state = constrained_run([3.0, 1.0, None, 2.0, 0.5, 1.5], [9.0, 5.0, None, 4.0, 6.0, 1.0])
+    np.testing.assert_array_equal(best_so_far(state), [np.nan, np.nan, np.nan, 2.0, 2.0, 1.5])
+
+
+def test_convergence_of_a_constrained_run_draws_infeasible_trials_grey(tmp_path):
+    state = constrained_run([3.0, 1.0, None, 2.0, 0.5, 1.5], [9.0, 5.0, None, 4.0, 6.0, 1.0])
+    fig = plot_convergence(state)
+    ax = fig.axes[0]
+    (line,) = ax.get_lines()
+    np.testing.assert_array_equal(line.get_ydata(), best_so_far(state))
+    points = scatters(ax)
+    assert set(points) == {"feasible trials", "infeasible trials"}
+    np.testing.assert_array_equal(points["feasible trials"].get_offsets(), [[4, 2.0], [6, 1.5]])
+    np.testing.assert_array_equal(points["infeasible trials"].get_offsets(), [[1, 3.0], [2, 1.0], [5, 0.5]])
+    assert tuple(points["infeasible trials"].get_facecolor()[0]) == GREY
+    assert tuple(points["feasible trials"].get_facecolor()[0][:3]) == to_rgba(line.get_color())[:3]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["feasible trials", "infeasible trials"]
+    assert ax.get_ylabel() == "best feasible value so far"
+    render(fig, tmp_path, "convergence_constrained")
+    # points are drawn for constrained states by default; asked for or refused explicitly
+    assert not scatters(plot_convergence(state, trials=False).axes[0])
+    unconstrained = minimize(f, SPACE, loop=Sobol(), budget=3, seed=0).state
+    assert not scatters(plot_convergence(unconstrained).axes[0])
+    (only,) = scatters(plot_convergence({"Sobol": unconstrained}, trials=True).axes[0]).values()
+    assert only.get_label() == "Sobol: feasible trials" and len(only.get_offsets()) == 3
+
+
+def test_parallel_coordinates_of_a_constrained_run_dash_infeasible_trials_underneath(tmp_path):
+    state = constrained_run([3.0, 1.0, 2.0, 0.5, 1.5], [9.0, 5.0, 4.0, 6.0, 1.0])
+    fig = plot_parallel_coordinates(state)
+    ax = fig.axes[0]
+    trial_lines = [line for line in ax.get_lines() if len(line.get_xdata()) == 4]
+    dashed = [line for line in trial_lines if line.get_linestyle() == "--"]
+    assert len(trial_lines) == 5 and len(dashed) == 3
+    assert trial_lines[:3] == dashed  # drawn first, under the feasible ones
+    assert all(to_rgba(line.get_color()) == GREY for line in dashed)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["infeasible (3)"]
+    assert ax.get_title() == "5 completed trials, 3 infeasible"
+    # the best feasible trial (1.5) is drawn last
+    values = sorted([1.0, 3.0, 2.0, 0.5, 1.5])
+    assert trial_lines[-1].get_ydata()[-1] == (1.5 - values[0]) / (values[-1] - values[0])
+    render(fig, tmp_path, "parallel_constrained")
+
+
+def test_plot_constraints_draws_each_outcome_against_its_bound(tmp_path):
+    state = constrained_run([3.0, 1.0, None, 2.0, 0.5], [9.0, 5.0, None, 4.0, 3.0])
+    fig = plot_constraints(state)
+    mem, recall = fig.axes
+    assert mem.get_title() == "mem <= 4: kept by 2 of 4 trials"
+    assert recall.get_title() == "recall >= 0: kept by 4 of 4 trials"
+    points = scatters(mem)
+    np.testing.assert_array_equal(points["keeps the bound"].get_offsets(), [[3, 4.0], [4, 3.0]])
+    np.testing.assert_array_equal(points["breaks it"].get_offsets(), [[0, 9.0], [1, 5.0]])
+    (bound,) = mem.get_lines()
+    assert list(bound.get_ydata()) == [4.0, 4.0] and bound.get_linestyle() == "--"
+    # the shaded side is the one that breaks the bound: above 4 for mem, below 0 for recall
+    (above,) = mem.patches
+    assert above.get_y() == 4.0 and above.get_height() > 0
+    (below,) = recall.patches
+    assert below.get_y() + below.get_height() == 0.0 and below.get_height() > 0
+    assert list(scatters(recall)) == ["keeps the bound"]
+    render(fig, tmp_path, "constraints")
+    # one outcome into given axes
+    target = Figure().subplots(1, 1)
+    assert plot_constraints(state, ["recall"], axes=[target]) is target.figure
+    assert target.get_ylabel() == "recall"
+
+
+def test_plot_constraints_refuses_what_it_cannot_draw():
+    state = constrained_run([1.0], [1.0])
+    with pytest.raises(StateError, match="declares none"):
+        plot_constraints(minimize(f, SPACE, loop=Sobol(), budget=1).state)
+    with pytest.raises(ConfigError, match=r"outcomes of the problem \['mem', 'recall'\]"):
+        plot_constraints(state, ["latency"])
+    with pytest.raises(ConfigError, match="one axes per outcome"):
+        plot_constraints(state, axes=[Figure().subplots(1, 1)])
+
+
+def test_surrogate_trials_split_by_feasibility():
+    """plot_surrogate's trial points, on the helper it draws them with (its constrained path with
+    a real model: test_surrogate_of_a_constrained_run, once BayesOpt serves constraints)."""
+    from asktell.plot import _scatter_trials
+
+    state = constrained_run([3.0, 1.0, 2.0], [9.0, 1.0, 2.0])
+    ax = Figure().subplots(1, 1)
+    _scatter_trials(ax, state.completed, lambda t: t.params["x"], lambda t: t.value)
+    points = scatters(ax)
+    assert len(points["feasible trials"].get_offsets()) == 2
+    infeasible = points["infeasible trials"]
+    assert len(infeasible.get_offsets()) == 1 and tuple(infeasible.get_facecolor()[0]) == GREY
+
+
+@pytest.mark.skipif(not BayesOpt.supports_constraints, reason="BayesOpt does not serve constraints yet")
+def test_surrogate_of_a_constrained_run(tmp_path):
+    values = [3.0, 1.0, 2.0, 0.5, 1.5, 0.7]
+    state = constrained_run(values, [9.0, 1.0, 2.0, 6.0, 1.0, 5.0], loop=FAST_BO)
+    fig = plot_surrogate(FAST_BO, state, params=("x",))
+    points = scatters(fig.axes[0])
+    assert len(points["feasible trials"].get_offsets()) == 3
+    assert len(points["infeasible trials"].get_offsets()) == 3
+    render(fig, tmp_path, "surrogate_constrained")
