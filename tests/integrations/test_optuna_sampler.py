@@ -181,14 +181,14 @@ class TestOptunaMultiObjectiveSuiteWithSobolAndConstraints(MultiObjectiveSampler
 
 
 @pytest.mark.skipif(not BayesOpt.supports_constraints, reason="BayesOpt does not serve constraints yet")
-class TestOptunaSuitesWithBayesOptAndConstraints(RelativeSamplerTestCase, SingleOnlySamplerTestCase):
+class TestOptunaSuitesWithBayesOptAndConstraints(TestOptunaSuitesWithBayesOpt):
+    """The BayesOpt studies again, constrained: its constraint models fit on Optuna's trials."""
+
     @pytest.fixture
     def sampler(self):
         return lambda: AskTellSampler(FAST_BO, seed=0, constraints_func=_alternating_constraints)
 
-    test_sample_relative_numerical = None  # 36 studies, one completed trial: never fits a GP
-    test_sample_relative_categorical = None  # one completed trial: never fits a GP
-    test_trial_relative_params = None  # covered with Sobol; BoTorch in threads is slow here
+    test_nan_objective_value = None  # Optuna's best of a constrained study is feasible-only
 
 
 # --- constraints: the cases of Optuna's constrained samplers' own tests ---------------------------
