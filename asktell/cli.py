@@ -5,7 +5,9 @@
     asktell init --loop sobol --space space.json --state run.json --seed 0
     asktell ask  --state run.json --n 4       # one JSON line per trial: {"id": 0, "params": {...}}
     asktell init --loop random --objectives 2 ...             # values are then JSON lists
+    asktell init --loop sobol --constraint "mem <= 4" ...    # outcome constraints (repeatable)
     asktell tell --state run.json --trial 0 --value 0.42     # or --failed
+    asktell tell --state run.json --trial 1 --value 0.4 --constraint mem=3.2   # each outcome's value
     asktell add  --state run.json --params '{"x": 0.5}' --value 0.37   # a point not asked for
     asktell show --state run.json [--json]
     asktell demo [--budget 25] [--seed 0]
@@ -61,6 +63,7 @@ from asktell.cli_options import (
     EXIT_REFUSED,
     PROG,
     OptionParser,
+    Outcome,
     brief_repr,
     file_path,
     join_negative_numbers,
@@ -71,6 +74,7 @@ from asktell.cli_options import (
     outcome_options,
     state_option,
     state_or_url_options,
+    trial_line,
     truncate,
 )
 from asktell.errors import (
@@ -80,6 +84,7 @@ from asktell.errors import (
     ParamError,
     SpaceError,
     StateError,
+    TrialError,
 )
 from asktell.registry import (
     DEFAULT_LOOP,
@@ -89,7 +94,7 @@ from asktell.registry import (
     tells_with_data_only,
 )
 from asktell.space import Real, Space
-from asktell.state import FAILED, State, append_trial, finish_trial
+from asktell.state import COMPLETED, FAILED, State, append_trial, finish_trial
 from asktell.statefile import (
     locked_state_file,
     read_state_file,
@@ -261,6 +266,14 @@ def _define_init(parser: argparse.ArgumentParser) -> Run:
         metavar="N",
         help="number of objectives: --value then takes a JSON list of N numbers (default: 1)",
     )
+    parser.add_argument(
+        "--constraint",
+        action="append",
+        metavar="'NAME <= BOUND'",
+        help="an outcome constraint, e.g. 'mem <= 4' or 'recall >= 0.9' (repeatable): every "
+        "completed tell then gives each outcome's value with --constraint NAME=VALUE, and the best "
+        "trial is the best feasible one",
+    )
     parser.add_argument("--config", metavar="JSON", help="the loop's options as a JSON object (default: {})")
     parser.add_argument("--force", action="store_true", help="overwrite an existing state file")
     return _init
@@ -286,9 +299,10 @@ def _init(args: argparse.Namespace) -> int:
     space_text = read_text(args.space, "space file")
     with json_limits(f"space file {str(args.space)!r}", SpaceError):
         space = Space.from_json(space_text)
-    state = loop.init(space, seed=args.seed, n_objectives=args.objectives)
+    state = loop.init(space, seed=args.seed, n_objectives=args.objectives, constraints=args.constraint)
     data = state_bytes(state)
-    out = f"wrote {path}: loop {loop.name!r}, {space.dim} parameters, seed {state.seed}\n"
+    constrained = f", constraints {', '.join(map(str, state.constraints))}" if state.constraints else ""
+    out = f"wrote {path}: loop {loop.name!r}, {space.dim} parameters, seed {state.seed}{constrained}\n"
     if os.path.exists(path):  # --force: replace it under the lock every writer takes
         with locked_state_file(path, read=False):
             write_atomic(path, data)
@@ -329,9 +343,26 @@ def _ask(args: argparse.Namespace) -> int:
     return 0
 
 
-def _trial_line(trial: Any) -> str:
-    value_json = list(trial.value) if isinstance(trial.value, tuple) else trial.value
-    return json.dumps({"id": trial.id, "status": trial.status, "value": value_json}) + "\n"
+def _check_outcome_options(state: State, told: Outcome) -> None:
+    """Refuse, in the shell's words, the two slips a shell evaluator makes: no ``--constraint`` for
+    a constrained run's completed trial, and ``--constraint`` for a run that declares none. (Which
+    names are missing or unknown is the data layer's to say.)"""
+    if told.status != COMPLETED:
+        return
+    names = state.problem.outcome_names
+    if names and told.constraints is None:
+        options = " ".join(f"--constraint {n}=VALUE" for n in names[:5]) + (" ..." if len(names) > 5 else "")
+        listed = ", ".join(map(str, state.constraints))
+        raise TrialError(
+            f"this run is constrained ({truncate(listed, 300)}): a completed trial gives each "
+            f"outcome's measured value, {options}."
+        )
+    if not names and told.constraints:
+        given = truncate(", ".join(told.constraints), 200)
+        raise TrialError(
+            f"this run declares no constraints, but --constraint gives {given}; "
+            "declare them when the run starts (asktell init --constraint 'NAME <= BOUND')."
+        )
 
 
 @subcommand("tell", "report a trial's value (or that its evaluation failed)")
@@ -343,21 +374,27 @@ def _define_tell(parser: argparse.ArgumentParser) -> Run:
 
 
 def _tell(args: argparse.Namespace) -> int:
-    value, status, metadata = outcome(args)
+    told = outcome(args)
     if args.url is not None:
         from asktell.service.commands import remote_tell
 
-        return remote_tell(args, value, status, metadata)
+        return remote_tell(args, told)
+    options: dict[str, Any] = {
+        "status": told.status,
+        "metadata": told.metadata,
+        "constraints": told.constraints,
+    }
     with locked_state_file(args.state) as text:
         state = _read_state(text, args.state)
+        _check_outcome_options(state, told)
         if tells_with_data_only(
             state.loop_name, state.n_objectives, state.problem.constrained
         ):  # the data layer's tell
-            state = finish_trial(state, args.trial, value, status=status, metadata=metadata)
+            state = finish_trial(state, args.trial, told.value, **options)
         else:
             loop, state = _load(text, args.state)
-            state = loop.tell(state, args.trial, value, status=status, metadata=metadata)
-        out = _trial_line(state.trial(args.trial))
+            state = loop.tell(state, args.trial, told.value, **options)
+        out = trial_line(state.trial(args.trial))
         write_atomic(args.state, state_bytes(state))
     _emit(out)
     return 0
@@ -377,19 +414,25 @@ def _add(args: argparse.Namespace) -> int:
     params = json_option(args.params, "--params", ParamError, 'an object like {"x": 0.5}')
     if not isinstance(params, dict):
         raise ParamError(f'--params must be a JSON object like {{"x": 0.5}}, got {brief_repr(args.params)}.')
-    value, status, metadata = outcome(args)
+    told = outcome(args)
     if args.url is not None:
         from asktell.service.commands import remote_add
 
-        return remote_add(args, params, value, status, metadata)
+        return remote_add(args, params, told)
+    options: dict[str, Any] = {
+        "status": told.status,
+        "metadata": told.metadata,
+        "constraints": told.constraints,
+    }
     with locked_state_file(args.state) as text:
         state = _read_state(text, args.state)
+        _check_outcome_options(state, told)
         if tells_with_data_only(state.loop_name, state.n_objectives, state.problem.constrained):
-            state = append_trial(state, params, value, status=status, metadata=metadata)
+            state = append_trial(state, params, told.value, **options)
         else:
             loop, state = _load(text, args.state)
-            state = loop.add(state, params, value, status=status, metadata=metadata)
-        out = _trial_line(state.trials[-1])
+            state = loop.add(state, params, told.value, **options)
+        out = trial_line(state.trials[-1])
         write_atomic(args.state, state_bytes(state))
     _emit(out)
     return 0
@@ -404,8 +447,13 @@ def _define_show(parser: argparse.ArgumentParser) -> Run:
 
 def _show(args: argparse.Namespace) -> int:
     state = _read_state(read_state_file(args.state), args.state)
+    constrained = state.problem.constrained
     if args.json:
-        _emit(json.dumps([t.to_dict() for t in state.trials], indent=2, allow_nan=False) + "\n")
+        # a constrained run's trials also say whether they are feasible (derived, not stored)
+        trials = [
+            {**t.to_dict(), "feasible": t.feasible} if constrained else t.to_dict() for t in state.trials
+        ]
+        _emit(json.dumps(trials, indent=2, allow_nan=False) + "\n")
         return 0
     counts = {s: len(state.with_status(s)) for s in ("completed", "failed", "pending")}
     summary = ", ".join(f"{n} {s}" for s, n in counts.items())
@@ -413,24 +461,49 @@ def _show(args: argparse.Namespace) -> int:
         f"{args.state}: loop {state.loop_name!r} {json.dumps(state.loop_config)}, "
         f"seed {state.seed}, {len(state.trials)} trials ({summary})"
     ]
+    if constrained:
+        listed = ", ".join(map(str, state.constraints))
+        lines.append(
+            f"constraints: {listed}; {len(state.feasible)} of {counts['completed']} completed feasible"
+        )
     if state.trials:
-        rows = [("id", "status", "value", "params")] + [
-            (str(t.id), t.status, _format_value(t.value), _format_params(t.params)) for t in state.trials
-        ]
-        widths = [max(len(row[i]) for row in rows) for i in range(3)]
-        for row in rows:
-            cells = [cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)]
-            lines.append("  ".join([*cells, row[3]]))
-    best = state.best()
-    if best is not None:
-        params = json.dumps(best.params)
-        lines.append(f"best: trial {best.id}, value {_format_value(best.value)}, params {params}")
-    elif state.n_objectives > 1:
-        lines.append(f"best: not defined for {state.n_objectives} objectives")
-    else:
-        lines.append("best: none yet (no completed trial)")
+        lines.extend(_table(state))
+    lines.append(_best_line(state, counts["completed"]))
     _emit("\n".join(lines) + "\n")
     return 0
+
+
+def _table(state: State) -> list[str]:
+    """The trials, one row each: id, status, value, (in a constrained run) feasible and each
+    outcome's value, then the parameters."""
+    names = state.problem.outcome_names
+    header = ["id", "status", "value", *(["feasible", *names] if names else []), "params"]
+    rows = [header]
+    for t in state.trials:
+        cells = [str(t.id), t.status, _format_value(t.value)]
+        if names:
+            feasible = {True: "yes", False: "no", None: "-"}[t.feasible]
+            outcomes = t.constraints or {}
+            cells += [feasible, *(_format_value(outcomes.get(n)) for n in names)]
+        rows.append([*cells, _format_params(t.params)])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
+    return [
+        "  ".join([*(c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)), row[-1]]) for row in rows
+    ]
+
+
+def _best_line(state: State, completed: int) -> str:
+    best = state.best()
+    if best is not None:
+        outcomes = f", outcomes {json.dumps(best.constraints)}" if best.constraints is not None else ""
+        params = json.dumps(best.params)
+        return f"best: trial {best.id}, value {_format_value(best.value)}{outcomes}, params {params}"
+    if state.n_objectives > 1:
+        return f"best: not defined for {state.n_objectives} objectives"
+    if state.problem.constrained:
+        why = f"{completed} completed, none keeps every constraint" if completed else "no completed trial"
+        return f"best: no feasible trial yet ({why})"
+    return "best: none yet (no completed trial)"
 
 
 def _format_number(x: Any) -> str:

@@ -8,13 +8,18 @@ Input rules (each refused with exit 2, ``asktell: error: <message>``):
 - JSON options (``--params``, ``--metadata``, ``--config``, a ``--value`` list) are strict: no
   NaN or Infinity, no key twice, integers within Python's 4300 digits, nesting Python can read;
   the data layer then holds metadata to 32 levels and 64 KiB (:mod:`asktell.checks`).
+- ``--constraint NAME=VALUE`` (``tell``, ``add``; repeatable) gives one outcome's measured value:
+  the name as declared at ``init --constraint "NAME <= BOUND"``, the value a finite ASCII number
+  as for ``--value``; a name given twice is refused here, a missing or unknown one by the data
+  layer (:func:`asktell.constraints.check_outcomes`).
 - A ``--state`` or ``--space`` path names a file: not empty, no NUL byte.
 
 :class:`OptionParser` is argparse with asktell's error line and these number types for
 ``type=int`` and ``type=float``; :func:`join_negative_numbers` prepares ``argv`` for it. An error
 message quoting an option stays one line (:func:`one_line`) and short (:func:`brief_repr`). The
-options several subcommands share (``--state``, ``--url``, ``--value``/``--failed``) are defined
-here too.
+options several subcommands share (``--state``, ``--url``, ``--value``/``--failed``,
+``--constraint``) are defined here too, and so is the line ``tell`` and ``add`` print (with a file
+or a server alike): :func:`trial_line`.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import re
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 from asktell.checks import MAX_JSON_DEPTH
 from asktell.errors import AskTellError, TrialError
@@ -167,7 +172,9 @@ def json_limits(what: str, error: type[AskTellError]) -> Iterator[None]:
 
 
 def _non_finite(option: str, got: str, error: type[AskTellError]) -> AskTellError:
-    hint = "; report a failed evaluation with --failed instead" if option == "--value" else ""
+    hint = (
+        "; report a failed evaluation with --failed instead" if option in ("--value", "--constraint") else ""
+    )
     return error(f"{option} must hold finite numbers, got {got}{hint}.")
 
 
@@ -243,7 +250,8 @@ def state_or_url_options(parser: argparse.ArgumentParser) -> None:
 
 
 def outcome_options(parser: argparse.ArgumentParser) -> None:
-    """``--value VALUE`` or ``--failed``, and ``--metadata JSON``: what ``tell`` and ``add`` report."""
+    """``--value VALUE`` or ``--failed``, ``--constraint NAME=VALUE`` (repeatable) and ``--metadata
+    JSON``: what ``tell`` and ``add`` report."""
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument(
         "--value",
@@ -252,15 +260,82 @@ def outcome_options(parser: argparse.ArgumentParser) -> None:
         "numbers for several objectives",
     )
     group.add_argument("--failed", action="store_true", help="the evaluation failed")
+    parser.add_argument(
+        "--constraint",
+        action="append",
+        metavar="NAME=VALUE",
+        help="a constrained outcome's measured value, e.g. mem=3.2 (repeat it for each outcome "
+        "declared at init with --constraint 'NAME <= BOUND'; a completed trial gives every one)",
+    )
     parser.add_argument("--metadata", metavar="JSON", help="a JSON object to store with the trial")
 
 
-def outcome(args: argparse.Namespace) -> tuple[Any, str, dict[str, Any] | None]:
-    """``(value, status, metadata)`` from the options of :func:`outcome_options`."""
+class Outcome(NamedTuple):
+    """What ``tell`` and ``add`` report, read from the options of :func:`outcome_options`."""
+
+    value: Any
+    status: str
+    metadata: dict[str, Any] | None
+    constraints: dict[str, float] | None  # None: no --constraint given
+
+
+def outcome(args: argparse.Namespace) -> Outcome:
+    """The :class:`Outcome` the options of :func:`outcome_options` give."""
     value = None if args.failed else parse_value(args.value)
     metadata = (
         None
         if args.metadata is None
         else json_option(args.metadata, "--metadata", TrialError, 'an object like {"seconds": 12.5}')
     )
-    return value, FAILED if args.failed else COMPLETED, metadata
+    constraints = None if args.constraint is None else parse_constraint_values(args.constraint)
+    return Outcome(value, FAILED if args.failed else COMPLETED, metadata, constraints)
+
+
+def parse_constraint_values(items: Sequence[str]) -> dict[str, float]:
+    """The outcome values of ``--constraint NAME=VALUE`` options: ``{"mem": 3.2, ...}``, in order.
+
+    The value follows the rules of a number ``--value`` (ASCII, finite); surrounding spaces are
+    ignored. Which names a tell must give is the problem's to say (the data layer checks it).
+
+    Raises:
+        TrialError: an item not ``NAME=VALUE``, a value that is not a finite ASCII number, or a
+            name given twice.
+    """
+    values: dict[str, float] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name, text = name.strip(" \t"), text.strip(" \t\r\n")
+        if not sep or not name or name[-1] in "<>" or text.startswith("="):
+            raise TrialError(
+                f"--constraint takes NAME=VALUE, the outcome's measured value (like mem=3.2), got "
+                f"{brief_repr(item)}; bounds such as 'mem <= 4' are declared at init."
+            )
+        if not text.isascii() or not _NUMBER.fullmatch(text):
+            if text.isascii() and _NON_FINITE.fullmatch(text):
+                raise _non_finite("--constraint", brief_repr(item), TrialError)
+            raise TrialError(
+                f"--constraint {brief_repr(name, 40)} must be a number written in ASCII (digits 0-9, "
+                f"like 3.2 or -1e-3), got {brief_repr(text)}."
+            )
+        number = float(text)
+        if not math.isfinite(number):  # 1e999
+            raise _non_finite("--constraint", brief_repr(item), TrialError)
+        if name in values:
+            raise TrialError(
+                f"--constraint gives the outcome {brief_repr(name, 40)} twice; give each outcome once."
+            )
+        values[name] = number
+    return values
+
+
+# --- what tell and add print -------------------------------------------------------------------
+
+
+def trial_line(trial: Any) -> str:
+    """The line ``tell`` and ``add`` print for the trial they finished: ``{"id", "status",
+    "value"}``, with ``"constraints"`` (the outcome values) and ``"feasible"`` when it has them."""
+    value_json = list(trial.value) if isinstance(trial.value, tuple) else trial.value
+    line: dict[str, Any] = {"id": trial.id, "status": trial.status, "value": value_json}
+    if trial.constraints is not None:
+        line.update(constraints=dict(trial.constraints), feasible=trial.feasible)
+    return json.dumps(line, allow_nan=False) + "\n"

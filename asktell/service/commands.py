@@ -4,7 +4,7 @@
 
     asktell serve --db sqlite:///runs.db --host 127.0.0.1 --port 8080 --token s3cret [--workers 2]
     asktell ask  --url http://127.0.0.1:8080 --study branin --n 2      # token: --token or $ASKTELL_TOKEN
-    asktell tell --url http://127.0.0.1:8080 --study branin --trial 0 --value 0.42
+    asktell tell --url http://127.0.0.1:8080 --study branin --trial 0 --value 0.42 [--constraint mem=3.2]
     asktell add  --url http://127.0.0.1:8080 --study branin --params '{"x1": 3.1, "x2": 2.3}' --value 0.4
 
 ``ask``, ``tell`` and ``add`` print what their file-based forms print (one ``{"id", "params"}``
@@ -29,6 +29,7 @@ import sys
 from typing import Any
 
 from asktell.checks import check_positive
+from asktell.cli_options import Outcome, trial_line
 from asktell.errors import CommandError, ServiceUnavailable
 
 
@@ -59,27 +60,39 @@ def remote_ask(args: argparse.Namespace) -> int:
     return 0
 
 
-def remote_tell(args: argparse.Namespace, value: Any, status: str, metadata: Any) -> int:
-    """``asktell tell --url ... --study ...``: prints the told trial."""
+def remote_tell(args: argparse.Namespace, told: Outcome) -> int:
+    """``asktell tell --url ... --study ...``: prints the told trial (``told``: the options'
+    :class:`~asktell.cli_options.Outcome`)."""
     with _client(args) as client:
-        trial = client.tell(args.study, args.trial, value, failed=status == "failed", metadata=metadata)
+        trial = client.tell(
+            args.study,
+            args.trial,
+            told.value,
+            failed=told.status == "failed",
+            metadata=told.metadata,
+            constraints=told.constraints,
+        )
     _print_trial(trial)
     return 0
 
 
-def remote_add(
-    args: argparse.Namespace, params: dict[str, Any], value: Any, status: str, metadata: Any
-) -> int:
+def remote_add(args: argparse.Namespace, params: dict[str, Any], told: Outcome) -> int:
     """``asktell add --url ... --study ...``: prints the added trial."""
     with _client(args) as client:
-        trial = client.add(args.study, params, value, failed=status == "failed", metadata=metadata)
+        trial = client.add(
+            args.study,
+            params,
+            told.value,
+            failed=told.status == "failed",
+            metadata=told.metadata,
+            constraints=told.constraints,
+        )
     _print_trial(trial)
     return 0
 
 
 def _print_trial(trial: Any) -> None:
-    value_json = list(trial.value) if isinstance(trial.value, tuple) else trial.value
-    print(json.dumps({"id": trial.id, "status": trial.status, "value": value_json}))
+    print(trial_line(trial), end="")  # what the file-based tell and add print
 
 
 def define_serve(parser: argparse.ArgumentParser) -> Any:

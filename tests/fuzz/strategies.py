@@ -241,6 +241,27 @@ json_texts = st.one_of(
     non_finite_texts.map(lambda n: f'{{"a": {n}}}'),
 )
 
+# --- outcome constraints (issue 15) --------------------------------------------------------------
+
+# Outcome names at and past the rules (a word of letters, digits, '_', '.', '-', not starting with
+# a digit, at most 64 characters): the ones the suites declare, near misses and odd strings.
+outcome_names = st.one_of(
+    st.sampled_from(["mem", "recall", "latency", "Mem", "mem ", "9mem", "mem<", "a" * 64, "a" * 65, "_", ""]),
+    odd_strings,
+)
+operators = st.sampled_from(["<=", ">=", "<", ">", "==", "=", "=<", "≤", ""])
+# What ``init --constraint`` or a creation body's constraints may be given: 'NAME OP BOUND' texts,
+# mostly well-formed with hostile parts, and strings that are no constraint at all.
+constraint_texts = st.one_of(
+    st.tuples(outcome_names, operators, number_texts).map(lambda t: f"{t[0]} {t[1]} {t[2]}"),
+    st.tuples(st.sampled_from(["mem", "recall"]), st.sampled_from(["<=", ">="]), number_texts).map(
+        lambda t: f"{t[0]}{t[1]}{t[2]}"
+    ),
+    odd_strings,
+    json_texts,
+)
+
+
 # --- ids -----------------------------------------------------------------------------------------
 
 

@@ -8,6 +8,9 @@ The properties, whatever the input:
 - after an accepted command (0) the run is still readable (``show``, ``show --json``, and
   ``asktell.load``) and askable.
 
+One of the runs is constrained (``mem <= 4``, ``recall >= 0.9``; issue 15): ``tell`` and ``add``
+get ``--constraint NAME=VALUE`` options, well-formed or hostile, on every run.
+
 Each property runs a bounded number of examples in ``make test`` (the ``default`` case, about a
 second each) and many more in ``make test-all`` (the ``long`` case, marked ``slow``).
 """
@@ -25,6 +28,7 @@ from pathlib import Path
 import pytest
 from fuzz.strategies import (
     ascii_number_texts,
+    constraint_texts,
     deep_json_texts,
     huge_integers,
     huge_number_texts,
@@ -32,6 +36,7 @@ from fuzz.strategies import (
     non_ascii_digits,
     number_texts,
     odd_strings,
+    outcome_names,
     plain_json,
     python_only_number_texts,
 )
@@ -46,8 +51,11 @@ SPACE = {
     "k": {"type": "integer", "low": 1, "high": 5},
     "c": {"type": "categorical", "choices": ["a", "b", None]},
 }
-# (loop, objectives): the loops whose ask is cheap (no model), one and two objectives
-RUNS = [("sobol", 1), ("random", 2)]
+# (loop, objectives): the loops whose ask is cheap (no model), one and two objectives, and a
+# constrained Sobol run ("sobol-constrained")
+RUNS = [("sobol", 1), ("random", 2), ("sobol-constrained", 1)]
+DECLARED = ["--constraint", "mem <= 4", "--constraint", "recall >= 0.9"]
+OUTCOMES = ["--constraint", "mem=3", "--constraint", "recall=0.95"]
 BUDGETS = [
     pytest.param(40, id="default"),
     pytest.param(1_000, id="long", marks=pytest.mark.slow),
@@ -80,11 +88,13 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, int],
     for loop, objectives in RUNS:
         state = directory / f"{loop}.json"
         value = "0.5" if objectives == 1 else "[0.5, 1.5]"
+        constrained = loop.endswith("-constrained")
         for argv in (
             [
                 "init",
+                *(DECLARED if constrained else []),
                 "--loop",
-                loop,
+                loop.removesuffix("-constrained"),
                 "--space",
                 str(directory / "space.json"),
                 "--state",
@@ -95,7 +105,16 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, int],
                 "7",
             ],
             ["ask", "--state", str(state), "--n", "5"],
-            ["tell", "--state", str(state), "--trial", "0", "--value", value],
+            [
+                "tell",
+                "--state",
+                str(state),
+                "--trial",
+                "0",
+                "--value",
+                value,
+                *(OUTCOMES if constrained else []),
+            ],
             ["tell", "--state", str(state), "--trial", "1", "--failed"],
         ):
             assert run_cli(argv)[0] == 0, argv
@@ -223,10 +242,37 @@ counts = st.one_of(
 )
 
 
+outcome_values = mostly(ascii_number_texts, st.one_of(number_texts, json_texts, odd_strings), share=7)
+
+
+@st.composite
+def constraint_options(draw: st.DrawFn) -> list[str]:
+    """``--constraint NAME=VALUE`` options: none (half the time), the constrained run's two with
+    good or hostile values, or names and forms drawn at random (unknown, twice, no '=')."""
+    kind = draw(st.integers(0, 9))
+    if kind < 5:
+        return []
+    if kind < 8:
+        pairs = [("mem", draw(outcome_values)), ("recall", draw(outcome_values))]
+        items = [f"{n}={v}" for n, v in draw(st.permutations(pairs))]
+    else:
+        items = draw(
+            st.lists(
+                st.one_of(
+                    st.tuples(outcome_names, outcome_values).map(lambda t: f"{t[0]}={t[1]}"),
+                    constraint_texts,
+                ),
+                max_size=4,
+            )
+        )
+    return [token for item in items for token in ("--constraint", item)]
+
+
 @st.composite
 def tell_argv(draw: st.DrawFn) -> list[str]:
     argv = ["tell", "--trial", draw(trial_ids)]
     argv += ["--failed"] if draw(st.integers(0, 4)) == 0 else ["--value", draw(values)]
+    argv += draw(constraint_options())
     if draw(st.booleans()):
         argv += ["--metadata", draw(metadata)]
     return argv
@@ -236,6 +282,7 @@ def tell_argv(draw: st.DrawFn) -> list[str]:
 def add_argv(draw: st.DrawFn) -> list[str]:
     argv = ["add", "--params", draw(params_texts())]
     argv += ["--failed"] if draw(st.integers(0, 4)) == 0 else ["--value", draw(values)]
+    argv += draw(constraint_options())
     if draw(st.booleans()):
         argv += ["--metadata", draw(metadata)]
     return argv
@@ -253,6 +300,8 @@ stray = st.lists(
                 "--metadata",
                 "--params",
                 "--json",
+                "--constraint",
+                "--constraint=",
                 "--state",
                 "--url",
                 "--study",
@@ -356,6 +405,10 @@ def init_argv(draw: st.DrawFn) -> tuple[list[str], str]:
         argv += ["--objectives", draw(st.one_of(st.sampled_from(["1", "2"]), counts))]
     if draw(st.booleans()):
         argv += ["--config", draw(st.one_of(st.just("{}"), json_texts))]
+    if draw(st.booleans()):
+        declared = st.sampled_from(["mem <= 4", "recall >= 0.9", "mem >= -1e-05"])
+        for text in draw(st.lists(mostly(declared, constraint_texts), min_size=1, max_size=3)):
+            argv += ["--constraint", text]
     return argv, draw(space_texts)
 
 
@@ -391,18 +444,21 @@ def test_non_ascii_digits_are_never_numbers(
     @_settings(budget)
     @given(
         digits=st.lists(non_ascii_digits, min_size=1, max_size=3).map("".join),
-        where=st.sampled_from(["--value", "--trial", "--n"]),
+        where=st.sampled_from(["--value", "--trial", "--n", "--constraint"]),
     )
     def check(digits: str, where: str) -> None:
+        run = ("sobol-constrained", 1)
         with workdir(tmp_path) as directory:
             state = directory / "run.json"
-            state.write_bytes(templates[("sobol", 1)])
+            state.write_bytes(templates[run])
             argv = {
-                "--value": ["tell", "--trial", "2", "--value", digits],
-                "--trial": ["tell", "--trial", digits, "--value", "1"],
+                "--value": ["tell", "--trial", "2", "--value", digits, *OUTCOMES],
+                "--trial": ["tell", "--trial", digits, "--value", "1", *OUTCOMES],
                 "--n": ["ask", "--n", digits],
+                "--constraint": ["tell", "--trial", "2", "--value", "1", "--constraint", f"mem={digits}"]
+                + OUTCOMES[2:],
             }[where]
-            code = check_outcome([argv[0], "--state", str(state), *argv[1:]], state, templates[("sobol", 1)])
+            code = check_outcome([argv[0], "--state", str(state), *argv[1:]], state, templates[run])
             assert code == 2
 
     check()
