@@ -7,19 +7,28 @@ missing or wrong token gets 401 and changes nothing.
 Routes (bodies and answers are JSON; the OpenAPI schema is at ``/openapi.json``, docs at ``/docs``)::
 
     GET    /health                         no token needed
-    POST   /studies                        create {name, loop, config, space, seed, ...}   201
+    POST   /studies                        create {name, loop, config, space, seed,        201
+                                           constraints: ["mem <= 4", ...], ...}
     GET    /studies                        list (server token only)
     GET    /studies/{name}                 one study, without its trials
     DELETE /studies/{name}                                                                204
     POST   /studies/{name}/ask             {n} -> {trials: [{id, params, ...}], expired: [...]}
-    POST   /studies/{name}/tell            {trial_id, value | failed: true, metadata}
-    POST   /studies/{name}/add             {params, value | failed: true, metadata}: a trial the
-                                           loop did not ask for (next id, metadata added: true)
+    POST   /studies/{name}/tell            {trial_id, value | failed: true, constraints, metadata}
+    POST   /studies/{name}/add             {params, value | failed: true, constraints, metadata}: a
+                                           trial the loop did not ask for (next id, metadata
+                                           added: true)
     GET    /studies/{name}/trials          ?status=&offset=&limit=
     GET    /studies/{name}/trials/{id}
-    GET    /studies/{name}/best            {trial: ... | null}
+    GET    /studies/{name}/best            {trial: ... | null, detail}: the best feasible trial
     GET    /studies/{name}/state           export the whole state (asktell.State JSON)
     PUT    /studies/{name}/state           import (replace, or create the study)
+
+Outcome constraints: a study created with ``constraints`` (``["mem <= 4", "recall >= 0.9"]``, or
+objects ``{name, op, bound}``) takes, in every completed tell and add, ``constraints: {"mem": 3.2,
+"recall": 0.93}``: each declared outcome's measured value, none missing, none unknown, finite (a
+failed trial gives none). Served trials carry ``constraints`` and ``feasible``; ``/best`` is the best
+*feasible* trial, and while there is none it answers ``{"trial": null, "detail": "no feasible trial
+yet ..."}`` (200, as it answers before any trial has completed).
 
 Refusals are 4xx with ``{"detail": "<what was wrong and what to do>"}``: 400 a body that is not
 strict JSON (NaN and Infinity are not JSON) or is nested too deep, 401 the token, 404 an unknown
@@ -44,6 +53,7 @@ Limits (what exceeds them is refused as above)::
     parameters in a space         1000; choices of a categorical 10 000; 422
     integer parameters            bounds within +-2**53; real ranges of finite width; 422
     seed                          0 to 2**63 - 1; 422
+    constraints of a study        100, outcome names of 64 characters, finite bounds; 422
 
 ``n`` stays at 1000 per request although ``loop.ask`` takes up to 10 000: one request holds its
 study's lock while it computes, and builds its whole answer in memory (1000 trials of a
@@ -95,6 +105,7 @@ from asktell.service.storage import (
     load_state_dict,
     trial_not_found,
 )
+from asktell.service.tables import served
 from asktell.space import Space
 from asktell.state import COMPLETED, FAILED, PENDING, State
 
@@ -171,7 +182,8 @@ def create_app(
         config = check_strict_json(body.config, "config")
         loop = loop_class(body.loop).from_config(config)
         space = Space.from_dict({k: p.model_dump() for k, p in body.space.items()})
-        state = loop.init(space, seed=body.seed, n_objectives=body.n_objectives)
+        constraints = None if body.constraints is None else [_constraint(c) for c in body.constraints]
+        state = loop.init(space, seed=body.seed, n_objectives=body.n_objectives, constraints=constraints)
         _check_servable(body.name, state)
         study = store.create_study(
             body.name, state, token=body.token, pending_timeout_s=body.pending_timeout_s
@@ -237,15 +249,24 @@ def create_app(
 
     @app.get("/studies/{name}/best", response_model=m.BestOut, responses=errors, tags=["trials"])
     def best(name: NameParam, _: StudyAuth) -> dict[str, Any]:
-        """The completed trial with the lowest value (null while none has completed)."""
+        """The feasible completed trial with the lowest value; null while there is none, with a
+        `detail` saying why (no completed trial yet, or in a constrained study no feasible one)."""
         study = store.study(name)
-        n_objectives = _n_objectives(study)
-        if n_objectives != 1:
+        core = _core(study)
+        if core.n_objectives != 1:
             raise BadRequest(
-                f"study {name!r} has {n_objectives} objectives, so no single best trial; "
+                f"study {name!r} has {core.n_objectives} objectives, so no single best trial; "
                 "list its trials (GET /studies/{name}/trials?status=completed) instead."
             )
-        return {"trial": store.best(name)}
+        trial = store.best(name)
+        if trial is not None:
+            return {"trial": trial, "detail": None}
+        completed = store.counts(study)["completed"]
+        if not core.constraints:
+            return {"trial": None, "detail": "no completed trial yet"}
+        listed = ", ".join(map(str, core.constraints))
+        why = f"{completed} completed, none keeps every constraint" if completed else "no completed trial"
+        return {"trial": None, "detail": f"no feasible trial yet ({why}; constraints: {listed})"}
 
     @app.get(
         "/studies/{name}/state",
@@ -355,14 +376,18 @@ def _tell(snap: Snapshot, body: m.TellIn, metadata: dict[str, Any] | None) -> tu
             "a finished trial cannot be told again."
         )
     status = FAILED if body.failed else COMPLETED
-    new = snap.loop.tell(state, trial_id, body.value, status=status, metadata=metadata)
-    return new, _answer(m.TrialOut, new.trials[trial_id].to_dict())
+    new = snap.loop.tell(
+        state, trial_id, body.value, status=status, metadata=metadata, constraints=body.constraints
+    )
+    return new, _answer(m.TrialOut, served(new.trials[trial_id]))
 
 
 def _add(snap: Snapshot, body: m.AddIn, metadata: dict[str, Any] | None) -> tuple[State, JSONResponse]:
     status = FAILED if body.failed else COMPLETED
-    new = snap.loop.add(snap.state, body.params, body.value, status=status, metadata=metadata)
-    return new, _answer(m.TrialOut, new.trials[-1].to_dict())
+    new = snap.loop.add(
+        snap.state, body.params, body.value, status=status, metadata=metadata, constraints=body.constraints
+    )
+    return new, _answer(m.TrialOut, served(new.trials[-1]))
 
 
 def _core(study: Study) -> State:
@@ -370,8 +395,9 @@ def _core(study: Study) -> State:
     return State.from_dict({**study.core_dict(), "trials": []})
 
 
-def _n_objectives(study: Study) -> int:
-    return _core(study).n_objectives
+def _constraint(item: str | m.ConstraintIn) -> str | dict[str, Any]:
+    """A constraint of a creation body as the data layer reads it (text, or its object form)."""
+    return item if isinstance(item, str) else item.model_dump()
 
 
 def _describe(core: State, **row: Any) -> m.StudyOut:
@@ -382,6 +408,7 @@ def _describe(core: State, **row: Any) -> m.StudyOut:
         space=core.space.to_dict(),
         seed=core.seed,
         n_objectives=core.n_objectives,
+        constraints=[m.ConstraintOut(**c.to_dict()) for c in core.constraints],
         **row,
     )
 

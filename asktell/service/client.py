@@ -6,6 +6,10 @@ Example:
     >>> (trial,) = client.ask("demo")
     >>> client.tell("demo", trial.id, trial.params["x"] ** 2)
     >>> client.add("demo", {"x": 0.5}, 0.25)      # a point evaluated elsewhere: the next trial
+    >>> client.create_study("small", "sobol", space, constraints=["mem <= 4"])   # outcome constraints
+    >>> (trial,) = client.ask("small")
+    >>> client.tell("small", trial.id, 0.37, constraints={"mem": 3.2})
+    >>> client.best("small")                      # the best feasible trial (None while none is)
 
 Requests that never reached the server (connection refused, a server restarting) and answers 503
 (concurrent requests won the race; nothing was changed) are retried for up to ``retry_s`` seconds.
@@ -24,11 +28,12 @@ import math
 import os
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
 
+from asktell.constraints import Constraint
 from asktell.errors import (
     AskTellError,
     BadRequest,
@@ -90,6 +95,7 @@ class Client:
         *,
         config: Mapping[str, Any] | None = None,
         n_objectives: int = 1,
+        constraints: Sequence[Any] | None = None,
         pending_timeout_s: float | None = None,
         study_token: str | None = None,
         exist_ok: bool = False,
@@ -101,6 +107,9 @@ class Client:
             space: an ``asktell.Space`` or its dict form.
             config: the loop's options when ``loop`` is a name.
             n_objectives: the problem's number of objectives (values are then lists).
+            constraints: outcome constraints, as text (``["mem <= 4", "recall >= 0.9"]``),
+                ``asktell.constraints.Constraint`` objects or ``{name, op, bound}`` dicts; every
+                completed tell then gives each outcome's value (``tell(..., constraints={...})``).
             pending_timeout_s: expire pending trials older than this at the next ask.
             study_token: a token that gives access to this study alone.
             exist_ok: return the existing study instead of raising StudyExists.
@@ -113,7 +122,7 @@ class Client:
             if config is not None:
                 raise BadRequest("pass config only with a loop name; a loop object has its own.")
             name_, loop_config = loop.name, loop.config()
-        body = {
+        body: dict[str, Any] = {
             "name": name,
             "loop": name_,
             "config": loop_config,
@@ -123,6 +132,8 @@ class Client:
             "pending_timeout_s": pending_timeout_s,
             "token": study_token,
         }
+        if constraints is not None:  # absent when not given: a server before constraints reads the body
+            body["constraints"] = _constraints_body(constraints)
         try:
             return self._request("POST", "/studies", json=body)
         except StudyExists:
@@ -155,17 +166,24 @@ class Client:
         failed: bool = False,
         *,
         metadata: Mapping[str, Any] | None = None,
+        constraints: Mapping[str, Any] | None = None,
     ) -> Trial:
-        """Report a trial's value (or ``failed=True``); returns the finished trial."""
+        """Report a trial's value (or ``failed=True``); returns the finished trial.
+
+        In a constrained study a completed trial also gives each declared outcome's measured
+        value, ``constraints={"mem": 3.2, ...}``; the returned trial says whether it is feasible.
+        """
         value = _plain(value)
-        body = {"trial_id": trial_id, **_outcome(value, failed, metadata, f"trial {trial_id}")}
+        what = f"trial {trial_id}"
+        body = {"trial_id": trial_id, **_outcome(value, failed, metadata, constraints, what)}
         try:
             answer = self._request("POST", f"/studies/{study}/tell", json=body, retried_tell=True)
         except _ToldBefore as exc:  # a retry of a tell whose answer was lost
             trial = self.trial(study, trial_id)
             expected = FAILED if failed else COMPLETED
             told = list(trial.value) if isinstance(trial.value, tuple) else trial.value
-            if trial.status == expected and (failed or told == _as_told(value)):
+            same = told == _as_told(value) and trial.constraints == body.get("constraints")
+            if trial.status == expected and (failed or same):
                 return trial
             raise exc.error from None
         return _trial(answer)
@@ -178,11 +196,13 @@ class Client:
         failed: bool = False,
         *,
         metadata: Mapping[str, Any] | None = None,
+        constraints: Mapping[str, Any] | None = None,
     ) -> Trial:
         """Record an evaluation the loop did not ask for (as ``Loop.add``); returns the new trial.
 
         The trial gets the next id and ``metadata["added"] = True``; model-based loops fit on it
-        like on any completed trial. ``params`` must be a point of the study's space.
+        like on any completed trial. ``params`` must be a point of the study's space; in a
+        constrained study ``constraints`` gives each outcome's value, as in :meth:`tell`.
 
         Not retried once the request may have reached the server: an add is not idempotent, so a
         lost answer raises :class:`~asktell.errors.ServiceError` ("may or may not have been
@@ -194,7 +214,7 @@ class Client:
             raise BadRequest(f'params must be a mapping like {{"x": 0.5}}, got {params!r}.')
         body = {
             "params": {name: _plain(v) for name, v in params.items()},
-            **_outcome(_plain(value), failed, metadata, "the added point"),
+            **_outcome(_plain(value), failed, metadata, constraints, "the added point"),
         }
         answer = self._request(
             "POST", f"/studies/{study}/add", json=body, idempotent=False, lost_hint=_ADD_LOST
@@ -219,7 +239,9 @@ class Client:
                 return out
 
     def best(self, study: str) -> Trial | None:
-        """The completed trial with the lowest value, or None."""
+        """The *feasible* completed trial with the lowest value, or None while there is none (no
+        completed trial yet, or in a constrained study none that keeps every constraint; the
+        server's ``GET /studies/{name}/best`` says which in its ``detail``)."""
         trial = self._request("GET", f"/studies/{study}/best")["trial"]
         return None if trial is None else _trial(trial)
 
@@ -344,12 +366,33 @@ def _plain(value: Any) -> Any:
     return [_plain(v) for v in value] if isinstance(value, (list, tuple)) else value
 
 
-def _outcome(value: Any, failed: bool, metadata: Mapping[str, Any] | None, what: str) -> dict[str, Any]:
-    """The ``value``/``failed``/``metadata`` fields of a tell or an add (``what`` names it)."""
+def _outcome(
+    value: Any,
+    failed: bool,
+    metadata: Mapping[str, Any] | None,
+    constraints: Mapping[str, Any] | None,
+    what: str,
+) -> dict[str, Any]:
+    """The ``value``/``failed``/``constraints``/``metadata`` fields of a tell or an add (``what``
+    names it)."""
     _check_finite(value, what)
     body: dict[str, Any] = {"failed": failed}
     if value is not None:
         body["value"] = value
+    if constraints is not None:
+        if not isinstance(constraints, Mapping):
+            raise BadRequest(
+                f"constraints must be a mapping of outcome name to value like {{'mem': 3.2}}, got "
+                f"{constraints!r:.200} for {what}."
+            )
+        outcomes = {name: _plain(v) for name, v in constraints.items()}
+        for name, number in outcomes.items():
+            if isinstance(number, float) and not math.isfinite(number):
+                raise BadRequest(
+                    f"constraint value {name!r} must be finite, got {number!r} for {what}; "
+                    "report a failed evaluation with failed=True instead."
+                )
+        body["constraints"] = outcomes
     if metadata is not None:
         if not isinstance(metadata, Mapping):
             raise BadRequest(f"metadata must be a JSON object (a dict), got {metadata!r} for {what}.")
@@ -385,12 +428,24 @@ def _as_told(value: Any) -> Any:
     return None if value is None else float(value)
 
 
+def _constraints_body(constraints: Sequence[Any]) -> list[Any]:
+    """A study's constraints as the creation body takes them: text, or ``{name, op, bound}``."""
+    if isinstance(constraints, (str, bytes, Mapping)) or not isinstance(constraints, Sequence):
+        raise BadRequest(
+            f"constraints must be a list like ['mem <= 4', 'recall >= 0.9'], got {constraints!r:.200}."
+        )
+    return [c.to_dict() if isinstance(c, Constraint) else c for c in constraints]
+
+
 def _trial(data: Mapping[str, Any]) -> Trial:
     value = data["value"]
+    outcomes = data.get("constraints")
     return Trial(
         id=data["id"],
         params=dict(data["params"]),
         status=data["status"],
         value=tuple(value) if isinstance(value, list) else value,
         metadata=dict(data.get("metadata") or {}),
+        constraints=None if outcomes is None else dict(outcomes),
+        feasible=data.get("feasible"),
     )

@@ -16,6 +16,7 @@ MAX_INT = 2**63 - 1
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 MAX_ASK = 1000  # per request (asktell.checks.MAX_ASK, 10 000, is the Python API's): see app.py
 MAX_PAGE = 10000
+MAX_CONSTRAINTS = 100  # asktell.constraints.MAX_CONSTRAINTS: outcomes one problem may constrain
 
 Finite = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 Int64 = Annotated[int, Field(strict=True, ge=-MAX_INT, le=MAX_INT)]
@@ -56,6 +57,33 @@ class CategoricalParam(_Body):
 Param = Annotated[RealParam | IntegerParam | CategoricalParam, Field(discriminator="type")]
 
 
+class ConstraintIn(_Body):
+    """An outcome constraint as an object: ``{"name": "mem", "op": "<=", "bound": 4}``."""
+
+    name: str = Field(max_length=64, examples=["mem"])
+    op: Literal["<=", ">="]
+    bound: Finite
+
+
+class ConstraintOut(BaseModel):
+    """A study's outcome constraint: the outcome ``name`` must keep ``op bound``."""
+
+    name: str
+    op: Literal["<=", ">="]
+    bound: float
+
+
+Outcomes = Annotated[
+    dict[str, Finite],
+    Field(
+        max_length=MAX_CONSTRAINTS,
+        description="each constrained outcome's measured value (name -> number): a completed trial of "
+        "a constrained study gives every declared outcome, a failed one none",
+        examples=[{"mem": 3.2, "recall": 0.93}],
+    ),
+]
+
+
 class StudyCreate(_Body):
     """A new study: which loop, its options, the space, the seed."""
 
@@ -74,7 +102,13 @@ class StudyCreate(_Body):
                     },
                     "seed": 0,
                     "pending_timeout_s": 3600,
-                }
+                },
+                {
+                    "name": "small-model",
+                    "loop": "sobol",
+                    "space": {"width": {"type": "integer", "low": 16, "high": 1024}},
+                    "constraints": ["mem <= 4", {"name": "recall", "op": ">=", "bound": 0.9}],
+                },
             ]
         },
     )
@@ -103,6 +137,14 @@ class StudyCreate(_Body):
         le=1000,
         description="the problem's number of objectives: values are then lists of that many numbers",
     )
+    constraints: list[Annotated[str, Field(max_length=300)] | ConstraintIn] | None = Field(
+        default=None,
+        max_length=MAX_CONSTRAINTS,
+        description="outcome constraints, as text ('mem <= 4', 'recall >= 0.9') or objects "
+        "{name, op, bound}: every completed tell then gives each outcome's value, and /best is the "
+        "best feasible trial",
+        examples=[["mem <= 4", "recall >= 0.9"]],
+    )
     pending_timeout_s: Finite | None = Field(
         default=None,
         gt=0,
@@ -126,6 +168,9 @@ class StudyOut(BaseModel):
     space: dict[str, Any]
     seed: int
     n_objectives: int = Field(description="the problem's number of objectives")
+    constraints: list[ConstraintOut] = Field(
+        default_factory=list, description="the problem's outcome constraints (empty: none)"
+    )
     version: int = Field(description="incremented by every change")
     n_trials: int
     counts: dict[str, int] = Field(description="trials per status")
@@ -155,6 +200,14 @@ class TrialOut(BaseModel):
     status: Literal["pending", "completed", "failed"]
     value: float | list[float] | None
     metadata: dict[str, Any]
+    constraints: dict[str, float] | None = Field(
+        default=None, description="a completed trial's outcome values (constrained studies only)"
+    )
+    feasible: bool | None = Field(
+        default=None,
+        description="whether a completed trial keeps every constraint (true without constraints); "
+        "null until completed",
+    )
 
 
 class AskOut(BaseModel):
@@ -173,6 +226,7 @@ class _Outcome(_Body):
         "JSON has no NaN: report a failed evaluation with failed=true instead",
     )
     failed: bool = Field(default=False, strict=True)
+    constraints: Outcomes | None = None
     metadata: dict[str, Any] | None = Field(default=None, description="a JSON object stored with the trial")
 
 
@@ -186,6 +240,7 @@ class TellIn(_Outcome):
             "examples": [
                 {"trial_id": 2, "value": 0.42, "metadata": {"host": "node-7"}},
                 {"trial_id": 3, "failed": True},
+                {"trial_id": 4, "value": 0.37, "constraints": {"mem": 3.2, "recall": 0.93}},
             ]
         },
     )
@@ -216,7 +271,14 @@ class AddIn(_Outcome):
 
 
 class BestOut(BaseModel):
-    trial: TrialOut | None = Field(description="the best completed trial; null when none yet")
+    trial: TrialOut | None = Field(
+        description="the best feasible completed trial; null while there is none (see detail)"
+    )
+    detail: str | None = Field(
+        default=None,
+        description="why trial is null: 'no completed trial yet', or in a constrained study 'no "
+        "feasible trial yet' (every completed trial breaks a constraint)",
+    )
 
 
 class Health(BaseModel):
@@ -243,7 +305,9 @@ class StateDoc(BaseModel):
     trials: list[dict[str, Any]]
     memo: dict[str, Any]
     problem: dict[str, Any] = Field(
-        default_factory=dict, description="the problem definition: {n_objectives}; absent in version 1"
+        default_factory=dict,
+        description="the problem definition: {n_objectives, constraints (when declared)}; "
+        "absent in version 1",
     )
 
 

@@ -45,7 +45,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
@@ -62,7 +62,15 @@ from asktell.errors import (
 from asktell.registry import loop_class
 from asktell.service import tables as tb
 from asktell.service.engine import FifoLock, SnapshotCache, create_engine, normalize_url
-from asktell.service.tables import Study, row_trial_dict, state_core, trial_dict, trial_row, trial_update
+from asktell.service.tables import (
+    Study,
+    row_trial_dict,
+    served_trial,
+    state_core,
+    trial_dict,
+    trial_row,
+    trial_update,
+)
 from asktell.state import COMPLETED, State, Trial
 
 T = TypeVar("T")
@@ -122,10 +130,15 @@ class Storage:
             try:
                 tb.metadata_obj.create_all(self.engine, checkfirst=True)
                 with self._write() as conn:
-                    found = conn.execute(select(tb.meta.c.value).where(tb.meta.c.key == "schema")).scalar()
+                    found = self._schema_version(conn)
                     if found is None:
                         conn.execute(insert(tb.meta).values(key="schema", value=tb.SCHEMA))
-                    elif found != tb.SCHEMA:
+                    while found in tb.MIGRATIONS:  # an older layout: brought up to date, in place
+                        found, statements = tb.MIGRATIONS[found]
+                        for statement in statements:
+                            conn.exec_driver_sql(statement)
+                        conn.execute(update(tb.meta).where(tb.meta.c.key == "schema").values(value=found))
+                    if found is not None and found != tb.SCHEMA:
                         raise StateError(
                             f"the database holds asktell schema {found!r}; this asktell reads "
                             f"schema {tb.SCHEMA!r}. Use the asktell version that created it."
@@ -135,6 +148,15 @@ class Storage:
                 if attempt == 4:
                     raise
                 time.sleep(0.1 * (attempt + 1))
+
+    def _schema_version(self, conn: Connection) -> str | None:
+        """The layout version the database records; locked until the transaction ends (two
+        servers starting on an old database migrate it once: the second then reads the new one)."""
+        query = select(tb.meta.c.value).where(tb.meta.c.key == "schema")
+        if not self.is_sqlite:  # SQLite's BEGIN IMMEDIATE already holds the write lock
+            query = query.with_for_update()
+        found = conn.execute(query).scalar()
+        return None if found is None else str(found)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -272,7 +294,7 @@ class Storage:
         core = State.from_dict(data)
         trials = list(cached.state.trials)
         for row in rows:
-            trial = Trial.from_dict(trial_dict(row), core.space, core.n_objectives)
+            trial = Trial.from_dict(trial_dict(row), core.space, core.problem)
             if trial.id < len(trials):
                 trials[trial.id] = trial
             elif trial.id == len(trials):
@@ -445,7 +467,8 @@ class Storage:
         offset: int = 0,
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Trials as ``Trial.to_dict()`` objects, by id; optionally of one status, one page."""
+        """Trials as served (:func:`~asktell.service.tables.served_trial`: ``Trial.to_dict()`` and
+        ``feasible``), by id; optionally of one status, one page."""
         with self._read() as conn:
             study = self._study(conn, name)
             query = select(tb.trials).where(tb.trials.c.study_id == study.id)
@@ -454,10 +477,11 @@ class Storage:
             query = query.order_by(tb.trials.c.trial_id).offset(offset)
             if limit is not None:
                 query = query.limit(limit)
-            return [trial_dict(r) for r in conn.execute(query).all()]
+            return [served_trial(r) for r in conn.execute(query).all()]
 
     def trial(self, name: str, trial_id: int) -> dict[str, Any]:
-        """One trial as a ``Trial.to_dict()`` object. Raises StudyNotFound, TrialNotFound."""
+        """One trial as served (``Trial.to_dict()`` and ``feasible``). Raises StudyNotFound,
+        TrialNotFound."""
         with self._read() as conn:
             study = self._study(conn, name)
             row = conn.execute(
@@ -467,21 +491,24 @@ class Storage:
             ).first()
         if row is None:
             raise trial_not_found(study, trial_id)
-        return trial_dict(row)
+        return served_trial(row)
 
     def best(self, name: str) -> dict[str, Any] | None:
-        """The completed trial with the lowest single-objective value (lowest id on ties)."""
+        """The feasible completed trial with the lowest single-objective value (lowest id on
+        ties), as served; None while there is none (``State.best()``, from the rows)."""
         with self._read() as conn:
             study = self._study(conn, name)
+            feasible = tb.trials.c.feasible
             row = conn.execute(
                 select(tb.trials)
                 .where(tb.trials.c.study_id == study.id)
                 .where(tb.trials.c.status == COMPLETED)
                 .where(tb.trials.c.objective.is_not(None))
+                .where(or_(feasible.is_(None), feasible.is_(True)))  # null: written before constraints
                 .order_by(tb.trials.c.objective, tb.trials.c.trial_id)
                 .limit(1)
             ).first()
-        return None if row is None else trial_dict(row)
+        return None if row is None else served_trial(row)
 
     def pending_since(self, study: Study, before: float) -> list[int]:
         """Ids of the study's pending trials asked before the time ``before`` (seconds)."""
@@ -515,7 +542,7 @@ def _stored(
         else:
             read = State.from_dict({**json.loads(core), "trials": []})
         for row in rows:
-            Trial.from_dict(row_trial_dict(row), read.space, read.n_objectives)
+            Trial.from_dict(row_trial_dict(row), read.space, read.problem)
     except (AskTellError, TypeError, ValueError, RecursionError) as exc:
         raise StateError(
             f"study {name!r}: the new state cannot be stored, it would not read back ({exc}); "

@@ -5,9 +5,16 @@
   commit), ``revision`` (a random tag of the last commit), ``base_version`` (the version of the last
   import), the number of trials, the per-study token's SHA-256, the pending timeout.
 - ``asktell_trials``: one row per trial: id, status, value (JSON), params (JSON), metadata (JSON),
-  the value again as a number when it is one (for ``best``), when it was asked and told, and the
-  study version that last wrote the row (so a process can catch up on what changed).
+  the value again as a number when it is one (for ``best``), the outcome values of a completed
+  trial of a constrained study (``outcomes``, JSON; null otherwise) and whether the trial keeps every
+  constraint (``feasible``: true for a completed trial of an unconstrained study, null until
+  completed), when it was asked and told, and the study version that last wrote the row (so a
+  process can catch up on what changed).
 - ``asktell_meta``: the layout's version (``schema``).
+
+Layout versions: ``"1"`` had no ``outcomes`` and ``feasible`` columns; :data:`MIGRATIONS` adds them
+(null: an unconstrained study's trial, as every trial of such a database is), so a database created
+by an earlier asktell keeps working.
 
 The statements of an ask or a tell are built once with bound parameters: building SQLAlchemy
 expressions per request cost more than running them.
@@ -21,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -36,9 +44,19 @@ from sqlalchemy import (
     update,
 )
 
-from asktell.state import PENDING, State, Trial
+from asktell.state import COMPLETED, PENDING, State, Trial
 
-SCHEMA = "1"
+SCHEMA = "2"
+# what turns a database of an older layout into the next one: {from: (to, statements)}
+MIGRATIONS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "1": (
+        "2",
+        (
+            "ALTER TABLE asktell_trials ADD COLUMN outcomes TEXT",
+            "ALTER TABLE asktell_trials ADD COLUMN feasible BOOLEAN",
+        ),
+    ),
+}
 metadata_obj = MetaData()
 
 studies = Table(
@@ -70,6 +88,8 @@ trials = Table(
     Column("objective", Float, nullable=True),
     Column("params", Text, nullable=False),
     Column("metadata", Text, nullable=False),
+    Column("outcomes", Text, nullable=True),
+    Column("feasible", Boolean, nullable=True),
     Column("asked_at", Float, nullable=False),
     Column("told_at", Float, nullable=True),
     Column("version", BigInteger, nullable=False),
@@ -125,6 +145,8 @@ UPDATE_TRIAL = (
         objective=bindparam("b_objective"),
         params=bindparam("b_params"),
         metadata=bindparam("b_metadata"),
+        outcomes=bindparam("b_outcomes"),
+        feasible=bindparam("b_feasible"),
         told_at=bindparam("b_told_at"),
         version=bindparam("b_version"),
     )
@@ -190,6 +212,8 @@ def trial_row(study_id: int, trial: Trial, version: int, now: float) -> dict[str
         "objective": trial.value if isinstance(trial.value, float) else None,
         "params": dumps(trial.params),
         "metadata": dumps(trial.metadata),
+        "outcomes": None if trial.constraints is None else dumps(trial.constraints),
+        "feasible": trial.feasible,
         "asked_at": now,
         "told_at": None if trial.status == PENDING else now,
         "version": version,
@@ -206,6 +230,8 @@ def trial_update(row: dict[str, Any]) -> dict[str, Any]:
         "b_objective": row["objective"],
         "b_params": row["params"],
         "b_metadata": row["metadata"],
+        "b_outcomes": row["outcomes"],
+        "b_feasible": row["feasible"],
         "b_told_at": row["told_at"],
         "b_version": row["version"],
     }
@@ -218,10 +244,31 @@ def trial_dict(row: Any) -> dict[str, Any]:
 
 def row_trial_dict(m: Any) -> dict[str, Any]:
     """A trial row's mapping (a ``trial_row``, or a row's ``_mapping``) as ``Trial.to_dict()``."""
-    return {
+    data = {
         "id": m["trial_id"],
         "params": json.loads(m["params"]),
         "status": m["status"],
         "value": json.loads(m["value"]),
         "metadata": json.loads(m["metadata"]),
     }
+    if m["outcomes"] is not None:
+        data["constraints"] = json.loads(m["outcomes"])
+    return data
+
+
+def served_trial(row: Any) -> dict[str, Any]:
+    """A trial row (as read) as the API serves it: ``Trial.to_dict()`` and ``feasible``.
+
+    A completed row without ``feasible`` was written before the column existed, by an asktell that
+    had no constraints: it is feasible, as every completed trial of an unconstrained study is.
+    """
+    m = row._mapping
+    feasible = m["feasible"]
+    if feasible is None and m["status"] == COMPLETED:
+        feasible = True
+    return {**row_trial_dict(m), "feasible": None if feasible is None else bool(feasible)}
+
+
+def served(trial: Trial) -> dict[str, Any]:
+    """A trial as the API serves it (as :func:`served_trial` serves its row)."""
+    return {**trial.to_dict(), "feasible": trial.feasible}

@@ -18,11 +18,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from fuzz.strategies import (
+    constraint_texts,
     disordered_ids,
     edge_floats,
     huge_integers,
     huge_number_texts,
     odd_strings,
+    outcome_names,
     python_only_number_texts,
 )
 from hypothesis import strategies as st
@@ -153,21 +155,51 @@ def ask_bodies() -> st.SearchStrategy[Any]:
     return st.one_of(st.just(None), mutated({"n": 1}, {"n": st.sampled_from(ASK_N)}))
 
 
+# --- outcome constraints (issue 15): the constrained studies declare mem <= 4 and recall >= 0.9 ---
+OUTCOMES = {"mem": 3.0, "recall": 0.95}  # a feasible trial's outcome values
+OUTCOME_VALUES = [0.0, -0.0, 4.0, 4.000000000000001, 0.9, 5e-324, 1.7976931348623157e308, 2**53 + 1,
+                  10**30, True, None, "3.2", "\u0663", [3.0], {}, Raw("1e400"), Raw("-1e400"),
+                  Raw("1" + "0" * 400), Raw("NaN"), Raw("-Infinity")]  # fmt: skip
+outcome_objects = st.one_of(
+    # both names, each value good or odd
+    st.fixed_dictionaries(
+        {n: st.one_of(st.floats(-10, 10), st.sampled_from(OUTCOME_VALUES)) for n in OUTCOMES}
+    ),
+    # a name missing, unknown or given twice (the last one wins in the text)
+    st.just({"mem": 3.0}),
+    st.just({**OUTCOMES, "latency": 0.1}),
+    st.builds(lambda name, v: {**OUTCOMES, name: v}, outcome_names, st.sampled_from(OUTCOME_VALUES)),
+    st.just(Pairs((("mem", 3.0), ("recall", 0.95), ("mem", 9.0)))),
+    st.builds(lambda d, leaf: {"mem": Deep(d, leaf), "recall": 0.95}, st.sampled_from(DEPTHS), scalars),
+    st.dictionaries(st.one_of(outcome_names, keys), scalars, max_size=3),
+    st.sampled_from([None, [], [3.0, 0.95], "mem=3", 3.0, True]),
+    hostile,
+)
+
+
 def _outcome_options() -> dict[str, st.SearchStrategy[Any]]:
     return {
         "value": st.one_of(st.floats(-10, 10), st.sampled_from(VALUES)),
         "failed": st.one_of(st.booleans(), st.sampled_from([0, 1, "true", None])),
         "metadata": metadata_values,
+        "constraints": outcome_objects,
     }
 
 
-def tell_bodies(pending: int, n_trials: int) -> st.SearchStrategy[Any]:
-    """Tells of the trial ``pending`` (any of ``n_trials``, or none) with odd values."""
+def _outcome(constrained: bool) -> dict[str, Any]:
+    """A valid outcome of a tell or an add: a value, and the outcomes of a constrained study."""
+    return {"value": 0.25, **({"constraints": dict(OUTCOMES)} if constrained else {})}
+
+
+def tell_bodies(pending: int, n_trials: int, constrained: bool = False) -> st.SearchStrategy[Any]:
+    """Tells of the trial ``pending`` (any of ``n_trials``, or none) with odd values (and odd
+    outcome values: of a constrained study or not)."""
     ids = st.one_of(st.integers(0, n_trials + 1), st.sampled_from([-1, 2**63, 10**400, 1.0, "2", True]))
-    return mutated({"trial_id": pending, "value": 0.25}, {"trial_id": ids, **_outcome_options()})
+    valid = {"trial_id": pending, **_outcome(constrained)}
+    return mutated(valid, {"trial_id": ids, **_outcome_options()})
 
 
-def add_bodies(point: dict[str, Any]) -> st.SearchStrategy[Any]:
+def add_bodies(point: dict[str, Any], constrained: bool = False) -> st.SearchStrategy[Any]:
     """Adds of ``point`` (valid for the study's space), with any parameter replaced by an odd value,
     one dropped or added, or the whole point replaced."""
 
@@ -186,7 +218,7 @@ def add_bodies(point: dict[str, Any]) -> st.SearchStrategy[Any]:
             return draw(hostile)
         return out
 
-    return mutated({"params": point, "value": 0.25}, {"params": params(), **_outcome_options()})
+    return mutated({"params": point, **_outcome(constrained)}, {"params": params(), **_outcome_options()})
 
 
 def config_values(default: Any) -> st.SearchStrategy[Any]:
@@ -210,6 +242,27 @@ def hostile_params() -> st.SearchStrategy[Any]:
 
 
 NUMERIC = {"x": {"type": "real", "low": -2.0, "high": 2.0}, "k": {"type": "integer", "low": 1, "high": 5}}
+BOUNDS = [4, 0.9, -0.0, 5e-324, 1.7976931348623157e308, 2**63, 10**30, True, None, "4", "\u0664",
+          Raw("1e400"), Raw("NaN"), Raw("1" + "0" * 400)]  # fmt: skip
+constraint_objects = st.one_of(
+    st.fixed_dictionaries(
+        {
+            "name": st.one_of(st.sampled_from(["mem", "recall"]), outcome_names),
+            "op": st.sampled_from(["<=", ">=", "<", "==", "", None, 1]),
+            "bound": st.one_of(st.floats(-10, 10), st.sampled_from(BOUNDS)),
+        }
+    ),
+    mutated({"name": "mem", "op": "<=", "bound": 4}, {"bound": st.sampled_from(BOUNDS)}),
+)
+constraint_lists = st.one_of(
+    st.just(["mem <= 4", "recall >= 0.9"]),
+    st.just([{"name": "mem", "op": "<=", "bound": 4}, "recall >= 0.9"]),
+    st.just(["mem <= 4", "mem >= 1"]),  # one name twice
+    st.just([f"c{i} <= 0" for i in range(101)]),  # more than the 100 a problem may have
+    st.lists(st.one_of(constraint_texts, constraint_objects, scalars), max_size=3),
+    st.sampled_from([None, [], "mem <= 4", {"name": "mem", "op": "<=", "bound": 4}, 4]),
+    hostile,
+)
 
 
 def create_bodies(name: str, defaults: dict[str, dict[str, Any]]) -> st.SearchStrategy[Any]:
@@ -236,6 +289,7 @@ def create_bodies(name: str, defaults: dict[str, dict[str, Any]]) -> st.SearchSt
                                st.builds(lambda p: {**NUMERIC, "y": p}, hostile_params())),
             "seed": st.one_of(st.integers(0, 10), st.sampled_from(SCALARS)),
             "n_objectives": st.sampled_from([1, 2, 0, -1, 1001, True, 1.0, "2"]),
+            "constraints": constraint_lists,
             "pending_timeout_s": st.sampled_from([None, 60.0, 0, -1.0, 1e-300, 1e300, "60", Raw("1e400")]),
             "token": st.sampled_from(["a-study-token", "short", "", "x" * 300, None]),
             "name": st.sampled_from([name, "", "-x", "a" * 129, "r", "n\u0661", "a/b", "a b"]),

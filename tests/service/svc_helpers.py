@@ -34,6 +34,12 @@ def objective(params: dict[str, Any]) -> float:
     return (params["x"] - 0.3) ** 2 + 0.1 * params["k"] + bonus
 
 
+def as_served(trial: Any) -> dict[str, Any]:
+    """A trial as the HTTP API serves it: ``Trial.to_dict()`` with ``constraints`` (null when it
+    has none) and ``feasible``."""
+    return {**trial.to_dict(), "constraints": trial.constraints, "feasible": trial.feasible}
+
+
 @contextlib.contextmanager
 def pg_schema_url(schema: str) -> Iterator[str]:
     """ASKTELL_TEST_PG_URL with a new schema as its search path; the schema is dropped afterwards."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from svc_helpers import SPACE, objective
+from svc_helpers import SPACE, as_served, objective
 
 import asktell
 from asktell.state import SCHEMA_VERSION
@@ -65,8 +65,8 @@ def test_a_full_run(api, study: str) -> None:
     # the exported state is the loop's state: resume it anywhere
     text = api.get(f"/studies/{study}/state").text
     loop, state = asktell.load(text)
-    assert loop.name == "random" and [t.to_dict() for t in state.trials] == trials
-    assert state.best().to_dict() == best
+    assert loop.name == "random" and [as_served(t) for t in state.trials] == trials
+    assert as_served(state.best()) == best
     counts = api.get(f"/studies/{study}").json()["counts"]
     assert counts == {"pending": 1, "completed": 2, "failed": 1}
 
@@ -365,6 +365,8 @@ def test_add_records_a_point_exactly_as_the_library_does(api, study: str) -> Non
         "status": "completed",
         "value": 1.5,
         "metadata": {"added": True, "source": "notebook"},
+        "constraints": None,
+        "feasible": True,
     }
     failed = api.post(f"/studies/{study}/add", json={"params": {**POINT, "c": "b"}, "failed": True})
     assert failed.json()["status"] == "failed" and failed.json()["value"] is None

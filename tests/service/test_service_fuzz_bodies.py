@@ -11,6 +11,11 @@ What must hold for every request:
 - what is accepted leaves the study fully readable (the study, ``/trials``, ``/best``, ``/state``,
   whose export reads back as a State) and askable (an ask, and a tell of what it asked).
 
+One study is constrained (``mem <= 4``, ``recall >= 0.9``; issue 15): tells and adds carry
+``constraints`` objects, well-formed or hostile (NaN and 1e400 as raw JSON, missing, unknown and
+repeated names, deep values), on every study; creations get hostile constraint lists; imports of
+its state change its problem's constraints and its trials' outcome values like any other field.
+
 The default run is bounded and derandomized (``EXAMPLES`` per route, the same examples each time,
 after the issue's observations as explicit examples); the ``slow``-marked variant (``make
 test-all``) draws ``SLOW_EXAMPLES`` new ones per route, each run different. The
@@ -27,7 +32,9 @@ from typing import Any
 import pytest
 from hostile_bodies import (
     NUMERIC,
+    OUTCOMES,
     Deep,
+    Pairs,
     Raw,
     add_bodies,
     ask_bodies,
@@ -47,22 +54,37 @@ EXAMPLES = 25
 SLOW_EXAMPLES = 400
 JSON = {"Content-Type": "application/json"}
 # loops whose ask needs no model (cheap to ask after every accepted request), with rich memos
-STUDIES = {"r": ("random", SPACE), "q": ("sobol", SPACE), "z": ("zosgd", NUMERIC), "f": ("fedzo", NUMERIC)}
-POINTS = {"r": {"x": 0.5, "k": 2, "c": "b"}, "q": {"x": -1.0, "k": 5, "c": None}}
+STUDIES = {
+    "r": ("random", SPACE),
+    "q": ("sobol", SPACE),
+    "z": ("zosgd", NUMERIC),
+    "f": ("fedzo", NUMERIC),
+    "c": ("sobol", SPACE),  # constrained: CONSTRAINED
+}
+CONSTRAINED = {"c": ["mem <= 4", "recall >= 0.9"]}
+POINTS = {
+    "r": {"x": 0.5, "k": 2, "c": "b"},
+    "q": {"x": -1.0, "k": 5, "c": None},
+    "c": {"x": 0.0, "k": 1, "c": "a"},
+}
 LOOPS = registry.registered_loops()
 CONFIGS = {name: registry.loop_class(name)().config() for name in LOOPS}
 
 
 class Fuzzed:
-    """The app with four studies (trials completed, failed and pending), reset between examples."""
+    """The app with five studies (trials completed, failed and pending), reset between examples."""
 
     def __init__(self, api: Any):
         self.api = api
         self.baseline: dict[str, str] = {}
         for name, (loop, space) in STUDIES.items():
-            created = api.post("/studies", json={"name": name, "loop": loop, "space": space, "seed": 1})
+            body = {"name": name, "loop": loop, "space": space, "seed": 1}
+            if name in CONSTRAINED:
+                body["constraints"] = CONSTRAINED[name]
+            created = api.post("/studies", json=body)
             assert created.status_code == 201, created.text
-            for outcome in ({"value": 0.5}, {"failed": True}, None):
+            completed = {"value": 0.5, **({"constraints": OUTCOMES} if name in CONSTRAINED else {})}
+            for outcome in (completed, {"failed": True}, None):
                 (trial,) = api.post(f"/studies/{name}/ask").json()["trials"]
                 if outcome is not None:
                     told = api.post(f"/studies/{name}/tell", json={"trial_id": trial["id"], **outcome})
@@ -110,12 +132,19 @@ class Fuzzed:
         api = self.api
         info = api.get(f"/studies/{name}")
         assert info.status_code == 200, f"{what}: {info.text}"
-        n_objectives = info.json()["n_objectives"]
+        n_objectives, constraints = info.json()["n_objectives"], info.json()["constraints"]
         trials = api.get(f"/studies/{name}/trials", params={"limit": 10000})
         assert trials.status_code == 200, f"{what}: {trials.text[:500]}"
+        for trial in trials.json():  # served feasibility agrees with the served outcomes
+            assert trial["feasible"] == (
+                None if trial["status"] != "completed" else _keeps(trial, constraints)
+            )
         best = api.get(f"/studies/{name}/best")
         if n_objectives == 1:
             assert best.status_code == 200, f"{what}: {best.text[:500]}"
+            found = best.json()["trial"]
+            assert found is None or found["feasible"] is True, f"{what}: an infeasible best {found}"
+            assert (found is None) == (best.json()["detail"] is not None)
         else:
             assert best.status_code == 422 and "objectives" in best.json()["detail"]
         exported = api.get(f"/studies/{name}/state")
@@ -125,8 +154,21 @@ class Fuzzed:
         assert asked.status_code == 200, f"{what}: accepted, then the ask failed: {asked.text[:500]}"
         (trial,) = asked.json()["trials"]
         value = 1.0 if n_objectives == 1 else [1.0] * n_objectives
-        told = api.post(f"/studies/{name}/tell", json={"trial_id": trial["id"], "value": value})
+        body = {"trial_id": trial["id"], "value": value}
+        if constraints:
+            body["constraints"] = {c["name"]: c["bound"] for c in constraints}  # on the bounds: feasible
+        told = api.post(f"/studies/{name}/tell", json=body)
         assert told.status_code == 200, f"{what}: accepted, then a tell failed: {told.text[:500]}"
+
+
+def _keeps(trial: dict[str, Any], constraints: list[dict[str, Any]]) -> bool:
+    """Whether a served completed trial's outcomes keep the study's (served) constraints."""
+    outcomes = trial["constraints"]
+    if not constraints:
+        return outcomes is None
+    ok = [outcomes[c["name"]] <= c["bound"] if c["op"] == "<=" else outcomes[c["name"]] >= c["bound"]
+          for c in constraints]  # fmt: skip
+    return all(ok)
 
 
 def _fuzz(examples: int, strategy: Any, run: Callable[[Any], None], known: list[Any]) -> None:
@@ -156,14 +198,41 @@ def _known(route: str, states: dict[str, dict[str, Any]]) -> list[Any]:
         return [("r", TOO_DEEP), ("q", {"n": 10**12}), ("z", {"n": Raw("1e400")})]
     if route in ("tell", "add"):
         base = {"trial_id": 2} if route == "tell" else {"params": POINTS["r"]}
+        constrained = {"trial_id": 2} if route == "tell" else {"params": POINTS["c"]}
         return [
             ("r", {**base, "value": 0.5, "metadata": Deep(300, 1)}),
             ("q", {**base, "value": 0.5, "metadata": {"big": Raw("1e400")}}),
             ("r", TOO_DEEP),
+            # outcome values: NaN and 1e400 as raw JSON, missing, unknown, twice, not an object,
+            # on an unconstrained study, on a failed trial
+            ("c", {**constrained, "value": 0.5, "constraints": {"mem": Raw("NaN"), "recall": 1}}),
+            ("c", {**constrained, "value": 0.5, "constraints": {"mem": Raw("1e400"), "recall": 1}}),
+            ("c", {**constrained, "value": 0.5, "constraints": {"mem": 3}}),
+            ("c", {**constrained, "value": 0.5, "constraints": {**OUTCOMES, "latency": 1}}),
+            (
+                "c",
+                {**constrained, "value": 0.5, "constraints": Pairs((("mem", 1), ("recall", 1), ("mem", 2)))},
+            ),
+            ("c", {**constrained, "value": 0.5, "constraints": [3, 0.95]}),
+            ("c", {**constrained, "value": 0.5}),
+            ("c", {**constrained, "failed": True, "constraints": OUTCOMES}),
+            ("c", {**constrained, "value": 0.5, "constraints": {"mem": Deep(600, 1), "recall": 1}}),
+            ("r", {**base, "value": 0.5, "constraints": OUTCOMES}),
         ]
     if route == "create":
         bad = {"name": "new", "loop": "bayesopt", "config": {"min_noise": "x"}, "space": NUMERIC}
-        return [bad, {**bad, "config": {"beta": Raw("1e400")}}, TOO_DEEP]
+        sobol = {"name": "new", "loop": "sobol", "space": NUMERIC}
+        return [
+            bad,
+            {**bad, "config": {"beta": Raw("1e400")}},
+            TOO_DEEP,
+            {**sobol, "constraints": "mem <= 4"},
+            {**sobol, "constraints": ["mem <= 1e400"]},
+            {**sobol, "constraints": [{"name": "mem", "op": "<=", "bound": Raw("1e400")}]},
+            {**sobol, "constraints": [{"name": "mem", "op": "<=", "bound": Raw("NaN")}]},
+            {**sobol, "constraints": ["mem <= 4", "mem >= 1"]},
+            {**sobol, "loop": "zord", "constraints": ["mem <= 4"]},
+        ]
     sobol, relabelled = states["q"], {**states["r"], "loop_name": "sobol"}
     deep_metadata = copy.deepcopy(sobol)
     deep_metadata["trials"][0]["metadata"] = Deep(400, 1)
@@ -198,8 +267,8 @@ def test_hostile_bodies_get_4xx_and_change_nothing_or_keep_the_study_healthy(
             if route == "ask":
                 return ask_bodies()
             if route == "tell":
-                return tell_bodies(2, 3)
-            return add_bodies(POINTS.get(name, NUMERIC_POINT))
+                return tell_bodies(2, 3, name in CONSTRAINED)
+            return add_bodies(POINTS.get(name, NUMERIC_POINT), name in CONSTRAINED)
 
         strategy = names.flatmap(lambda name: st.tuples(st.just(name), bodies(name)))
 

@@ -18,6 +18,7 @@ from asktell import Space
 from asktell.errors import Conflict, StudyExists, StudyNotFound, TrialNotFound
 from asktell.loops import RandomSearch, Sobol
 from asktell.service.storage import Storage
+from asktell.service.tables import served
 from asktell.state import FAILED, State
 
 
@@ -79,13 +80,13 @@ def test_trial_rows_match_the_state(storage: Storage, study: str) -> None:
         storage.update(study, _tell(trial_id, value))
     storage.update(study, _tell(4, None, FAILED))
     state = storage.state(study)
-    assert storage.trials(study) == [t.to_dict() for t in state.trials]
+    assert storage.trials(study) == [served(t) for t in state.trials]
     assert [t["id"] for t in storage.trials(study, status="completed")] == [0, 1, 3]
     assert [t["id"] for t in storage.trials(study, status="pending")] == [2]
     assert [t["id"] for t in storage.trials(study, offset=1, limit=2)] == [1, 2]
     assert storage.trial(study, 4)["status"] == "failed"
     assert storage.best(study)["id"] == 1  # -1.0 twice: the lower id wins, as State.best()
-    assert storage.best(study) == state.best().to_dict()
+    assert storage.best(study) == served(state.best())
     assert storage.counts(storage.study(study)) == {"pending": 1, "completed": 3, "failed": 1}
     with pytest.raises(TrialNotFound, match="no trial 9"):
         storage.trial(study, 9)
@@ -171,7 +172,7 @@ def test_import_replaces_everything(storage: Storage, study: str) -> None:
         imported, created = storage.put_state(study, state)
         assert not created and imported.n_trials == 2 and imported.loop_name == "random"
         assert other.state(study).to_json() == state.to_json()  # a full reload, not a catch-up
-        assert storage.trials(study) == [t.to_dict() for t in state.trials]
+        assert storage.trials(study) == [served(t) for t in state.trials]
         fresh, created = storage.put_state("new", state, token="abcdefgh")
         assert created and fresh.token_hash is not None
     finally:
