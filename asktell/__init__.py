@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from asktell import errors
+from asktell.constraints import Constraint
 from asktell.lazy import lazy_exports
 from asktell.space import Categorical, Integer, Real, Space
 from asktell.state import Problem, State, Trial
@@ -42,6 +43,7 @@ _LAZY = {
 }
 __all__ = [  # what `from asktell import *` takes: nothing here needs an extra (Client, testing do)
     "Categorical",
+    "Constraint",
     "Integer",
     "Problem",
     "Real",

@@ -1,14 +1,20 @@
-"""The simple ways in: ``minimize`` for a Python function, ``load`` to resume any saved state."""
+"""The simple ways in: ``minimize`` for a Python function, ``load`` to resume any saved state.
+
+A constrained problem (``minimize(f, space, constraints=["mem <= 4"])``) has ``f`` return the value
+and each outcome's measured value, ``(0.37, {"mem": 3.2})``; the result's best is the best
+*feasible* trial (None while none is).
+"""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, CancelledError, Executor, Future, wait
 from dataclasses import dataclass, replace
 from typing import Any
 
 from asktell.checks import check_positive
+from asktell.constraints import parse_constraints
 from asktell.errors import ConfigError, StateError
 from asktell.registry import loop_class
 from asktell.space import Space
@@ -37,7 +43,9 @@ class Result:
     """What :func:`minimize` returns.
 
     Attributes:
-        best: the completed trial with the lowest value (None if every evaluation failed).
+        best: the *feasible* completed trial with the lowest value: None if every evaluation
+            failed, or in a constrained problem while no trial keeps every constraint (then
+            :attr:`summary` says "no feasible trial yet").
         trials: all trials, in order.
         state: the final state (``state.to_json()`` saves the run).
     """
@@ -54,6 +62,31 @@ class Result:
     def best_value(self) -> Any:
         return None if self.best is None else self.best.value
 
+    @property
+    def feasible(self) -> list[Trial]:
+        """The completed trials that keep every constraint (all completed ones, unconstrained)."""
+        return self.state.feasible
+
+    @property
+    def summary(self) -> str:
+        """What the run found, in a sentence: the best trial, or why there is none."""
+        state = self.state
+        completed = len(state.completed)
+        if self.best is not None:
+            kept = f" (feasible: {len(state.feasible)} of {completed} completed)" if state.constraints else ""
+            return f"best value {self.best.value!r} at trial {self.best.id}{kept}"
+        if state.n_objectives > 1:
+            return f"no single best trial: the problem has {state.n_objectives} objectives"
+        if state.constraints and completed:
+            listed = ", ".join(map(str, state.constraints))
+            return (
+                f"no feasible trial yet: none of the {completed} completed trials keeps every "
+                f"constraint ({listed})"
+            )
+        if state.constraints:
+            return "no feasible trial yet: no trial has completed"
+        return "no completed trial: every evaluation failed" if state.trials else "no trial yet"
+
 
 def minimize(
     f: Callable[[dict[str, Any]], Any],
@@ -66,12 +99,17 @@ def minimize(
     state: State | None = None,
     progress: bool | None = None,
     executor: Executor | None = None,
+    constraints: Sequence[Any] | None = None,
 ) -> Result:
     """Minimize ``f(params) -> float`` over ``space`` with ``budget`` evaluations.
 
     Args:
         f: the black box; takes a dict of parameters. An exception it raises is recorded as a
-            failed trial (with the error in the trial's metadata) and the run goes on.
+            failed trial (with the error in the trial's metadata) and the run goes on; so is a
+            value (or outcome value) that is not a finite number. With ``constraints``, ``f``
+            returns ``(value, {"mem": 3.2, ...})``: the value and each declared outcome's
+            measured value (any other shape, or other names, stops the run with a ConfigError:
+            it is a bug in ``f``, not a failed evaluation).
         space: the search space.
         loop: any asktell loop (default: ``BayesOpt()``, the recommended loop).
         budget: number of evaluations, failed ones included.
@@ -80,7 +118,8 @@ def minimize(
             another (default 1). With an executor, the number of evaluations kept running at once
             (default: the executor's ``max_workers`` where it has one, as the standard library's
             thread and process pools do; pass it for others, such as Dask's).
-        state: resume this state instead of starting a new one (``budget`` more evaluations).
+        state: resume this state instead of starting a new one (``budget`` more evaluations); its
+            problem (constraints included) is the run's.
         progress: show a progress bar; by default only when stderr is a terminal.
         executor: a :class:`concurrent.futures.Executor` that evaluates ``f`` in parallel,
             asynchronously: ``batch_size`` trials are submitted, and as soon as one finishes it is
@@ -89,6 +128,10 @@ def minimize(
             picklable for a process pool or a cluster: define ``f`` at a module's top level. The
             trials are told in the order they finish, so a parallel run is not reproducible from
             its seed alone; its state is valid and can be saved and resumed like any other.
+        constraints: outcome constraints (``["mem <= 4", "recall >= 0.9"]``, see
+            :mod:`asktell.constraints`) for a new run; the result's best is then the best
+            feasible trial. The loop must serve them (Sobol, RandomSearch; a loop that cannot
+            refuses them with a ConfigError).
 
     Example (parallel evaluation):
         >>> from concurrent.futures import ProcessPoolExecutor
@@ -106,7 +149,14 @@ def minimize(
         batch_size = 1 if executor is None else _workers_of(executor)
     check_positive("batch_size", batch_size, integer=True)
     if state is None:
-        state = loop.init(space if isinstance(space, Space) else Space.from_dict(space), seed=seed)
+        space = space if isinstance(space, Space) else Space.from_dict(space)
+        state = loop.init(space, seed=seed, constraints=constraints)
+    elif constraints is not None and parse_constraints(constraints) != state.constraints:
+        listed = ", ".join(map(str, state.constraints)) or "none"
+        raise ConfigError(
+            f"the state to resume has its own constraints ({listed}); pass constraints only to start a "
+            "new run, or leave them out to resume with the state's."
+        )
     from tqdm.auto import tqdm  # here, not at the top: `import asktell` stays light
 
     show = sys.stderr.isatty() if progress is None else progress
@@ -132,8 +182,9 @@ def _evaluate_and_tell(f: Callable[[dict[str, Any]], Any], loop: Any, state: Sta
     return _tell_outcome(loop, state, trial, value, None)
 
 
-def _tell_outcome(loop: Any, state: State, trial: Trial, value: Any, error: BaseException | None) -> State:
-    """Tell ``value``, or a failed trial when ``f`` raised or returned something not a value."""
+def _tell_outcome(loop: Any, state: State, trial: Trial, result: Any, error: BaseException | None) -> State:
+    """Tell what ``f`` returned, or a failed trial when ``f`` raised or returned something not a
+    value (NaN, a string; in a constrained problem also a non-finite outcome value)."""
     if error is not None:
         return loop.tell(
             state,
@@ -142,10 +193,49 @@ def _tell_outcome(loop: Any, state: State, trial: Trial, value: Any, error: Base
             status=FAILED,
             metadata={"error": f"{type(error).__name__}: {error}"},
         )
+    value, outcomes = _split(result, state)  # a wrong shape is a bug in f: raised, not a failure
     try:
-        return loop.tell(state, trial.id, value)
+        return loop.tell(state, trial.id, value, constraints=outcomes)
     except ValueError as exc:  # NaN, inf or a non-number from f: a failed evaluation, said so
         return loop.tell(state, trial.id, None, status=FAILED, metadata={"error": str(exc)})
+
+
+def _split(result: Any, state: State) -> tuple[Any, dict[str, Any] | None]:
+    """``f``'s result as ``(value, outcome values)``: in a constrained problem ``f`` returns
+    ``(value, {name: outcome})`` with exactly the declared names; otherwise the value alone.
+
+    Raises:
+        ConfigError: any other shape (the same mistake would fail every trial of the run).
+    """
+    names = state.problem.outcome_names
+    pair = isinstance(result, (tuple, list)) and len(result) == 2 and isinstance(result[1], Mapping)
+    if not names:
+        if pair:
+            raise ConfigError(
+                f"f returned outcome values ({_brief(result[1])}), but the problem declares no "
+                "constraints; pass minimize(..., constraints=['mem <= 4']) to constrain them, or "
+                "return the value alone."
+            )
+        return result, None
+    listed = ", ".join(map(str, state.constraints))
+    if not pair:
+        raise ConfigError(
+            f"the problem is constrained ({listed}): f must return (value, {{{names[0]!r}: ...}}), "
+            f"the value and each outcome's measured value; got {_brief(result)}."
+        )
+    value, outcomes = result
+    if set(outcomes) != set(names):
+        given = sorted(str(k)[:64] for k in outcomes)
+        raise ConfigError(
+            f"the problem is constrained ({listed}): f must return the value of each outcome "
+            f"{names}, and only those; it returned {given}."
+        )
+    return value, dict(outcomes)
+
+
+def _brief(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 def _workers_of(executor: Executor) -> int:
@@ -196,6 +286,6 @@ def _minimize_in_parallel(
 
 def _advance(bar: Any, state: State) -> None:
     bar.update(1)
-    best = state.best()
+    best = state.best()  # feasible only: the bar shows no value before a trial keeps every bound
     if best is not None:
         bar.set_postfix(best=f"{best.value:.6g}")
