@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: demo test test-all lint lint-imports bench bench-bo bench-zo bench-hpo bench-service bench-fed bench-cli clean
+.PHONY: demo test test-all lint lint-imports bench bench-bo bench-zo bench-hpo bench-service bench-fed bench-cli bench-constrained clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,11 @@ bench-service: $(VENV)/.installed-dev,bench
 # FZooS against FedZO, FedProx, SCAFFOLD-I/II (ARGS=--quick for a small version)
 bench-fed: $(VENV)/.installed-dev,bench
 	$(PY) benchmarks/federated.py $(ARGS)
+
+# asktell's constrained BayesOpt (qLogNEI, CONFIG) vs Optuna GP/TPE, Ax, a BoTorch loop and Sobol on
+# BoTorch's constrained problems (ARGS=--quick for a small version; a rerun resumes the recorded runs)
+bench-constrained: $(VENV)/.installed-dev,bench
+	$(PY) benchmarks/constrained.py $(ARGS)
 
 # each shell command's wall time against a bare interpreter (tell: goal within 0.3 s)
 bench-cli: $(VENV)/.installed-dev

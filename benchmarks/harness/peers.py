@@ -2,7 +2,8 @@
 
 A :class:`Method` makes a :class:`Session` per (problem instance, seed): ``ask()`` returns a batch
 of ``(params, token)`` (one point for most methods, a generation for CMA-ES), ``tell(token,
-value)`` takes each value, ``recommend()`` the point the method would recommend now.
+value)`` takes each value (``tell(token, value, outcomes)`` on a constrained problem: the raw value
+of each constrained outcome, by name), ``recommend()`` the point the method would recommend now.
 :meth:`Method.run` drives a session for the problem's budget and returns the run's record:
 
 - ``overhead_s[i]`` (wall) and ``overhead_cpu_s[i]`` (process CPU time): the method's own time for
@@ -19,6 +20,13 @@ value)`` takes each value, ``recommend()`` the point the method would recommend 
   - Ax: ``Client.get_best_parameterization(use_model_predictions=True)``;
   - random search, CMA-ES and Optuna's samplers: the best observed point (Optuna has no public
     model-based recommendation).
+
+  On a constrained problem (noiseless) ``regret[i]`` is that of the best *feasible* point so far,
+  None until there is one, and ``feasible[i]`` says whether evaluation ``i`` was feasible. Only
+  methods made with ``constraints=True`` run on one: each passes the constraints through its own
+  API (asktell ``init(constraints=...)``/``tell(constraints=...)``, Optuna ``trial.set_constraint``
+  with ``c = -slack``, Ax ``outcome_constraints``, the constrained BoTorch loop of
+  :mod:`~benchmarks.harness.peers_constrained`); random search ignores them.
 
 A session that raises ends its run: the record keeps what was done and the error, and the benchmark
 reports the seed as failed instead of stopping. Peers are configured with their documented defaults
@@ -54,7 +62,8 @@ class Session:
     def ask(self) -> Batch:
         raise NotImplementedError
 
-    def tell(self, token: Any, value: float) -> None:
+    def tell(self, token: Any, value: float, outcomes: Mapping[str, float] | None = None) -> None:
+        """Take the value of the point of ``token`` (and on a constrained problem its outcomes)."""
         raise NotImplementedError
 
     def recommend(self) -> Params | None:
@@ -90,23 +99,36 @@ def missing(module: str) -> str | None:
 
 class Method:
     """A named optimizer: ``session(instance, seed)`` starts a run; ``needs`` names a module it
-    cannot run without."""
+    cannot run without; ``constraints``: it takes outcome constraints (runs on constrained
+    problems); ``check()`` says why it cannot run here beyond a missing module (None: it can)."""
 
-    def __init__(self, name: str, session: Callable[[Instance, int], Session], needs: str | None = None):
+    def __init__(
+        self,
+        name: str,
+        session: Callable[[Instance, int], Session],
+        needs: str | None = None,
+        *,
+        constraints: bool = False,
+        check: Callable[[], str | None] | None = None,
+    ):
         self.name, self.session, self.needs = name, session, needs
+        self.constraints, self.check = constraints, check
 
     def unavailable(self) -> str | None:
-        """Why this method cannot run here (a missing package), or None."""
-        return missing(self.needs) if self.needs else None
+        """Why this method cannot run here (a missing package, a feature not there yet), or None."""
+        return (missing(self.needs) if self.needs else None) or (self.check() if self.check else None)
 
     def run(self, problem: Problem, seed: int) -> dict[str, Any]:
         """Optimize ``problem.instance(seed)`` for its budget; never raises for a method's failure."""
         instance = problem.instance(seed)
         record = {"method": self.name, "problem": problem.name, "seed": seed, "budget": problem.budget}
-        observed, regret, wall, cpu = [], [], [], []
+        observed, regret, wall, cpu, feasible = [], [], [], [], []
         start, error, session, setup = time.perf_counter(), None, None, 0.0
         best_value, best_params = math.inf, None
+        constrained = problem.constrained
         try:
+            if constrained and not self.constraints:
+                raise TypeError(f"{self.name} takes no outcome constraints; {problem.name} has them")
             session = self.session(instance, seed)
             setup = time.perf_counter() - start
             while len(observed) < problem.budget:
@@ -118,13 +140,21 @@ class Method:
                 for params, token in batch:
                     params = normalize(instance.space, params)
                     value = instance(params)
+                    outcomes = instance.outcomes(params) if constrained else None
                     w0, c0 = time.perf_counter(), time.process_time()
-                    session.tell(token, value)
+                    if outcomes is None:
+                        session.tell(token, value)
+                    else:
+                        session.tell(token, value, outcomes)
                     w, c = w + time.perf_counter() - w0, c + time.process_time() - c0
                     observed.append(value)
-                    if value < best_value:
+                    ok = outcomes is None or instance.feasible(outcomes)
+                    feasible.append(ok)
+                    if ok and value < best_value:
                         best_value, best_params = value, params
-                    if instance.noisy:
+                    if constrained:  # noiseless: the best feasible value so far, none until one
+                        regret.append(None if best_params is None else best_value - problem.optimum)
+                    elif instance.noisy:
                         point = session.recommend()
                         point = best_params if point is None else normalize(instance.space, point)
                         regret.append(instance.regret(point))  # type: ignore[arg-type]
@@ -150,21 +180,29 @@ class Method:
             "wall_s": time.perf_counter() - start,
             "error": error,
             "extra": extra,
+            **({"feasible": feasible} if constrained else {}),
         }
 
 
 # --- asktell loops -------------------------------------------------------------------------------
 class _AskTellSession(Session):
+    """An asktell loop through ``init`` / ``ask`` / ``tell``; a constrained problem's constraints go
+    to ``init`` and its outcomes to each ``tell``."""
+
     def __init__(self, loop: Any, instance: Instance, seed: int):
         self.loop = loop
-        self.state = loop.init(instance.space, seed=seed)
+        constraints = list(instance.problem.constraints) or None
+        self.state = loop.init(
+            instance.space, seed=seed, **({"constraints": constraints} if constraints else {})
+        )
 
     def ask(self) -> Batch:
         self.state, (trial,) = self.loop.ask(self.state, 1)
         return [(dict(trial.params), trial.id)]
 
-    def tell(self, token: Any, value: float) -> None:
-        self.state = self.loop.tell(self.state, token, value)
+    def tell(self, token: Any, value: float, outcomes: Mapping[str, float] | None = None) -> None:
+        extra = {"constraints": dict(outcomes)} if outcomes is not None else {}
+        self.state = self.loop.tell(self.state, token, value, **extra)
 
     def recommend(self) -> Params | None:
         recommend = getattr(self.loop, "recommend", None)
@@ -181,16 +219,32 @@ class _AskTellSession(Session):
         keys = sorted({k for t in trials for k, v in t.metadata.items() if _number(v)})
         metadata = {k: [float(v) if _number(v := t.metadata.get(k)) else None for t in trials] for k in keys}
         notes = sorted({str(t.metadata["fallback"]) for t in trials if "fallback" in t.metadata})
-        return {"metadata": metadata, **({"fallbacks": notes} if notes else {})}
+        out = {"metadata": metadata, **({"fallbacks": notes} if notes else {})}
+        if self.state.problem.constrained:  # CONFIG's declaration: the asks that said "infeasible"
+            out["declared_infeasible"] = [i + 1 for i, t in enumerate(trials) if t.metadata.get("infeasible")]
+            out["memo_infeasible"] = bool(self.state.memo.get("infeasible", False))
+        return out
 
 
 def _number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def asktell(loop_factory: Callable[[], Any], name: str) -> Method:
-    """Any asktell loop, through ``init`` / ``ask`` / ``tell`` (``loop_factory``: e.g. ``BayesOpt``)."""
-    return Method(name, lambda instance, seed: _AskTellSession(loop_factory(), instance, seed))
+def asktell(
+    loop_factory: Callable[[], Any],
+    name: str,
+    *,
+    constraints: bool = False,
+    check: Callable[[], str | None] | None = None,
+) -> Method:
+    """Any asktell loop, through ``init`` / ``ask`` / ``tell`` (``loop_factory``: e.g. ``BayesOpt``;
+    ``constraints``: the loop serves outcome constraints; ``check``: see :class:`Method`)."""
+    return Method(
+        name,
+        lambda instance, seed: _AskTellSession(loop_factory(), instance, seed),
+        constraints=constraints,
+        check=check,
+    )
 
 
 def asktell_bayesopt() -> Method:
@@ -216,8 +270,8 @@ class _RandomSession(Session):
     def ask(self) -> Batch:
         return [(self.uniform(self.space, 1, self.generator)[0], None)]
 
-    def tell(self, token: Any, value: float) -> None:
-        pass
+    def tell(self, token: Any, value: float, outcomes: Mapping[str, float] | None = None) -> None:
+        pass  # random points ignore what they find, constraints included
 
 
 # --- Optuna --------------------------------------------------------------------------------------
@@ -245,7 +299,10 @@ def quiet_optuna() -> None:
 
 class _OptunaSession(Session):
     """An Optuna sampler (its class name in ``optuna.samplers``, built with ``seed=seed``) through
-    ``study.ask(fixed_distributions)`` / ``study.tell``."""
+    ``study.ask(fixed_distributions)`` / ``study.tell``; on a constrained problem each outcome goes
+    to ``trial.set_constraint(name, -slack)`` before the tell (Optuna 5: feasible iff every value is
+    ``<= 0``; GPSampler and TPESampler read them from the trials, ``constraints_func`` is
+    deprecated)."""
 
     def __init__(self, sampler: str, instance: Instance, seed: int):
         import optuna
@@ -255,12 +312,15 @@ class _OptunaSession(Session):
             direction="minimize", sampler=getattr(optuna.samplers, sampler)(seed=seed)
         )
         self.distributions = optuna_distributions(instance.space)
+        self.constraints = instance.problem.parsed_constraints
 
     def ask(self) -> Batch:
         trial = self.study.ask(self.distributions)
         return [(dict(trial.params), trial)]
 
-    def tell(self, token: Any, value: float) -> None:
+    def tell(self, token: Any, value: float, outcomes: Mapping[str, float] | None = None) -> None:
+        for c in self.constraints if outcomes is not None else ():
+            token.set_constraint(c.name, -c.slack(outcomes[c.name]))
         self.study.tell(token, value)
 
 
@@ -378,7 +438,9 @@ class _BoTorchSession(Session):
 
 # --- Ax ------------------------------------------------------------------------------------------
 class _AxSession(Session):
-    """Ax's ``Client`` with its default generation strategy, minimizing ``y``."""
+    """Ax's ``Client`` with its default generation strategy, minimizing ``y``; a constrained
+    problem's constraints are its ``outcome_constraints`` (``"s1 >= 0"`` reads the same in Ax), the
+    outcomes reported with ``y`` in ``complete_trial(raw_data=...)``."""
 
     def __init__(self, instance: Instance, seed: int):
         from ax import ChoiceParameterConfig, Client, RangeParameterConfig
@@ -405,14 +467,16 @@ class _AxSession(Session):
             )
         self.client = Client(random_seed=seed)
         self.client.configure_experiment(parameters=parameters)
-        self.client.configure_optimization(objective="-y")
+        self.client.configure_optimization(
+            objective="-y", outcome_constraints=list(instance.problem.constraints) or None
+        )
 
     def ask(self) -> Batch:
         ((index, params),) = self.client.get_next_trials(max_trials=1).items()
         return [(dict(params), index)]
 
-    def tell(self, token: Any, value: float) -> None:
-        self.client.complete_trial(trial_index=token, raw_data={"y": value})
+    def tell(self, token: Any, value: float, outcomes: Mapping[str, float] | None = None) -> None:
+        self.client.complete_trial(trial_index=token, raw_data={"y": value, **(outcomes or {})})
 
     def recommend(self) -> Params | None:
         params, *_ = self.client.get_best_parameterization(use_model_predictions=True)
@@ -474,12 +538,16 @@ def cma(sigma0: float = 0.3, x0: Callable[[Instance, int], list[float]] | None =
 
 # --- registry ------------------------------------------------------------------------------------
 PEERS: dict[str, Callable[[], Method]] = {
-    "random": lambda: Method("random", _RandomSession),
-    "optuna-tpe": lambda: Method("optuna-tpe", functools.partial(_OptunaSession, "TPESampler"), "optuna"),
-    "optuna-gp": lambda: Method("optuna-gp", functools.partial(_OptunaSession, "GPSampler"), "optuna"),
+    "random": lambda: Method("random", _RandomSession, constraints=True),
+    "optuna-tpe": lambda: Method(
+        "optuna-tpe", functools.partial(_OptunaSession, "TPESampler"), "optuna", constraints=True
+    ),
+    "optuna-gp": lambda: Method(
+        "optuna-gp", functools.partial(_OptunaSession, "GPSampler"), "optuna", constraints=True
+    ),
     "skopt-gp": lambda: Method("skopt-gp", _SkoptSession, "skopt"),
     "botorch": lambda: Method("botorch", _BoTorchSession),
-    "ax": lambda: Method("ax", _AxSession, "ax"),
+    "ax": lambda: Method("ax", _AxSession, "ax", constraints=True),
     "cma": cma,
 }
 
@@ -489,6 +557,8 @@ def quiet() -> None:
     warnings.filterwarnings("ignore", message=".*objective has been evaluated at this point.*")
     warnings.filterwarnings("ignore", category=UserWarning, module="skopt")
     warnings.filterwarnings("ignore", category=RuntimeWarning, module="botorch")
+    # qLogNEI with constraints, every point infeasible so far (the constrained BoTorch loop)
+    warnings.filterwarnings("ignore", message="When all training points are infeasible")
     from botorch.exceptions.warnings import BadInitialCandidatesWarning, InputDataWarning, OptimizationWarning
     from linear_operator.utils.warnings import NumericalWarning
 

@@ -39,13 +39,18 @@ The registries:
 
 - :func:`federation`: the federated problems of :mod:`asktell.problems` (the FZooS paper's quadratic
   and heterogeneous Levy and Ackley) on their benchmark boxes.
+
+- :mod:`~benchmarks.harness.problems_constrained`: problems with outcome constraints (BoTorch's
+  constrained test functions, a mixed-variable pressure vessel, an infeasible variant). A
+  constrained :class:`Problem` names its constraints in asktell's form (``"s1 >= 0"``) and computes
+  their outcomes (``instance.outcomes(params)``); ``optimum`` is then the best *feasible* value.
 """
 
 from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -53,6 +58,7 @@ import numpy as np
 import torch
 from botorch.test_functions.synthetic import Ackley, Branin, Hartmann, Rosenbrock
 
+from asktell.constraints import Constraint, is_feasible, parse_constraints
 from asktell.problems import Blackbox, federated_hetero, federated_quadratic, federated_quadratic_minimum
 from asktell.space import Categorical, Real, Space
 
@@ -80,6 +86,14 @@ class Problem:
         quick_budget: the budget of ``--quick`` runs.
         shift: shift every seed's instance (see the module's docstring).
         torch_f: ``f`` on ``... x d`` tensors (autograd for true gradients), where there is one.
+        constraints: outcome constraints in asktell's form (``"s1 >= 0"``, ``"mem <= 4"``); empty:
+            unconstrained. A constrained problem is neither shifted nor noisy.
+        outcomes: the constrained outcomes' values at a point (one per constraint, in order; of the
+            box point or of the params dict, as ``f``).
+        worst_value: the worst feasible value; a run that finds no feasible point has regret
+            ``worst_value - optimum``, so that it ranks below every run that found one.
+        infeasible: the problem has no feasible point by construction (``optimum`` is then that of
+            the feasible problem it tightens, and no regret is defined).
     """
 
     name: str
@@ -92,10 +106,34 @@ class Problem:
     noise_sd: float = 0.0
     vector: bool = True
     torch_f: Callable[[torch.Tensor], torch.Tensor] | None = None
+    constraints: tuple[str, ...] = ()
+    outcomes: Callable[[Any], Sequence[float]] | None = None
+    worst_value: float | None = None
+    infeasible: bool = False
+
+    def __post_init__(self) -> None:
+        if self.constraints:
+            parse_constraints(self.constraints)  # a typo fails here, not in the middle of a run
+            if self.outcomes is None or self.shift or self.noise_sd:
+                raise ValueError(f"{self.name}: a constrained problem has outcomes, no shift and no noise.")
 
     @property
     def dim(self) -> int:
         return self.space.dim
+
+    @property
+    def constrained(self) -> bool:
+        return bool(self.constraints)
+
+    @property
+    def parsed_constraints(self) -> tuple[Constraint, ...]:
+        """The constraints as asktell reads them (name, op, bound)."""
+        return parse_constraints(self.constraints)
+
+    @property
+    def worst_regret(self) -> float:
+        """The regret counted for a run without a feasible point (``worst_value - optimum``)."""
+        return math.inf if self.worst_value is None else self.worst_value - self.optimum
 
     def with_budget(self, budget: int) -> Problem:
         return replace(self, budget=budget)
@@ -135,6 +173,19 @@ class Instance:
             return self.problem.f(params)
         x = np.array([float(params[n]) for n in self.space.names])
         return self.problem.f(x - self.offset if self.problem.shift else x)
+
+    def outcomes(self, params: Mapping[str, Any]) -> dict[str, float]:
+        """The constrained outcomes at ``params``, by name (empty for an unconstrained problem)."""
+        problem = self.problem
+        if problem.outcomes is None:
+            return {}
+        point = params if not problem.vector else np.array([float(params[n]) for n in self.space.names])
+        values = [float(v) for v in problem.outcomes(point)]
+        return {c.name: v for c, v in zip(problem.parsed_constraints, values, strict=True)}
+
+    def feasible(self, outcomes: Mapping[str, float]) -> bool:
+        """Whether ``outcomes`` keep every bound (asktell's rule: boundary included)."""
+        return is_feasible(outcomes, self.problem.parsed_constraints)
 
     def regret(self, params: Mapping[str, Any]) -> float:
         """Simple regret of recommending ``params``: ``true_value(params) - optimum`` (>= 0)."""

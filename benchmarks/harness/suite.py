@@ -55,6 +55,8 @@ class Suite:
             kept compact, too compact to summarize again) instead of summarizing the records.
         fields: the key of a run's record (a rerun skips a key already recorded).
         default_problems: the default of ``--problems``.
+        resume: reuse the recorded runs by default (``--fresh`` starts anew), for a benchmark whose
+            full run spans sessions.
     """
 
     name: str
@@ -74,6 +76,7 @@ class Suite:
     fields: tuple[str, ...] = ("method", "problem", "seed")
     default_problems: str = "all"
     start_keys: tuple[str, ...] = ()  # what :meth:`start` returns, read back from saved results
+    resume: bool = False
 
     @functools.cached_property
     def problems(self) -> Mapping[str, Any]:
@@ -168,7 +171,7 @@ class Suite:
             "--jobs", type=int, default=None, help=f"runs side by side (1; --quick: {self.quick_jobs})"
         )
         parser.add_argument("--tag", default=None, help="suffix of the output files")
-        runner.add_options(parser)
+        runner.add_options(parser, resume=self.resume)
         self.add_arguments(parser)
         args = parser.parse_args(argv)
         if args.jobs is None:
