@@ -12,6 +12,8 @@ Registered names (``ACQUISITIONS``):
 - ``"ucb"``: ``UpperConfidenceBound(beta)``, or ``qUpperConfidenceBound`` for batches and pending.
 - ``"pi"``: analytic ``LogProbabilityOfImprovement``, or ``qProbabilityOfImprovement``.
 - ``"ts"``: pathwise Thompson sampling: one posterior sample path per point, maximized.
+- ``"config"``: CONFIG; without outcome constraints its objective bound alone, i.e. ``"ucb"``
+  (constrained problems: :mod:`asktell.acquisition.constrained`).
 
 :func:`optimize` maximizes one with BoTorch's optimizers: ``optimize_acqf`` (multi-start L-BFGS-B
 from the best of ``raw_samples`` random points) on real spaces, and
@@ -61,6 +63,7 @@ class AcquisitionInputs:
         X_pending: ``p x d`` points asked but not yet told (``p`` may be 0).
         seed: seed of the quasi-MC sampler.
         options: per-function options (``beta`` for UCB).
+        centers: ``c x d`` points to spray L-BFGS restarts around (None: the best 3 observed).
     """
 
     model: Model
@@ -69,6 +72,7 @@ class AcquisitionInputs:
     X_pending: torch.Tensor
     seed: int
     options: dict[str, Any] = field(default_factory=dict)
+    centers: torch.Tensor | None = None
 
     @property
     def pending(self) -> torch.Tensor | None:
@@ -124,6 +128,13 @@ def _ucb(inputs: AcquisitionInputs, q: int) -> AcquisitionFunction:
     return qUpperConfidenceBound(inputs.model, beta=beta, sampler=inputs.sampler(), X_pending=inputs.pending)
 
 
+@register_acquisition("config")
+def _config(inputs: AcquisitionInputs, q: int) -> AcquisitionFunction:
+    # CONFIG without constraints minimizes the objective's lower confidence bound: UCB of the
+    # negated objective (the constrained problem: asktell.acquisition.constrained)
+    return _ucb(inputs, q)
+
+
 @register_acquisition("pi")
 def _pi(inputs: AcquisitionInputs, q: int) -> AcquisitionFunction:
     best_f = inputs.Y_observed.max()
@@ -174,18 +185,7 @@ def optimize(
     lock, so threads asking at once do not interleave their draws): the ask is reproducible and
     the caller's global state is left as it was.
     """
-    d = inputs.X_observed.shape[-1]
-    bounds = torch.stack([torch.zeros(d), torch.ones(d)]).to(inputs.X_observed)
-    # BoTorch's mixed optimizer wants each discrete coordinate's bounds to be its extreme
-    # allowed values; a coordinate with a single allowed value is simply fixed.
-    fixed: dict[int, float] = {}
-    for dims in (discrete_dims, cat_dims):
-        for i, values in list(dims.items()):
-            bounds[0, i], bounds[1, i] = min(values), max(values)
-            if len(values) == 1:
-                fixed[i] = values[0]
-    discrete_dims = {i: v for i, v in discrete_dims.items() if i not in fixed}
-    cat_dims = {i: v for i, v in cat_dims.items() if i not in fixed}
+    bounds, discrete_dims, cat_dims, fixed = box(inputs.X_observed, discrete_dims, cat_dims)
     if name == "ts" and q > 1:  # q independent sample paths, each maximized on its own
         return torch.cat(
             [
@@ -201,6 +201,44 @@ def optimize(
             ]
         )
     acq = build(name, inputs, q)
+    return _quietly_maximize(acq, bounds, q, discrete_dims, cat_dims, fixed, settings, inputs)
+
+
+def box(
+    X_observed: torch.Tensor, discrete_dims: dict[int, list[float]], cat_dims: dict[int, list[float]]
+) -> tuple[torch.Tensor, dict[int, list[float]], dict[int, list[float]], dict[int, float]]:
+    """The optimizer's ``2 x d`` bounds, the discrete and categorical coordinates it searches, and
+    the coordinates it keeps fixed (those with a single allowed value)."""
+    d = X_observed.shape[-1]
+    bounds = torch.stack([torch.zeros(d), torch.ones(d)]).to(X_observed)
+    # BoTorch's mixed optimizer wants each discrete coordinate's bounds to be its extreme
+    # allowed values; a coordinate with a single allowed value is simply fixed.
+    fixed: dict[int, float] = {}
+    for dims in (discrete_dims, cat_dims):
+        for i, values in list(dims.items()):
+            bounds[0, i], bounds[1, i] = min(values), max(values)
+            if len(values) == 1:
+                fixed[i] = values[0]
+    discrete_dims = {i: v for i, v in discrete_dims.items() if i not in fixed}
+    cat_dims = {i: v for i, v in cat_dims.items() if i not in fixed}
+    return bounds, discrete_dims, cat_dims, fixed
+
+
+def maximize(
+    acq: AcquisitionFunction,
+    inputs: AcquisitionInputs,
+    q: int,
+    *,
+    discrete_dims: dict[int, list[float]],
+    cat_dims: dict[int, list[float]],
+    settings: OptimizerSettings,
+) -> torch.Tensor:
+    """Maximize a built acquisition function ``acq`` as :func:`optimize` does: ``q x d``."""
+    bounds, discrete_dims, cat_dims, fixed = box(inputs.X_observed, discrete_dims, cat_dims)
+    return _quietly_maximize(acq, bounds, q, discrete_dims, cat_dims, fixed, settings, inputs)
+
+
+def _quietly_maximize(acq, bounds, q, discrete_dims, cat_dims, fixed, settings, inputs) -> torch.Tensor:
     with warnings.catch_warnings():
         # BoTorch warns when an L-BFGS restart ends early or a Cholesky needs jitter; neither
         # changes what we do with the result, and the ask must stay quiet in users' logs.
@@ -208,7 +246,7 @@ def optimize(
         warnings.simplefilter("ignore", NumericalWarning)
         warnings.simplefilter("ignore", OptimizationWarning)
         candidates = _maximize(acq, bounds, q, discrete_dims, cat_dims, fixed, settings, inputs)
-    return candidates.detach().reshape(q, d)
+    return candidates.detach().reshape(q, bounds.shape[-1])
 
 
 def initial_conditions(
@@ -225,8 +263,12 @@ def initial_conditions(
     d = bounds.shape[-1]
     lower, upper = bounds[0], bounds[1]
     uniform = lower + (upper - lower) * torch.rand(settings.raw_samples, d, dtype=bounds.dtype)
-    n_best = min(3, inputs.X_observed.shape[0])
-    best = inputs.X_observed[torch.topk(inputs.Y_observed.reshape(-1), n_best).indices]
+    if inputs.centers is not None:
+        best = inputs.centers
+    else:
+        n_best = min(3, inputs.X_observed.shape[0])
+        best = inputs.X_observed[torch.topk(inputs.Y_observed.reshape(-1), n_best).indices]
+    n_best = best.shape[0]
     n_spray = settings.raw_samples // 4
     centers = best[torch.arange(n_spray) % n_best]
     spray = (centers + 0.05 * (upper - lower) * torch.randn(n_spray, d, dtype=bounds.dtype)).clamp(

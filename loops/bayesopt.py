@@ -10,6 +10,13 @@ typical 40-100 evaluation budget to the model. A model-based ask falls back to t
 and records why in the trial's ``metadata["fallback"]``, while fewer than two trials have completed,
 when all completed values are equal (nothing to model), or when the acquisition optimization fails.
 
+Outcome constraints (``loop.init(space, constraints=["mem <= 4"])``): one GP per outcome beside the
+objective's (:mod:`asktell.surrogates.outcomes`), each warm-started from the memo like the
+objective's; the acquisition is constrained (:mod:`asktell.acquisition.constrained`: qLogNEI with
+BoTorch's smoothed feasibility by default, the probability of feasibility until a feasible point is
+observed, or CONFIG with ``acquisition="config"``). ``model_failures=True`` models failed
+evaluations as one more constraint. The log warp applies to the objective only.
+
 Every model-based trial records ``fit_seconds`` and ``acq_seconds`` in its metadata. Like every
 metadata key ending in ``_seconds`` they are measurements, the only part of an ask that differs
 between two runs of the same state and call (see :mod:`asktell.state`).
@@ -17,16 +24,25 @@ between two runs of the same state and call (see :mod:`asktell.state`).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, TypedDict
+from dataclasses import dataclass, field, replace
+from typing import Any, NotRequired, TypedDict
 
 import torch
 
-from asktell.acquisition.bo import ACQUISITIONS, AcquisitionInputs, OptimizerSettings, optimize
+from asktell.acquisition.bo import ACQUISITIONS, AcquisitionInputs, OptimizerSettings, maximize, optimize
+from asktell.acquisition.constrained import (
+    CONSTRAINED,
+    ConstrainedInputs,
+    config_points,
+    incumbents,
+    quiet,
+)
+from asktell.acquisition.constrained import build as build_constrained
 from asktell.checks import MAX_NOISE_STD, MAX_SIZE, check_choice, check_positive
-from asktell.errors import StateError
+from asktell.errors import ConfigError, StateError
 from asktell.loops.base import (
     Hyperparameters,
     Loop,
@@ -39,8 +55,19 @@ from asktell.loops.trajectory import encode_points, modelling_obstacle, sobol_de
 from asktell.registry import register_loop
 from asktell.rng import derive_seed
 from asktell.space import Categorical
-from asktell.state import State, Trial
+from asktell.state import COMPLETED, FAILED, Problem, State, Trial
 from asktell.surrogates.gp import GPFit, fit_gp
+from asktell.surrogates.outcomes import (
+    FAILURE,
+    FAILURE_THRESHOLD,
+    OutcomeFit,
+    constraint_values,
+    data_scale,
+    feasibility,
+    joint_model,
+    log_feasibility,
+    quiet_fits,
+)
 from asktell.surrogates.seeding import torch_global_seed, torch_rng
 from asktell.surrogates.warp import inverse_log_warp, log_evidence, log_warp, log_warp_jacobian
 
@@ -56,6 +83,9 @@ class Surrogate:
         Y: ``n x 1`` the model's targets: the values, log-warped when ``warped``, negated (BoTorch
             maximizes). The acquisition function reads its incumbent from these.
         warped: whether the model regresses log-warped values.
+        outcomes: the GPs of the constraint values (declaration order), then the failure model's
+            when there is one; empty for an unconstrained problem.
+        C: ``n x k`` the observed constraint values ``c = -slack`` of the ``k`` declared outcomes.
     """
 
     fit: GPFit
@@ -63,6 +93,17 @@ class Surrogate:
     y: torch.Tensor
     Y: torch.Tensor
     warped: bool
+    outcomes: tuple[OutcomeFit, ...] = ()
+    C: torch.Tensor | None = None
+
+    @property
+    def seconds(self) -> float:
+        """Wall time of every fit of the ask: the objective's and the outcomes'."""
+        return self.fit.seconds + sum(o.fit.seconds for o in self.outcomes)
+
+    @property
+    def notes(self) -> list[str]:
+        return list(self.fit.notes) + [f"{o.name}: {n}" for o in self.outcomes for n in o.fit.notes]
 
 
 @dataclass(frozen=True)
@@ -77,13 +118,45 @@ class Prediction:
     median: torch.Tensor
     lower: torch.Tensor
     upper: torch.Tensor
+    constraints: dict[str, OutcomePrediction] = field(default_factory=dict)
+    feasibility: torch.Tensor | None = None
+    failure: torch.Tensor | None = None
 
 
-class BayesOptMemo(TypedDict):
-    sobol_issued: int  # points of the initial design (and fallbacks) handed out
-    gp: Hyperparameters | None  # the last fit's hyperparameters: the next fit's warm start
-    fits: int  # model fits so far (every ``cold_fit_every``-th is cold)
-    warped: bool  # whether the last cold fit chose the log warp
+@dataclass(frozen=True)
+class OutcomePrediction:
+    """The surrogate's belief about one constrained outcome at ``b`` points, in its own units.
+
+    ``mean``, ``lower``, ``upper`` (``b``): the posterior mean and the mean -/+ 2 standard
+    deviations; ``probability`` (``b``): the posterior probability that the constraint holds.
+    A :class:`Prediction` of a constrained problem maps each outcome's name to one, and its
+    ``feasibility`` (``b``) is the probability that every constraint holds (times the probability
+    of not failing, with ``model_failures``); ``failure`` (``b``) the probability that an evaluation
+    there fails (with ``model_failures`` and at least one failed trial; else None).
+    """
+
+    mean: torch.Tensor
+    lower: torch.Tensor
+    upper: torch.Tensor
+    probability: torch.Tensor
+
+
+# The functional form: its types are evaluated here, so ``NotRequired`` is seen (this module's
+# ``from __future__ import annotations`` would leave a class body's annotations as strings).
+BayesOptMemo = TypedDict(  # noqa: UP013 - the class form would hide NotRequired (see above)
+    "BayesOptMemo",
+    {
+        "sobol_issued": int,  # points of the initial design (and fallbacks) handed out
+        "gp": Hyperparameters | None,  # the last fit's hyperparameters: the next fit's warm start
+        "fits": int,  # model fits so far (every ``cold_fit_every``-th is cold)
+        "warped": bool,  # whether the last cold fit chose the log warp
+        # constrained problems only (absent otherwise, so older states load and unconstrained
+        # memos are what they were): each outcome's GP hyperparameters, by outcome name
+        "constraint_gps": NotRequired[dict[str, Hyperparameters]],
+        "failure_gp": NotRequired[Hyperparameters],  # model_failures=True, once a trial has failed
+        "infeasible": NotRequired[bool],  # acquisition="config": the last model-based ask's declaration
+    },
+)
 
 
 @register_loop
@@ -92,7 +165,10 @@ class BayesOpt(Loop):
     """Bayesian optimization with a GP surrogate and a BoTorch acquisition function.
 
     Args:
-        acquisition: ``"qlognei"`` (default), ``"logei"``, ``"ucb"``, ``"pi"`` or ``"ts"``.
+        acquisition: ``"qlognei"`` (default), ``"logei"``, ``"ucb"``, ``"pi"``, ``"ts"`` or
+            ``"config"``. With outcome constraints (or ``model_failures``): ``"qlognei"``,
+            ``"logei"`` or ``"config"`` (:mod:`asktell.acquisition.constrained`); the others are
+            refused at ``init``. Unconstrained, ``"config"`` is UCB (CONFIG's objective bound).
         n_init: size of the Sobol initial design (default: ``min(max(5, d + 1), 20)``).
         noise_std: observation noise in the objective's units: ``None`` infers it (default),
             ``0.0`` declares the function noiseless.
@@ -101,7 +177,8 @@ class BayesOpt(Loop):
         warp: ``"auto"`` (default) models ``log(y - min y + s)`` instead of ``y`` when that
             explains the values better (marginal likelihood, decided at each cold fit), ``"log"``
             always, ``"none"`` never (:mod:`asktell.surrogates.warp`).
-        beta: exploration weight of UCB.
+        beta: exploration weight of UCB, and CONFIG's: its confidence bounds are
+            ``mean -/+ sqrt(beta) std`` (BoTorch's convention; 2.0 gives 1.41 standard deviations).
         num_restarts, raw_samples, acq_maxiter: effort of the acquisition optimizer.
         max_fit_iter: L-BFGS iterations of a cold fit (from BoTorch's default hyperparameters).
         warm_fit_iter: L-BFGS iterations of a fit warm-started from the previous hyperparameters.
@@ -112,6 +189,10 @@ class BayesOpt(Loop):
             random subset of this size (a new one per ask) and the GP conditions on all trials
             with them: each L-BFGS step of a fit costs O(n^3) in the number of trials, and an ask
             with 500 trials took 1-19 s here without it.
+        model_failures: model failed evaluations as one more constraint (the "hidden constraint"):
+            a GP of the failure indicator over every finished trial, whose probability of staying
+            below 1/2 multiplies into the feasibility (:mod:`asktell.surrogates.outcomes`).
+            Without it (default) failed trials are ignored by the models.
     """
 
     acquisition: str = "qlognei"
@@ -127,7 +208,9 @@ class BayesOpt(Loop):
     warm_fit_iter: int = 40
     cold_fit_every: int = 10
     fit_subset: int = 256
+    model_failures: bool = False
     name = "bayesopt"
+    supports_constraints = True
     renamed_options = {"refit_every": "cold_fit_every"}
     memo_schema = BayesOptMemo
 
@@ -148,16 +231,54 @@ class BayesOpt(Loop):
         check_positive("min_noise", self.min_noise, allow_zero=True, allow_none=True)
         check_positive("beta", self.beta, allow_zero=True)
         check_choice("warp", self.warp, ("auto", "log", "none"))
+        check_choice("model_failures", self.model_failures, (False, True))
+        if self.model_failures and self.acquisition not in CONSTRAINED:
+            raise ConfigError(
+                f"model_failures=True makes failures a constraint, and acquisition "
+                f"{self.acquisition!r} takes no constraints; use one of {list(CONSTRAINED)}."
+            )
+
+    def _check_problem(self, problem: Problem) -> None:
+        super()._check_problem(problem)
+        if problem.constrained and self.acquisition not in CONSTRAINED:
+            raise ConfigError(
+                f"acquisition {self.acquisition!r} takes no outcome constraints (BoTorch's form of it "
+                f"has none); for a constrained problem use one of {list(CONSTRAINED)}."
+            )
+
+    def _constrained(self, state: State) -> bool:
+        """Whether the asks model constraints: declared ones, or failures."""
+        return state.problem.constrained or self.model_failures
 
     def _check_space(self, space) -> None:
         require_sobol_dims(space, "BayesOpt")  # the initial design
 
     def _check_memo(self, state: State) -> None:
-        check_sobol_count(state, state.memo["sobol_issued"])
-        check_hyperparameters(state.memo["gp"])
+        memo = state.memo
+        check_sobol_count(state, memo["sobol_issued"])
+        check_hyperparameters(memo["gp"])
         for key in ("sobol_issued", "fits"):
-            if state.memo[key] < 0:
-                raise StateError(f"the memo's {key} must be >= 0, got {state.memo[key]}.")
+            if memo[key] < 0:
+                raise StateError(f"the memo's {key} must be >= 0, got {memo[key]}.")
+        if "constraint_gps" in memo:
+            names = state.problem.outcome_names
+            stored = list(memo["constraint_gps"])
+            if sorted(stored) != sorted(names):
+                raise StateError(
+                    f"the memo's constraint_gps are for the outcomes {sorted(stored)[:10]}, but the "
+                    f"problem constrains {names}; the state was edited or mixed up."
+                )
+            for gp in memo["constraint_gps"].values():
+                check_hyperparameters(gp)
+        if "failure_gp" in memo:
+            if not self.model_failures:
+                raise StateError("the memo has a failure_gp, but this loop does not model failures.")
+            check_hyperparameters(memo["failure_gp"])
+        if "infeasible" in memo and not (self.acquisition == "config" and self._constrained(state)):
+            raise StateError(
+                "the memo records an infeasibility declaration, which only CONFIG on a constrained "
+                "problem makes; the state was edited or mixed up."
+            )
 
     def initial_design_size(self, dim: int) -> int:
         return self.n_init if self.n_init is not None else min(max(5, dim + 1), 20)
@@ -204,21 +325,32 @@ class BayesOpt(Loop):
         with torch_global_seed(state.seed, "bayesopt", state.counter):
             surrogate = self._fit(state, X, y)
             start = time.perf_counter()
+            extra: dict[str, Any] = {}  # what the constrained acquisition says about the asks
             try:
-                X_new = self._optimize(state, surrogate, pending, q=q)
-                notes = list(surrogate.fit.notes)
+                if surrogate.outcomes:
+                    X_new, extra = self._optimize_constrained(state, surrogate, pending, q=q)
+                else:
+                    X_new = self._optimize(state, surrogate, pending, q=q)
+                notes = surrogate.notes
             except Exception as exc:  # noqa: BLE001 - a failed optimization must not fail the ask
                 X_new = None
                 notes = [
-                    *surrogate.fit.notes,
+                    *surrogate.notes,
                     f"acquisition optimization failed ({type(exc).__name__}: {exc})",
                 ]
             acq_seconds = time.perf_counter() - start
-        fitted = {
+        fitted: dict[str, Any] = {
             "gp": surrogate.fit.hyperparameters,
             "fits": state.memo["fits"] + 1,
             "warped": surrogate.warped,
         }
+        for outcome in surrogate.outcomes:
+            if outcome.constraint is not None:
+                fitted.setdefault("constraint_gps", {})[outcome.name] = outcome.fit.hyperparameters
+            else:
+                fitted["failure_gp"] = outcome.fit.hyperparameters
+        if "infeasible" in extra:
+            fitted["infeasible"] = extra["infeasible"]
         if X_new is None:
             return None, [{"fallback": "; ".join(notes)}], fitted
         info = {
@@ -226,8 +358,9 @@ class BayesOpt(Loop):
             "acquisition": self.acquisition,
             "n_train": int(X.shape[0]),
             "warm_start": surrogate.fit.warm_started,
-            "fit_seconds": surrogate.fit.seconds,
+            "fit_seconds": surrogate.seconds,
             "acq_seconds": acq_seconds,
+            **{k: v for k, v in extra.items() if v},
         }
         if notes:
             info["fallback"] = "; ".join(notes)
@@ -263,28 +396,88 @@ class BayesOpt(Loop):
         seconds = 0.0  # of every fit, so that fit_seconds says what the ask spent on the model
         for warped in choices:
             Y = -(log_warp(y) if warped else y).unsqueeze(-1)
-            warm_start, warm_iter, subset_seconds = None if cold else memo["gp"], self.warm_fit_iter, 0.0
-            if X.shape[0] > self.fit_subset:
-                generator = torch_rng(state.seed, "fit-subset", state.counter)
-                rows = torch.randperm(X.shape[0], generator=generator)[: self.fit_subset]
-                subset_fit = fit_gp(
-                    X[rows], Y[rows], warm_start=warm_start, warm_fit_iter=warm_iter, **options
-                )
-                warm_start, subset_seconds = subset_fit.hyperparameters, subset_fit.seconds
-                warm_iter = 0  # condition on all trials with the subset's values
-            fit = fit_gp(X, Y, warm_start=warm_start, warm_fit_iter=warm_iter, **options)
-            fit.seconds += subset_seconds
-            fit.warm_started = not cold
+            fit = self._fit_targets(state, X, Y, None if cold else memo["gp"], options, "fit-subset")
             surrogate = Surrogate(fit=fit, X=X, y=y, Y=Y, warped=warped)
             if len(choices) == 1:
-                return surrogate
+                best = (0.0, surrogate)
+                break
             score = log_evidence(fit.model) + (log_warp_jacobian(y) if warped else 0.0)
             if best is None or score > best[0]:
                 best = (score, surrogate)
             seconds += fit.seconds
         assert best is not None
-        best[1].fit.seconds = seconds
-        return best[1]
+        if len(choices) > 1:
+            best[1].fit.seconds = seconds
+        if not self._constrained(state):
+            return best[1]
+        outcomes, C = self._fit_outcomes(state, X, cold, options)
+        return replace(best[1], outcomes=outcomes, C=C)
+
+    def _fit_targets(
+        self,
+        state: State,
+        X: torch.Tensor,
+        Y: torch.Tensor,
+        warm_start: dict[str, Any] | None,
+        options: dict[str, Any],
+        key: str,
+    ) -> GPFit:
+        """Fit one GP on ``X`` (``n x d``) and ``Y`` (``n x 1``) from ``warm_start`` (None: cold);
+        with more than ``fit_subset`` points, on a random subset (drawn from ``key``), then
+        conditioned on all of them with those hyperparameters."""
+        warm_iter, subset_seconds = self.warm_fit_iter, 0.0
+        given = warm_start
+        if X.shape[0] > self.fit_subset:
+            generator = torch_rng(state.seed, key, state.counter)
+            rows = torch.randperm(X.shape[0], generator=generator)[: self.fit_subset]
+            subset_fit = fit_gp(X[rows], Y[rows], warm_start=warm_start, warm_fit_iter=warm_iter, **options)
+            warm_start, subset_seconds = subset_fit.hyperparameters, subset_fit.seconds
+            warm_iter = 0  # condition on all trials with the subset's values
+        fit = fit_gp(X, Y, warm_start=warm_start, warm_fit_iter=warm_iter, **options)
+        fit.seconds += subset_seconds
+        fit.warm_started = given is not None
+        return fit
+
+    def _fit_outcomes(
+        self, state: State, X: torch.Tensor, cold: bool, options: dict[str, Any]
+    ) -> tuple[tuple[OutcomeFit, ...], torch.Tensor]:
+        """One GP per declared outcome on the completed trials ``X`` (``n x d``), of ``c = -slack``,
+        then with ``model_failures`` the failure indicator's over every finished trial; each
+        warm-started from the memo (cold with the objective's). Also returns the observed
+        constraint values ``C`` (``n x k``).
+
+        A noiseless problem (``noise_std=0``) has noiseless outcomes too; otherwise each infers
+        its noise (``noise_std`` is in the objective's units). The failure indicator's GP always
+        infers its noise, with BoTorch's default floor: a 0/1 step is not a function to interpolate.
+        """
+        with quiet_fits():
+            return self._fit_outcome_gps(state, X, cold, options)
+
+    def _fit_outcome_gps(
+        self, state: State, X: torch.Tensor, cold: bool, options: dict[str, Any]
+    ) -> tuple[tuple[OutcomeFit, ...], torch.Tensor]:
+        memo, done = state.memo, state.completed
+        stored = {} if cold else dict(memo.get("constraint_gps") or {})
+        own = {**options, "noise_std": 0.0 if self.noise_std == 0 else None}
+        fits: list[OutcomeFit] = []
+        columns = []
+        for constraint in state.constraints:
+            C = constraint_values(constraint, [t.constraints[constraint.name] for t in done])  # type: ignore[index]
+            fit = self._fit_targets(state, X, C, stored.get(constraint.name), own, "fit-subset")
+            fits.append(OutcomeFit(constraint.name, fit, 0.0, data_scale(fit), constraint))
+            columns.append(C)
+        finished = state.with_status(COMPLETED, FAILED)
+        failed = [1.0 if t.status == FAILED else 0.0 for t in finished]
+        if self.model_failures and 0.0 < sum(failed) < len(failed):
+            X_all = encode_points(state.space, [t.params for t in finished])
+            labels = torch.tensor(failed, dtype=torch.float64).unsqueeze(-1)
+            warm = None if cold else memo.get("failure_gp")
+            fit = self._fit_targets(
+                state, X_all, labels, warm, {**options, "noise_std": None, "min_noise": None}, "fit-failures"
+            )
+            fits.append(OutcomeFit(FAILURE, fit, FAILURE_THRESHOLD, data_scale(fit)))
+        C = torch.cat(columns, dim=-1) if columns else torch.zeros(X.shape[0], 0, dtype=torch.float64)
+        return tuple(fits), C
 
     def _optimize(
         self, state: State, surrogate: Surrogate, pending: list[dict[str, Any]], q: int
@@ -305,6 +498,50 @@ class BayesOpt(Loop):
             discrete_dims=state.space.discrete_dims(),
             cat_dims=state.space.categorical_dims(),
             settings=OptimizerSettings(self.num_restarts, self.raw_samples, self.acq_maxiter),
+        )
+
+    def _optimize_constrained(
+        self, state: State, surrogate: Surrogate, pending: list[dict[str, Any]], q: int
+    ) -> tuple[torch.Tensor, dict[str, Any]]:
+        """The constrained acquisition's ``q x d`` maximizers and what to record about them:
+        ``infeasible`` (CONFIG's declaration) or ``feasibility_search`` (no feasible point observed
+        yet: the ask maximized the probability of feasibility)."""
+        inputs = self._constrained_inputs(state, surrogate, pending)
+        dims = {"discrete_dims": state.space.discrete_dims(), "cat_dims": state.space.categorical_dims()}
+        settings = OptimizerSettings(self.num_restarts, self.raw_samples, self.acq_maxiter)
+        with quiet():
+            if self.acquisition == "config":
+                result = config_points(inputs, q, data_scale(surrogate.fit), settings=settings, **dims)
+                return result.X, {"infeasible": result.infeasible}
+            acq = build_constrained(self.acquisition, inputs, q)
+            X = maximize(acq, inputs, q, settings=settings, **dims)
+        return X, {"feasibility_search": not bool(inputs.feasible.any())}
+
+    def _constrained_inputs(
+        self, state: State, surrogate: Surrogate, pending: list[dict[str, Any]]
+    ) -> ConstrainedInputs:
+        """What the constrained acquisition reads: the joint model of the objective and the
+        outcomes, their thresholds and scales, which observed points are feasible, the pending
+        points, and where to spray restarts (the best feasible points, or the least infeasible)."""
+        outcomes = surrogate.outcomes
+        thresholds = torch.tensor([o.threshold for o in outcomes], dtype=torch.float64)
+        scales = torch.tensor([o.scale for o in outcomes], dtype=torch.float64)
+        feasible = torch.tensor([bool(t.feasible) for t in state.completed])
+        assert surrogate.C is not None
+        k = surrogate.C.shape[-1]  # the declared outcomes come first; the failure model last
+        violation = (surrogate.C / scales[:k]).clamp_min(0).sum(-1)
+        return ConstrainedInputs(
+            model=joint_model(surrogate.fit.model, surrogate.Y, outcomes, surrogate.C),
+            X_observed=surrogate.X,
+            Y_observed=surrogate.Y,
+            X_pending=encode_points(state.space, pending),
+            seed=derive_seed(state.seed, "qmc", state.counter) % (2**31),
+            options={"beta": self.beta},
+            centers=incumbents(surrogate.X, surrogate.Y.reshape(-1), feasible, violation),
+            thresholds=thresholds,
+            scales=scales,
+            feasible=feasible,
+            beta=self.beta,
         )
 
     def _dedupe(
@@ -333,11 +570,14 @@ class BayesOpt(Loop):
 
     # --- the surrogate ------------------------------------------------------------------------
     def predict(self, state: State, points: Sequence[Mapping[str, Any]]) -> Prediction:
-        """The GP of the next ask, fitted as that ask would fit it, at ``points`` (``b`` dicts).
+        """The GPs of the next ask, fitted as that ask would fit them, at ``points`` (``b`` dicts).
 
-        Values are in the objective's units even when the loop models log-warped values. Raises
-        StateError while there is nothing to model (fewer than two completed trials, all equal)
-        and ParamError for points outside the space.
+        Values are in the objective's units even when the loop models log-warped values. In a
+        constrained problem (or with ``model_failures``) the prediction also holds each outcome's
+        mean, band and probability of keeping its bound (in the outcome's units), the probability
+        of feasibility and, once a trial failed, the probability of failing
+        (:class:`OutcomePrediction`). Raises StateError while there is nothing to model (fewer than
+        two completed trials, all equal) and ParamError for points outside the space.
         """
         self._check_state(state)
         reason = modelling_obstacle(state)
@@ -354,22 +594,71 @@ class BayesOpt(Loop):
         bands = [mean, mean - 2 * std, mean + 2 * std]
         if surrogate.warped:
             bands = [inverse_log_warp(b, y) for b in bands]
-        return Prediction(*bands)
+        if not surrogate.outcomes:
+            return Prediction(*bands)
+        means, stds = _outcome_posterior(surrogate.outcomes, X)
+        each, product = feasibility(surrogate.outcomes, means, stds)
+        constraints, failure = {}, None
+        for j, outcome in enumerate(surrogate.outcomes):
+            if outcome.constraint is None:
+                failure = 1.0 - each[:, j]
+                continue
+            ends = [outcome.outcome_units(means[:, j] + s * 2 * stds[:, j]) for s in (-1.0, 1.0)]
+            constraints[outcome.name] = OutcomePrediction(
+                mean=outcome.outcome_units(means[:, j]),
+                lower=torch.minimum(*ends),
+                upper=torch.maximum(*ends),
+                probability=each[:, j],
+            )
+        return Prediction(
+            bands[0], bands[1], bands[2], constraints=constraints, feasibility=product, failure=failure
+        )
 
     # --- recommendation -----------------------------------------------------------------------
     def recommend(self, state: State) -> Trial | None:
         """The completed trial to use: the best observed value when the function is noiseless,
         else the completed point with the best posterior mean (a lucky noisy draw is not a
-        recommendation)."""
+        recommendation).
+
+        In a constrained problem, among the completed points likely feasible (posterior
+        probability of feasibility at least 1/2, the failure model aside: these points did not
+        fail); when none is, the one most likely feasible. Noiseless, the best feasible observed
+        trial, when there is one, is certain and is the answer.
+        """
         self._check_state(state)
-        if self.noise_std == 0 or modelling_obstacle(state):
+        constrained = state.problem.constrained
+        if modelling_obstacle(state) or (self.noise_std == 0 and (not constrained or state.best())):
             return state.best()
         X, y = trajectory(state)
         with torch_global_seed(state.seed, "recommend", state.counter):
             surrogate = self._fit(state, X, y)
             with torch.no_grad():
                 mean = surrogate.fit.model.posterior(X).mean.reshape(-1)
-        return state.completed[int(mean.argmax())]
+        if not constrained:
+            return state.completed[int(mean.argmax())]
+        declared = tuple(o for o in surrogate.outcomes if o.constraint is not None)
+        log_likely = log_feasibility(declared, *_outcome_posterior(declared, X)).sum(-1)
+        likely = log_likely >= math.log(0.5)
+        if bool(likely.any()):
+            score = torch.where(likely, mean, torch.full_like(mean, -math.inf))
+            return state.completed[int(score.argmax())]
+        return state.completed[int(log_likely.argmax())]
+
+
+def _outcome_posterior(
+    outcomes: tuple[OutcomeFit, ...], X: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The outcome GPs' posterior means and standard deviations at ``X`` (``b x d``): ``b x k`` each."""
+    means, stds = [], []
+    with torch.no_grad():
+        for outcome in outcomes:
+            posterior = outcome.fit.model.posterior(X)
+            means.append(posterior.mean.reshape(-1))
+            stds.append(posterior.variance.clamp_min(0).sqrt().reshape(-1))
+    if not means:
+        empty = torch.zeros(X.shape[0], 0, dtype=torch.float64)
+        return empty, empty
+    return torch.stack(means, -1), torch.stack(stds, -1)
 
 
 def _key(params: dict[str, Any]) -> tuple:
