@@ -2,6 +2,8 @@
 
 - :mod:`~asktell.acquisition.bo`: BoTorch's acquisition functions, a registry of builders, and
   their optimization for one ask (LogEI, qLogNEI, UCB, PI, Thompson sampling).
+- :mod:`~asktell.acquisition.constrained`: under outcome constraints: constrained qLogNEI and
+  LogEI, the probability of feasibility, CONFIG's optimistic problem.
 - :mod:`~asktell.acquisition.active`: active queries that shrink the gradient's uncertainty.
 
 Names load on first use, like :mod:`asktell.surrogates`.
@@ -24,6 +26,13 @@ if TYPE_CHECKING:
         optimize,
         register_acquisition,
     )
+    from asktell.acquisition.constrained import (
+        CONSTRAINED,
+        ConstrainedInputs,
+        OptimisticBatch,
+        OptimisticProblem,
+        config_points,
+    )
 
 _EXPORTS = {
     "RULES": "asktell.acquisition.active",
@@ -36,13 +45,23 @@ _EXPORTS = {
     "initial_conditions": "asktell.acquisition.bo",
     "optimize": "asktell.acquisition.bo",
     "register_acquisition": "asktell.acquisition.bo",
+    "CONSTRAINED": "asktell.acquisition.constrained",
+    "ConstrainedInputs": "asktell.acquisition.constrained",
+    "OptimisticBatch": "asktell.acquisition.constrained",
+    "OptimisticProblem": "asktell.acquisition.constrained",
+    "config_points": "asktell.acquisition.constrained",
 }
 __all__ = [
     "ACQUISITIONS",
+    "CONSTRAINED",
     "RULES",
     "AcquisitionInputs",
+    "ConstrainedInputs",
+    "OptimisticBatch",
+    "OptimisticProblem",
     "OptimizerSettings",
     "build",
+    "config_points",
     "draw_candidates",
     "initial_conditions",
     "optimize",

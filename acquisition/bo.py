@@ -255,7 +255,8 @@ def initial_conditions(
     """Starting points of L-BFGS for ``q = 1``: ``num_restarts x 1 x d``.
 
     The best ``num_restarts`` of ``raw_samples`` uniform points *plus* ``raw_samples // 4`` points
-    sprayed around the best observed points (normal, sd 0.05 of the box): the acquisition optimum
+    sprayed around the best observed points, or ``inputs.centers`` where the caller knows better
+    (the best *feasible* ones, under constraints) (normal, sd 0.05 of the box): the acquisition optimum
     is often a small step from the incumbent, which uniform raw samples in 6+ dimensions rarely
     hit. Taking the top values (rather than BoTorch's Boltzmann draw) keeps the choice
     deterministic and cheap; all raw points are scored in one batch.

@@ -15,7 +15,11 @@ objective's (:mod:`asktell.surrogates.outcomes`), each warm-started from the mem
 objective's; the acquisition is constrained (:mod:`asktell.acquisition.constrained`: qLogNEI with
 BoTorch's smoothed feasibility by default, the probability of feasibility until a feasible point is
 observed, or CONFIG with ``acquisition="config"``). ``model_failures=True`` models failed
-evaluations as one more constraint. The log warp applies to the objective only.
+evaluations as one more constraint. The log warp applies to the objective only. A constrained
+model-based trial also records ``feasibility_search: true`` when no feasible point had been
+observed (the ask maximized the probability of feasibility), and CONFIG's ``infeasible: true``
+when its optimistic problem was infeasible (``memo["infeasible"]`` holds the last model-based
+ask's verdict).
 
 Every model-based trial records ``fit_seconds`` and ``acq_seconds`` in its metadata. Like every
 metadata key ending in ``_seconds`` they are measurements, the only part of an ask that differs
@@ -113,6 +117,8 @@ class Prediction:
     ``median`` (``b``) is the posterior mean of a GP on the raw values (where mean and median
     agree), or the back-transformed mean of a GP on log-warped values; ``lower`` and ``upper``
     (``b``) are the back-transformed mean -/+ 2 posterior standard deviations (about a 95% band).
+    Constrained problems (or ``model_failures``) add ``constraints``, ``feasibility`` and
+    ``failure`` (:class:`OutcomePrediction`); otherwise they are empty and None.
     """
 
     median: torch.Tensor

@@ -3,6 +3,8 @@
 - :mod:`~asktell.surrogates.gp`: BoTorch GPs fitted with ``fit_gpytorch_mll``, warm-started.
 - :mod:`~asktell.surrogates.gradient`: the derived GP, the posterior over the gradient.
 - :mod:`~asktell.surrogates.rff`: random Fourier features, a surrogate small enough to send.
+- :mod:`~asktell.surrogates.outcomes`: the GPs of a constrained problem's outcomes (and failures),
+  stacked into one multi-output model for the acquisition.
 - :mod:`~asktell.surrogates.local`: the nearest points a local surrogate is fitted on.
 - :mod:`~asktell.surrogates.warp`: the log warp of the outputs and the model evidence.
 - :mod:`~asktell.surrogates.seeding`: explicit torch generators and the guarded global one.
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
     from asktell.surrogates.gp import GPFit, build_gp, fit_gp, hyperparameters_of
     from asktell.surrogates.gradient import DerivedGP, derived_gp, gradient_posterior, gradient_trace
     from asktell.surrogates.local import nearest
+    from asktell.surrogates.outcomes import OutcomeFit, joint_model, stack
     from asktell.surrogates.rff import RFFFeatures, fit_rff_weights, rff_features
     from asktell.surrogates.seeding import torch_global_seed, torch_rng
     from asktell.surrogates.warp import inverse_log_warp, log_evidence, log_warp, log_warp_jacobian
@@ -35,6 +38,9 @@ _EXPORTS = {
     "gradient_posterior": "asktell.surrogates.gradient",
     "gradient_trace": "asktell.surrogates.gradient",
     "nearest": "asktell.surrogates.local",
+    "OutcomeFit": "asktell.surrogates.outcomes",
+    "joint_model": "asktell.surrogates.outcomes",
+    "stack": "asktell.surrogates.outcomes",
     "RFFFeatures": "asktell.surrogates.rff",
     "fit_rff_weights": "asktell.surrogates.rff",
     "rff_features": "asktell.surrogates.rff",
@@ -48,6 +54,7 @@ _EXPORTS = {
 __all__ = [
     "DerivedGP",
     "GPFit",
+    "OutcomeFit",
     "RFFFeatures",
     "build_gp",
     "derived_gp",
@@ -57,11 +64,13 @@ __all__ = [
     "gradient_trace",
     "hyperparameters_of",
     "inverse_log_warp",
+    "joint_model",
     "log_evidence",
     "log_warp",
     "log_warp_jacobian",
     "nearest",
     "rff_features",
+    "stack",
     "torch_global_seed",
     "torch_rng",
 ]
