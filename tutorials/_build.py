@@ -935,6 +935,173 @@ except ImportError as exc:
 """),
 ]
 
+# --------------------------------------------------------------------------------------------------
+CONSTRAINED = [
+    md("""
+# Outcome constraints: a pressure vessel that holds 750 cubic feet, at the lowest cost
+
+Real black boxes are constrained, and the same evaluation that gives the objective gives the values
+the constraints are on: a model must fit in memory, a beam's stress stay under its limit. asktell
+declares them once, at `init`, as inequalities on named *outcomes*; every tell reports each
+outcome's raw value; `state.best()` is the best **feasible** trial.
+
+The problem is the classic pressure-vessel design (Sandgren 1990, in BoTorch's
+`PressureVessel`): choose the shell and head thicknesses and the vessel's radius and length to
+minimize the cost of material, forming and welding, such that the vessel holds at least 1,296,000
+cubic inches (750 ft³) and each wall is thick enough for its radius.
+"""),
+    code(SETUP),
+    code("""
+import math
+
+import asktell
+from asktell import Real, Space
+from asktell.loops import BayesOpt, Sobol
+
+space = Space({
+    "shell": Real(0.0625, 6.0),    # shell thickness, inches
+    "head": Real(0.0625, 6.0),     # head thickness, inches
+    "radius": Real(10.0, 200.0),   # inner radius, inches
+    "length": Real(10.0, 240.0),   # length of the cylindrical part, inches
+})
+CONSTRAINTS = [
+    "volume >= 1296000",          # cubic inches
+    "shell_ratio >= 0.0193",      # shell thickness per inch of radius
+    "head_ratio >= 0.00954",      # head thickness per inch of radius
+]
+
+
+def vessel(p):
+    \"\"\"The cost (minimized) and the three outcomes the constraints are on.\"\"\"
+    ts, th, r, length = p["shell"], p["head"], p["radius"], p["length"]
+    cost = 0.6224 * ts * r * length + 1.7781 * th * r**2 + 3.1661 * ts**2 * length + 19.84 * ts**2 * r
+    outcomes = {
+        "volume": math.pi * r**2 * length + 4 / 3 * math.pi * r**3,
+        "shell_ratio": ts / r,
+        "head_ratio": th / r,
+    }
+    return cost, outcomes
+"""),
+    md("""
+## Ask, tell the value and the outcomes
+
+`loop.init(space, constraints=[...])` stores the constraints in the state's problem definition. A
+completed tell gives the value of every declared outcome; one that forgets an outcome, names an
+unknown one, or gives NaN is refused and the state is unchanged.
+"""),
+    code("""
+BUDGET = 12 if SMOKE else 60
+loop = BayesOpt()
+state = loop.init(space, seed=0, constraints=CONSTRAINTS)
+print(state.constraints)
+
+for _ in range(BUDGET):
+    state, (trial,) = loop.ask(state)
+    cost, outcomes = vessel(trial.params)
+    state = loop.tell(state, trial.id, cost, constraints=outcomes)
+
+try:
+    state2, (t,) = loop.ask(state)
+    loop.tell(state2, t.id, 1.0, constraints={"volume": 2e6})
+except asktell.errors.TrialError as refused:
+    print("refused:", refused)
+"""),
+    md("""
+## The best feasible trial
+
+Each completed trial says whether it is feasible (`trial.feasible`); `state.best()` only considers
+feasible ones (it is `None` until one exists).
+"""),
+    code("""
+feasible = [t for t in state.completed if t.feasible]
+print(f"{len(feasible)} of {len(state.completed)} trials feasible")
+best = state.best()
+print(f"best feasible cost {best.value:.0f} at", {k: round(v, 3) for k, v in best.params.items()})
+print("its outcomes:", {k: round(v, 4) for k, v in best.constraints.items()})
+"""),
+    md("""
+## Against Sobol, on the same budget
+
+A space-filling design finds feasible points too, but rarely good ones: most of the box is
+infeasible or expensive.
+"""),
+    code("""
+sobol = Sobol()
+baseline = sobol.init(space, seed=0, constraints=CONSTRAINTS)
+for _ in range(BUDGET):
+    baseline, (trial,) = sobol.ask(baseline)
+    cost, outcomes = vessel(trial.params)
+    baseline = sobol.tell(baseline, trial.id, cost, constraints=outcomes)
+sobol_best = baseline.best()
+print("Sobol:   ", "no feasible trial" if sobol_best is None else f"{sobol_best.value:.0f}")
+print(f"BayesOpt: {best.value:.0f}")
+
+
+def best_feasible_so_far(run):
+    out, current = [], math.inf
+    for t in run.trials:
+        if t.feasible:
+            current = min(current, t.value)
+        out.append(current)
+    return out
+
+
+plt.plot(best_feasible_so_far(state), label="BayesOpt (constrained qLogNEI)")
+plt.plot(best_feasible_so_far(baseline), label="Sobol")
+plt.yscale("log"); plt.xlabel("evaluations"); plt.ylabel("best feasible cost"); plt.legend();
+"""),
+    md("""
+## What the models believe
+
+BayesOpt fits one GP per outcome beside the objective's. `loop.predict` gives each outcome's mean
+and band in its own units, the probability that it keeps its bound, and the probability that a
+point is feasible; `asktell.plot.plot_constraints` shows each outcome of every trial against its
+bound.
+"""),
+    code("""
+from asktell.plot import plot_constraints
+
+points = [best.params, {**best.params, "radius": best.params["radius"] * 0.8}]
+prediction = loop.predict(state, points)
+for name, outcome in prediction.constraints.items():
+    print(f"{name:12s} mean {outcome.mean.tolist()}  P(kept) {outcome.probability.tolist()}")
+print("P(feasible)", prediction.feasibility.tolist())
+plot_constraints(state);
+"""),
+    md("""
+## CONFIG: optimism, and a verdict when nothing is feasible
+
+`BayesOpt(acquisition="config")` is CONFIG (Xu et al., ICML 2023): it minimizes the lower
+confidence bound of the cost subject to the *optimistic* (lower confidence bound) view of each
+constraint. When even that optimistic feasible set is empty, the problem is declared infeasible:
+the state's memo and the asked trial's metadata say `infeasible`, and the loop keeps sampling where
+feasibility is most likely. Here no vessel in the box holds 10⁸ cubic inches.
+"""),
+    code("""
+config = BayesOpt(acquisition="config")
+impossible = config.init(space, seed=0, constraints=["volume >= 1e8", *CONSTRAINTS[1:]])
+for _ in range(12 if SMOKE else 30):
+    impossible, (trial,) = config.ask(impossible)
+    cost, outcomes = vessel(trial.params)
+    impossible = config.tell(impossible, trial.id, cost, constraints=outcomes)
+print("declared infeasible:", impossible.memo.get("infeasible"))
+print("best feasible trial:", impossible.best())
+"""),
+    md("""
+## The state is still plain JSON
+
+The constraints live in `state.problem`, each completed trial carries its outcomes; a state resumes
+from its JSON as any other.
+"""),
+    code("""
+text = state.to_json()
+resumed_loop, resumed = asktell.load(text)
+assert resumed == state and resumed.best() == best
+print(resumed.to_dict()["problem"])
+"""),
+]
+
+
 NOTEBOOKS = {
     "01_quickstart.ipynb": QUICKSTART,
     "02_external_evaluator.ipynb": EXTERNAL,
@@ -942,6 +1109,7 @@ NOTEBOOKS = {
     "04_pytorch_tuning.ipynb": PYTORCH,
     "05_zord_high_dim.ipynb": ZORD,
     "06_federated.ipynb": FEDERATED,
+    "07_constraints.ipynb": CONSTRAINED,
 }
 
 
