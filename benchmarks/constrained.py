@@ -220,7 +220,9 @@ class Constrained(Suite):
         return texts
 
     def sections(self, args: argparse.Namespace, saved: dict[str, Any]) -> dict[str, tuple[str, Any]]:
-        """The methods skipped and why (the asktell ones until BayesOpt serves constraints)."""
+        """The problems (optima and where they come from), and the methods skipped and why (the
+        asktell ones until BayesOpt serves constraints)."""
+        out = {"problem_notes": problems_text(self.problems)}
         if args.report_only is not None:
             skipped = saved.get("skipped", {})
         else:
@@ -228,10 +230,10 @@ class Constrained(Suite):
 
             chosen = runner.select(args.methods, list(self.methods), "methods")
             skipped = {m: why for m in chosen if (why := self.methods[m]().unavailable())}
-        if not skipped:
-            return {}
-        text = "### Skipped\n\n" + "\n".join(f"- {m}: {why}" for m, why in skipped.items())
-        return {"skipped_methods": (text, skipped)}
+        if skipped:
+            text = "### Skipped\n\n" + "\n".join(f"- {m}: {why}" for m, why in skipped.items())
+            out["skipped_methods"] = (text, skipped)
+        return out
 
     def goals(
         self, summary: dict, methods: list[str], problems: list[str], extra: dict[str, Any]
@@ -265,6 +267,30 @@ class Constrained(Suite):
 
 
 # --- tables ------------------------------------------------------------------------------------------
+def problems_text(problems: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A table of the problems: size, budget, the optimum and its source, the worst feasible value
+    (the regret of a run without a feasible point is measured from it), the design cut."""
+    from benchmarks.harness.problems_constrained import OPTIMA
+
+    rows, data = [], {}
+    for name, p in problems.items():
+        source = "no feasible point by construction" if p.infeasible else OPTIMA[name][2]
+        optimum = "-" if p.infeasible else f"{p.optimum:.10g}"
+        cut = design_cut(p.dim)
+        rows.append([name, p.dim, len(p.constraints), p.budget, optimum, source, f"{p.worst_value:.7g}", cut])
+        data[name] = {
+            "dim": p.dim,
+            "constraints": list(p.constraints),
+            "budget": p.budget,
+            "optimum": None if p.infeasible else p.optimum,
+            "optimum_source": source,
+            "worst_feasible_value": p.worst_value,
+            "design_cut": cut,
+        }
+    head = ["problem", "d", "constraints", "budget", "optimum", "source", "worst feasible", "design cut"]
+    return report.table(head, rows, title="### Problems"), data
+
+
 def _best(cells: dict[str, Any]) -> str | None:
     scored = [(c["median_regret"], m) for m, c in cells.items() if not math.isnan(c["median_regret"])]
     return min(scored)[1] if scored else None
