@@ -1048,7 +1048,10 @@ def best_feasible_so_far(run):
 
 plt.plot(best_feasible_so_far(state), label="BayesOpt (constrained qLogNEI)")
 plt.plot(best_feasible_so_far(baseline), label="Sobol")
-plt.yscale("log"); plt.xlabel("evaluations"); plt.ylabel("best feasible cost"); plt.legend();
+plt.yscale("log")
+plt.xlabel("evaluations")
+plt.ylabel("best feasible cost")
+plt.legend();
 """),
     md("""
 ## What the models believe
