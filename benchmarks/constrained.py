@@ -409,11 +409,10 @@ def evaluate_goals(
         )
     )
     goal = "a feasible point in every seed of every problem"
-    if mine:
+    ran = [p for p in feasible if mine and not math.isnan(cells[p][ASKTELL]["median_regret"])]
+    if ran:  # judged on the problems asktell ran on (none: not measured, never met by default)
         missing = {
-            p: cells[p][ASKTELL]["no_feasible_seeds"]
-            for p in feasible
-            if cells[p][ASKTELL]["no_feasible_seeds"]
+            p: cells[p][ASKTELL]["no_feasible_seeds"] for p in ran if cells[p][ASKTELL]["no_feasible_seeds"]
         }
         measured = (
             "; ".join(f"{p}: seeds {_seeds(s)} found none" for p, s in missing.items())
