@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from asktell import errors
 from asktell.constraints import Constraint
 from asktell.lazy import lazy_exports
+from asktell.pareto import hypervolume
 from asktell.space import Categorical, Integer, Real, Space
 from asktell.state import Problem, State, Trial
 
@@ -52,6 +53,7 @@ __all__ = [  # what `from asktell import *` takes: nothing here needs an extra (
     "State",
     "Trial",
     "errors",
+    "hypervolume",
     "load",
     "loops",
     "minimize",

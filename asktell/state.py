@@ -42,7 +42,8 @@ from asktell.constraints import (
     is_feasible,
     parse_constraints,
 )
-from asktell.errors import AskTellError, ConfigError, StateError, TrialError
+from asktell.errors import AskTellError, ConfigError, ShapeError, StateError, TrialError
+from asktell.pareto import hypervolume, infer_reference_point, non_dominated, reference_trials
 from asktell.space import Space
 
 SCHEMA_VERSION = 2
@@ -118,16 +119,56 @@ class Problem:
             floats), all minimized.
         constraints: the outcome constraints (:mod:`asktell.constraints`) every completed trial
             reports a value for; given as strings (``"mem <= 4"``), objects or Constraints.
+        ref_point: for several objectives, the reference point of the run's hypervolumes
+            (``n_objectives`` finite numbers, minimized like the values: a point counts where it
+            is below it in every objective). Given at ``init``, or None until the tell that
+            completes ``reference_trials(dim)`` trials stores one inferred from their values
+            (:func:`asktell.pareto.infer_reference_point`), so every hypervolume of a run is
+            measured against the same point.
+        ref_point_inferred: whether ``ref_point`` was inferred (not given).
     """
 
     n_objectives: int = 1
     constraints: tuple[Constraint, ...] = ()
+    ref_point: tuple[float, ...] | None = None
+    ref_point_inferred: bool = False
 
     def __post_init__(self) -> None:
         check_positive("n_objectives", self.n_objectives, integer=True)
         if self.n_objectives > MAX_OBJECTIVES:
             raise ConfigError(f"n_objectives must be at most {MAX_OBJECTIVES}, got {self.n_objectives}.")
         object.__setattr__(self, "constraints", parse_constraints(self.constraints))
+        if not isinstance(self.ref_point_inferred, bool):
+            raise ConfigError(f"ref_point_inferred must be a boolean, got {self.ref_point_inferred!r}.")
+        if self.ref_point is None:
+            if self.ref_point_inferred:
+                raise ConfigError("ref_point_inferred is true, but there is no ref_point.")
+            return
+        if self.n_objectives == 1:
+            raise ConfigError(
+                "a reference point is for several objectives (hypervolumes); this problem has one."
+            )
+        point = self.ref_point
+        if isinstance(point, (str, bytes, Mapping)) or not isinstance(point, (Sequence, np.ndarray)):
+            raise ConfigError(f"ref_point must be a list of {self.n_objectives} numbers, got {point!r:.200}.")
+        numbers = []
+        for x in point:
+            if isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
+                raise ConfigError(f"ref_point must hold numbers, got {x!r:.100} in {list(point)!r:.200}.")
+            try:
+                number = float(x)
+            except OverflowError:  # an integer past a float's range
+                number = math.inf
+            if not math.isfinite(number):
+                raise ConfigError(
+                    f"ref_point must hold finite numbers, got {x!r:.100} in {list(point)!r:.200}."
+                )
+            numbers.append(number)
+        if len(numbers) != self.n_objectives:
+            raise ConfigError(
+                f"ref_point must have {self.n_objectives} numbers (one per objective), got {len(numbers)}."
+            )
+        object.__setattr__(self, "ref_point", tuple(numbers))
 
     @property
     def constrained(self) -> bool:
@@ -147,6 +188,10 @@ class Problem:
         data: dict[str, Any] = {"n_objectives": self.n_objectives}
         if self.constraints:
             data["constraints"] = [c.to_dict() for c in self.constraints]
+        if self.ref_point is not None:
+            data["ref_point"] = list(self.ref_point)
+        if self.ref_point_inferred:
+            data["ref_point_inferred"] = True
         return data
 
     @classmethod
@@ -326,10 +371,69 @@ class State:
         return [t for t in self.completed if t.feasible]
 
     def best(self) -> Trial | None:
-        """The *feasible* completed trial with the lowest value (single objective), or None: in a
-        constrained problem, None until a trial keeps every bound."""
+        """The *feasible* completed trial with the lowest value, or None: in a constrained problem,
+        None until a trial keeps every bound.
+
+        Raises StateError for several objectives, which have no single best trial: use
+        :meth:`pareto_front`.
+        """
+        if self.n_objectives > 1:
+            raise StateError(
+                f"this problem has {self.n_objectives} objectives: no single trial is best; "
+                "use state.pareto_front() (the non-dominated trials) or state.hypervolume()."
+            )
         done = [t for t in self.feasible if isinstance(t.value, float)]
         return min(done, key=lambda t: (t.value, t.id)) if done else None
+
+    @property
+    def ref_point(self) -> tuple[float, ...] | None:
+        """The problem's reference point for hypervolumes (given or inferred), or None yet."""
+        return self.problem.ref_point
+
+    def pareto_front(self) -> list[Trial]:
+        """The completed, feasible trials no other such trial dominates, in id order (of trials
+        with equal values only the first). One objective: the best trial, as a list."""
+        done = self.feasible
+        if not done:
+            return []
+        mask = non_dominated(_values(done, self.n_objectives))
+        return [t for t, keep in zip(done, mask, strict=True) if keep]
+
+    def hypervolume(self, ref_point: Sequence[float] | None = None) -> float:
+        """The hypervolume the feasible completed trials dominate, bounded by ``ref_point`` (default:
+        the problem's, given at ``init`` or inferred; :mod:`asktell.pareto`).
+
+        Raises StateError while there is no reference point, ShapeError for one of the wrong size.
+        """
+        ref = self._reference(ref_point)
+        return hypervolume(_values(self.feasible, self.n_objectives), ref)
+
+    def hypervolume_history(self, ref_point: Sequence[float] | None = None) -> list[float]:
+        """For each trial (in id order), the hypervolume of the feasible completed trials up to
+        and including it: the run's progress against one reference point (``ref_point`` or the
+        problem's). Raises as :meth:`hypervolume`."""
+        ref = self._reference(ref_point)
+        history, seen = [], []
+        volume = 0.0
+        for trial in self.trials:
+            if trial.status == COMPLETED and trial.feasible:
+                seen.append(trial)
+                volume = hypervolume(_values(seen, self.n_objectives), ref)
+            history.append(volume)
+        return history
+
+    def _reference(self, ref_point: Sequence[float] | None) -> np.ndarray:
+        if ref_point is None:
+            if self.ref_point is None:
+                raise StateError(
+                    "no reference point yet: give ref_point at init, or wait for the first "
+                    f"{reference_trials(self.space.dim)} completed trials (it is inferred from them)."
+                )
+            ref_point = self.ref_point
+        ref = np.asarray(ref_point, dtype=np.float64).reshape(-1)
+        if ref.size != self.n_objectives:
+            raise ShapeError(f"ref_point must have {self.n_objectives} numbers, got {ref.size}.")
+        return ref
 
     # --- serialization ----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -441,6 +545,25 @@ class State:
         return replace(self, trials=tuple(trials))
 
 
+def _values(trials: Sequence[Trial], n_objectives: int) -> np.ndarray:
+    """The completed ``trials``' values as an ``n x n_objectives`` array."""
+    return np.asarray([t.value for t in trials], dtype=np.float64).reshape(len(trials), n_objectives)
+
+
+def with_reference_point(state: State) -> State:
+    """``state`` with its inferred reference point, when a multi-objective problem has none yet
+    and ``reference_trials(dim)`` trials have completed (else ``state`` itself): the values of
+    every completed trial, feasible or not, set the scale of the run's hypervolumes once."""
+    problem = state.problem
+    if problem.n_objectives == 1 or problem.ref_point is not None:
+        return state
+    done = state.completed
+    if len(done) < reference_trials(state.space.dim):
+        return state
+    point = infer_reference_point(_values(done, problem.n_objectives))
+    return replace(state, problem=replace(problem, ref_point=tuple(point.tolist()), ref_point_inferred=True))
+
+
 def _migrate(data: Mapping[str, Any]) -> dict[str, Any]:
     """A state's JSON object in the current layout. Version 1 had no problem definition: the
     number of objectives was an option of the loops that took several (RandomSearch, Sobol)."""
@@ -506,7 +629,7 @@ def finish_trial(
         constraints=outcomes,
         feasible=state.problem.feasible(outcomes) if status == COMPLETED else None,
     )
-    return state.replace_trial(finished)
+    return with_reference_point(state.replace_trial(finished))
 
 
 def append_trial(

@@ -70,7 +70,9 @@ class LoopProtocol(Protocol):
 
     name: ClassVar[str]
 
-    def init(self, space: Space, *, seed: int = 0, n_objectives: int = 1) -> State: ...
+    def init(
+        self, space: Space, *, seed: int = 0, n_objectives: int = 1, ref_point: Sequence[float] | None = None
+    ) -> State: ...
 
     def ask(self, state: State, n: int = 1) -> tuple[State, list[Trial]]: ...
 
@@ -154,18 +156,25 @@ class Loop:
         *,
         seed: int = 0,
         n_objectives: int = 1,
+        ref_point: Sequence[float] | None = None,
         constraints: Sequence[str | Constraint | Mapping[str, Any]] | None = None,
     ) -> State:
         """A fresh state for ``space`` whose randomness derives from ``seed`` (a non-negative int).
 
         ``n_objectives`` is the problem's number of objectives (values are then lists of that many
-        floats); ``constraints`` its outcome constraints (``["mem <= 4", "recall >= 0.9"]``, see
+        floats, all minimized); ``ref_point`` the reference point of its hypervolumes (``None``:
+        inferred from the first completed trials, see :class:`~asktell.state.Problem`);
+        ``constraints`` its outcome constraints (``["mem <= 4", "recall >= 0.9"]``, see
         :mod:`asktell.constraints`): every completed tell then gives each outcome's value. A loop
         that cannot serve the problem refuses it here with a ConfigError.
         """
         space = space if isinstance(space, Space) else Space.from_dict(space)
         check_seed(seed)
-        problem = Problem(n_objectives=n_objectives, constraints=constraints or ())  # type: ignore[arg-type]
+        problem = Problem(
+            n_objectives=n_objectives,
+            constraints=constraints or (),  # type: ignore[arg-type]
+            ref_point=ref_point,  # type: ignore[arg-type]
+        )
         self._check_problem(problem)
         self._check_space(space)
         return State(
