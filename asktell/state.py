@@ -43,7 +43,13 @@ from asktell.constraints import (
     parse_constraints,
 )
 from asktell.errors import AskTellError, ConfigError, ShapeError, StateError, TrialError
-from asktell.pareto import hypervolume, infer_reference_point, non_dominated, reference_trials
+from asktell.pareto import (
+    hypervolume,
+    hypervolume_history,
+    infer_reference_point,
+    non_dominated,
+    reference_trials,
+)
 from asktell.space import Space
 
 SCHEMA_VERSION = 2
@@ -413,12 +419,12 @@ class State:
         and including it: the run's progress against one reference point (``ref_point`` or the
         problem's). Raises as :meth:`hypervolume`."""
         ref = self._reference(ref_point)
-        history, seen = [], []
-        volume = 0.0
+        counted = self.feasible
+        volumes = hypervolume_history(_values(counted, self.n_objectives), ref)
+        after = dict(zip((t.id for t in counted), volumes.tolist(), strict=True))
+        history, volume = [], 0.0
         for trial in self.trials:
-            if trial.status == COMPLETED and trial.feasible:
-                seen.append(trial)
-                volume = hypervolume(_values(seen, self.n_objectives), ref)
+            volume = after.get(trial.id, volume)
             history.append(volume)
         return history
 

@@ -16,6 +16,7 @@ from asktell import Real, Space, State
 from asktell.errors import ConfigError, ShapeError, StateError, TrialError
 from asktell.loops import RandomSearch, Sobol
 from asktell.pareto import hypervolume, non_dominated, reference_trials
+from asktell.pareto import hypervolume_history as history_of
 from asktell.pareto import infer_reference_point as our_reference_point
 from asktell.state import Problem
 
@@ -223,3 +224,13 @@ def test_the_top_level_exports_the_hypervolume():
 def test_problem_json_without_multiple_objectives_is_unchanged():
     assert Problem().to_dict() == {"n_objectives": 1}
     assert Problem(n_objectives=2).to_dict() == {"n_objectives": 2}
+
+
+@pytest.mark.parametrize("m", [2, 3, 4])
+def test_the_history_of_a_sequence_is_each_prefixs_hypervolume(m):
+    Y = fronts(m, 25, 11)
+    ref = Y.max(0) - 0.05  # some points fall outside it
+    expected = [hypervolume(Y[: k + 1], ref) for k in range(len(Y))]
+    np.testing.assert_allclose(history_of(np.vstack([Y]), ref), expected, rtol=1e-10, atol=1e-14)
+    repeated = np.vstack([Y[:3], Y[:3]])  # repeated points add nothing
+    assert history_of(repeated, ref)[-1] == pytest.approx(hypervolume(Y[:3], ref))
