@@ -4,12 +4,13 @@
 
     asktell init --loop sobol --space space.json --state run.json --seed 0
     asktell ask  --state run.json --n 4       # one JSON line per trial: {"id": 0, "params": {...}}
-    asktell init --loop random --objectives 2 ...             # values are then JSON lists
+    asktell init --loop sobol --objectives 2 [--ref-point 1.0,2.0] ...   # several objectives
     asktell init --loop sobol --constraint "mem <= 4" ...    # outcome constraints (repeatable)
     asktell tell --state run.json --trial 0 --value 0.42     # or --failed
     asktell tell --state run.json --trial 1 --value 0.4 --constraint mem=3.2   # each outcome's value
+    asktell tell --state run.json --trial 2 --value 0.3,1.2  # one number per objective (or [0.3, 1.2])
     asktell add  --state run.json --params '{"x": 0.5}' --value 0.37   # a point not asked for
-    asktell show --state run.json [--json]
+    asktell show --state run.json [--json]     # several objectives: the Pareto front, the hypervolume
     asktell demo [--budget 25] [--seed 0]
     asktell serve --db sqlite:///runs.db --port 8080 --token T   # the HTTP service (asktell.service)
     asktell ask  --url http://127.0.0.1:8080 --study NAME        # ask/tell/add a server's study
@@ -65,6 +66,7 @@ from asktell.cli_options import (
     OptionParser,
     Outcome,
     brief_repr,
+    check_value_count,
     file_path,
     join_negative_numbers,
     json_limits,
@@ -72,6 +74,7 @@ from asktell.cli_options import (
     one_line,
     outcome,
     outcome_options,
+    parse_numbers,
     state_option,
     state_or_url_options,
     trial_line,
@@ -86,6 +89,7 @@ from asktell.errors import (
     StateError,
     TrialError,
 )
+from asktell.pareto import reference_trials
 from asktell.registry import (
     DEFAULT_LOOP,
     FEDERATED,
@@ -264,7 +268,14 @@ def _define_init(parser: argparse.ArgumentParser) -> Run:
         type=int,
         default=1,
         metavar="N",
-        help="number of objectives: --value then takes a JSON list of N numbers (default: 1)",
+        help="number of objectives, all minimized: --value then takes N numbers, e.g. --value "
+        "0.3,1.2 (default: 1)",
+    )
+    parser.add_argument(
+        "--ref-point",
+        metavar="X,Y,...",
+        help="with several objectives, the reference point of the run's hypervolumes: one number "
+        "per objective, e.g. 1.0,2.0 (default: inferred from the first completed trials, then kept)",
     )
     parser.add_argument(
         "--constraint",
@@ -294,15 +305,30 @@ def _init(args: argparse.Namespace) -> int:
         if args.config is None
         else json_option(args.config, "--config", ConfigError, 'an object like {"n_init": 8}')
     )
+    ref_point = None if args.ref_point is None else parse_numbers(args.ref_point, "--ref-point", ConfigError)
+    if isinstance(ref_point, float):
+        ref_point = [ref_point]  # one number: the problem says how many it takes
     name = DEFAULT_LOOP if args.loop is None else args.loop
     loop = loop_class(name).from_config(config)
     space_text = read_text(args.space, "space file")
     with json_limits(f"space file {str(args.space)!r}", SpaceError):
         space = Space.from_json(space_text)
-    state = loop.init(space, seed=args.seed, n_objectives=args.objectives, constraints=args.constraint)
+    state = loop.init(
+        space,
+        seed=args.seed,
+        n_objectives=args.objectives,
+        ref_point=ref_point,
+        constraints=args.constraint,
+    )
     data = state_bytes(state)
     constrained = f", constraints {', '.join(map(str, state.constraints))}" if state.constraints else ""
-    out = f"wrote {path}: loop {loop.name!r}, {space.dim} parameters, seed {state.seed}{constrained}\n"
+    objectives = ""
+    if state.n_objectives > 1:
+        objectives = f", {state.n_objectives} objectives, {_reference_text(state)}"
+    out = (
+        f"wrote {path}: loop {loop.name!r}, {space.dim} parameters, seed {state.seed}"
+        f"{objectives}{constrained}\n"
+    )
     if os.path.exists(path):  # --force: replace it under the lock every writer takes
         with locked_state_file(path, read=False):
             write_atomic(path, data)
@@ -387,6 +413,8 @@ def _tell(args: argparse.Namespace) -> int:
     with locked_state_file(args.state) as text:
         state = _read_state(text, args.state)
         _check_outcome_options(state, told)
+        if told.status == COMPLETED:
+            check_value_count(told.value, state.n_objectives)
         if tells_with_data_only(
             state.loop_name, state.n_objectives, state.problem.constrained
         ):  # the data layer's tell
@@ -427,6 +455,8 @@ def _add(args: argparse.Namespace) -> int:
     with locked_state_file(args.state) as text:
         state = _read_state(text, args.state)
         _check_outcome_options(state, told)
+        if told.status == COMPLETED:
+            check_value_count(told.value, state.n_objectives)
         if tells_with_data_only(state.loop_name, state.n_objectives, state.problem.constrained):
             state = append_trial(state, params, told.value, **options)
         else:
@@ -438,29 +468,43 @@ def _add(args: argparse.Namespace) -> int:
     return 0
 
 
-@subcommand("show", "print a run's trials as a table (or as JSON) and its best trial")
+@subcommand("show", "print a run's trials as a table (or as JSON) and its best trial or Pareto front")
 def _define_show(parser: argparse.ArgumentParser) -> Run:
-    state_option(parser)
+    state_or_url_options(parser)
     parser.add_argument("--json", action="store_true", help="print the trials as JSON")
     return _show
 
 
 def _show(args: argparse.Namespace) -> int:
-    state = _read_state(read_state_file(args.state), args.state)
-    constrained = state.problem.constrained
+    if args.url is not None:
+        from asktell.service.commands import remote_state
+
+        state, where = remote_state(args), f"{args.url} study {args.study!r}"
+    else:
+        state, where = _read_state(read_state_file(args.state), args.state), str(args.state)
+    constrained, several = state.problem.constrained, state.n_objectives > 1
     if args.json:
-        # a constrained run's trials also say whether they are feasible (derived, not stored)
-        trials = [
-            {**t.to_dict(), "feasible": t.feasible} if constrained else t.to_dict() for t in state.trials
-        ]
+        # derived, not stored: a constrained run's trials say whether they are feasible, and a run
+        # of several objectives whether they are on the Pareto front
+        front = {t.id for t in state.pareto_front()} if several else set()
+        trials = []
+        for t in state.trials:
+            data = t.to_dict()
+            if constrained:
+                data["feasible"] = t.feasible
+            if several:
+                data["pareto"] = None if t.status != COMPLETED else t.id in front
+            trials.append(data)
         _emit(json.dumps(trials, indent=2, allow_nan=False) + "\n")
         return 0
     counts = {s: len(state.with_status(s)) for s in ("completed", "failed", "pending")}
     summary = ", ".join(f"{n} {s}" for s, n in counts.items())
     lines = [
-        f"{args.state}: loop {state.loop_name!r} {json.dumps(state.loop_config)}, "
+        f"{where}: loop {state.loop_name!r} {json.dumps(state.loop_config)}, "
         f"seed {state.seed}, {len(state.trials)} trials ({summary})"
     ]
+    if several:
+        lines.append(f"objectives: {state.n_objectives}, all minimized; {_reference_text(state)}")
     if constrained:
         listed = ", ".join(map(str, state.constraints))
         lines.append(
@@ -468,9 +512,20 @@ def _show(args: argparse.Namespace) -> int:
         )
     if state.trials:
         lines.extend(_table(state))
-    lines.append(_best_line(state, counts["completed"]))
+    if several:
+        lines.extend(_front_lines(state, counts["completed"]))
+    else:
+        lines.append(_best_line(state, counts["completed"]))
     _emit("\n".join(lines) + "\n")
     return 0
+
+
+def _columns(rows: list[list[str]]) -> list[str]:
+    """``rows`` (the header first) as aligned text; the last column is left as it is."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return [
+        "  ".join([*(c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)), row[-1]]) for row in rows
+    ]
 
 
 def _table(state: State) -> list[str]:
@@ -486,10 +541,7 @@ def _table(state: State) -> list[str]:
             outcomes = t.constraints or {}
             cells += [feasible, *(_format_value(outcomes.get(n)) for n in names)]
         rows.append([*cells, _format_params(t.params)])
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
-    return [
-        "  ".join([*(c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)), row[-1]]) for row in rows
-    ]
+    return _columns(rows)
 
 
 def _best_line(state: State, completed: int) -> str:
@@ -498,12 +550,55 @@ def _best_line(state: State, completed: int) -> str:
         outcomes = f", outcomes {json.dumps(best.constraints)}" if best.constraints is not None else ""
         params = json.dumps(best.params)
         return f"best: trial {best.id}, value {_format_value(best.value)}{outcomes}, params {params}"
-    if state.n_objectives > 1:
-        return f"best: not defined for {state.n_objectives} objectives"
     if state.problem.constrained:
         why = f"{completed} completed, none keeps every constraint" if completed else "no completed trial"
         return f"best: no feasible trial yet ({why})"
     return "best: none yet (no completed trial)"
+
+
+def _reference_text(state: State) -> str:
+    """Where a run of several objectives has its hypervolumes' reference point from, or when it
+    will have one."""
+    needed = reference_trials(state.space.dim)
+    point = state.ref_point
+    if point is None:
+        so_far = len(state.completed)
+        return (
+            f"no reference point yet: inferred after {needed} completed trials ({so_far} so far), "
+            "or given at init with --ref-point"
+        )
+    how = (
+        f"inferred from the first {needed} completed trials"
+        if state.problem.ref_point_inferred
+        else "given at init"
+    )
+    return f"reference point {_format_value(point)}, {how}"
+
+
+def _front_lines(state: State, completed: int) -> list[str]:
+    """A run of several objectives: its Pareto front (id, each objective's value, the
+    parameters) and its hypervolume with the reference point."""
+    front = state.pareto_front()
+    if front:
+        among = "feasible completed" if state.problem.constrained else "completed"
+        lines = [f"pareto front: {len(front)} of {len(state.feasible)} {among} trials are non-dominated"]
+        header = ["id", *(f"objective {i + 1}" for i in range(state.n_objectives)), "params"]
+        rows = [header]
+        for t in front:
+            values = t.value if isinstance(t.value, tuple) else (t.value,)
+            rows.append([str(t.id), *(_format_number(v) for v in values), _format_params(t.params)])
+        lines.extend("  " + line for line in _columns(rows))
+    elif state.problem.constrained and completed:
+        lines = [
+            f"pareto front: none yet (no feasible trial: {completed} completed, none keeps every constraint)"
+        ]
+    else:
+        lines = ["pareto front: none yet (no completed trial)"]
+    if state.ref_point is None:
+        lines.append(f"hypervolume: none yet; {_reference_text(state)}")
+    else:
+        lines.append(f"hypervolume: {_format_number(state.hypervolume())}, {_reference_text(state)}")
+    return lines
 
 
 def _format_number(x: Any) -> str:

@@ -5,6 +5,10 @@ Input rules (each refused with exit 2, ``asktell: error: <message>``):
 - Numbers in options are ASCII: ``--value``, ``--trial``, ``--n``, ``--seed`` and every other
   integer option take the digits 0-9 only (``--value=١٢`` is refused, not read as 12), integers
   at most 20 digits; a negative number in exponent form may follow its option (``--value -1e-05``).
+- ``--value`` (and ``init --ref-point``) of a run with several objectives takes one number per
+  objective, separated by commas (``--value 0.3,1.2``) or as a JSON list (``[0.3, 1.2]``); a
+  count other than the run's number of objectives is refused in the shell's words
+  (:func:`check_value_count`), and so is a list for a run of one objective.
 - JSON options (``--params``, ``--metadata``, ``--config``, a ``--value`` list) are strict: no
   NaN or Infinity, no key twice, integers within Python's 4300 digits, nesting Python can read;
   the data layer then holds metadata to 32 levels and 64 KiB (:mod:`asktell.checks`).
@@ -122,14 +126,15 @@ class OptionParser(argparse.ArgumentParser):
         self.exit(EXIT_REFUSED, f"{PROG}: error: {one_line(message)}\n")
 
 
-_NEGATIVE = re.compile(
-    r"-(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|-(?:nan|inf|infinity)", re.IGNORECASE
-)
+_NEGATIVE_ITEM = r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|(?:nan|inf|infinity)"
+# a negative number, or a comma-separated list of numbers that starts with one (--value -0.3,1.2)
+_NEGATIVE = re.compile(rf"-(?:{_NEGATIVE_ITEM})(?:[ \t]*,[ \t]*[+-]?(?:{_NEGATIVE_ITEM}))*", re.IGNORECASE)
 
 
 def join_negative_numbers(argv: Sequence[str]) -> list[str]:
-    """``--value -1e-05`` as ``--value=-1e-05``: argparse takes ``-1e-05`` (what Python prints
-    for -0.00001) for an option. No asktell option starts with a digit and no command has
+    """``--value -1e-05`` as ``--value=-1e-05`` (and ``--value -0.3,1.2`` as
+    ``--value=-0.3,1.2``): argparse takes ``-1e-05`` (what Python prints for -0.00001) for an
+    option. No asktell option starts with a digit and no command has
     positional arguments, so a negative number after an option can only be its value."""
     out: list[str] = []
     for token in argv:
@@ -201,31 +206,111 @@ def json_option(text: str, option: str, error: type[AskTellError], example: str)
 
 
 def parse_value(text: str) -> Any:
-    """The value of ``--value``: a number (a float) or a JSON list of numbers, in ASCII.
+    """The value of ``--value``: a number (a float), several separated by commas (``0.3,1.2``: a
+    list of floats, one per objective) or a JSON list of numbers, in ASCII.
 
     NaN and infinity (``nan``, ``NaN``, ``inf``, ``1e999``, ...) are refused here, pointing to
     ``--failed``; so are non-ASCII digits (``'١٢'``, which Python's ``float`` reads as 12) and
-    Python-only forms (``1_000``); the loop's ``tell`` checks the type and the number of
-    objectives.
+    Python-only forms (``1_000``); the number of objectives is checked against the run's
+    (:func:`check_value_count`) and the loop's ``tell`` checks the rest.
 
     Raises:
-        TrialError: the text is not a number nor JSON, or holds a non-finite number.
+        TrialError: the text is not a number, a comma-separated list of numbers nor JSON, or
+            holds a non-finite number.
+    """
+    return parse_numbers(text, "--value", TrialError, allow_json=True)
+
+
+def parse_numbers(
+    text: str, option: str, error: type[AskTellError], *, allow_json: bool = False
+) -> float | list[float] | Any:
+    """A number option that may hold several: ``0.42``, ``0.3,1.2`` (floats separated by commas,
+    spaces around them ignored) or a JSON list ``[0.3, 1.2]``; finite ASCII numbers only.
+
+    Returns a float for one number, a list of floats for a comma-separated list, and the parsed
+    JSON for a JSON list (with ``allow_json``, any JSON: the caller checks its type; without it, a
+    list of numbers). Raises ``error``.
     """
     if not text.isascii():
-        raise TrialError(
-            f"--value must be a number written in ASCII (digits 0-9, like 0.42 or -1e-3), "
+        raise error(
+            f"{option} must be a number written in ASCII (digits 0-9, like 0.42 or -1e-3), "
             f"got {brief_repr(text)}."
         )
     stripped = text.strip(" \t\r\n")
+    if "," in stripped and not stripped.startswith(("[", "{", '"')):
+        return [_list_item(item, text, option, error) for item in stripped.split(",")]
     if _NON_FINITE.fullmatch(stripped):
-        raise _non_finite("--value", text, TrialError)
+        raise _non_finite(option, text, error)
     if _NUMBER.fullmatch(stripped):
         number = float(stripped)
         if not math.isfinite(number):
-            raise _non_finite("--value", truncate(text), TrialError)
+            raise _non_finite(option, truncate(text), error)
         return number
-    example = "a number like 0.42, or a list like [1.0, 2.0]"
-    return json_option(text, "--value", TrialError, example)
+    example = "a number like 0.42, or several like 0.3,1.2 or [0.3, 1.2]"
+    parsed = json_option(text, option, error, example)
+    if allow_json:
+        return parsed
+    if not isinstance(parsed, list) or not all(
+        isinstance(x, (int, float)) and not isinstance(x, bool) for x in parsed
+    ):
+        raise error(f"{option} must be numbers like 1.0,2.0 or [1.0, 2.0], got {brief_repr(text)}.")
+    return [float(x) for x in parsed]
+
+
+def _list_item(item: str, text: str, option: str, error: type[AskTellError]) -> float:
+    """One number of a comma-separated ``option`` (``text``: the whole option, for messages)."""
+    item = item.strip(" \t\r\n")
+    if _NON_FINITE.fullmatch(item):
+        raise _non_finite(option, brief_repr(text), error)
+    if not _NUMBER.fullmatch(item):
+        got = f"{brief_repr(item)} in {brief_repr(text)}" if item else f"an empty item in {brief_repr(text)}"
+        raise error(
+            f"{option} must be numbers separated by commas, like 0.3,1.2 (one per objective), got {got}."
+        )
+    number = float(item)
+    if not math.isfinite(number):  # 1e999
+        raise _non_finite(option, brief_repr(text), error)
+    return number
+
+
+def check_value_count(value: Any, n_objectives: int) -> None:
+    """Refuse, in the shell's words, a ``--value`` with another number of values than the run has
+    objectives: a list for one objective, one number or a list of the wrong length for several.
+    (What the values are is the data layer's to check.)
+
+    Raises:
+        TrialError: naming the run's number of objectives and the form ``--value`` takes.
+    """
+    several = isinstance(value, (list, tuple))
+    if n_objectives == 1:
+        if several:
+            raise TrialError(
+                f"this run has one objective: --value takes one number (a finite float), got a list of "
+                f"{len(value)} "
+                f"({truncate(_numbers_text(value), 100)}); a run of several objectives starts with "
+                "asktell init --objectives N."
+            )
+        return
+    example = ",".join(["0.5"] * min(n_objectives, 4)) + (",..." if n_objectives > 4 else "")
+    if not several:
+        got = "one number" if isinstance(value, float) else f"{brief_repr(json.dumps(value))}"
+        raise TrialError(
+            f"this run has {n_objectives} objectives: --value takes {n_objectives} numbers "
+            f"separated by commas (like --value {example}), got {got}."
+        )
+    if len(value) != n_objectives:
+        raise TrialError(
+            f"this run has {n_objectives} objectives: --value takes {n_objectives} numbers "
+            f"(like --value {example}), got {len(value)} ({truncate(_numbers_text(value), 100)})."
+        )
+
+
+def _numbers_text(values: Sequence[Any]) -> str:
+    return ",".join(_format_item(v) for v in values)
+
+
+def _format_item(v: Any) -> str:
+    return repr(v) if isinstance(v, float) else json.dumps(v)[:40]
 
 
 # --- options shared by subcommands --------------------------------------------------------------
@@ -256,8 +341,9 @@ def outcome_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--value",
         metavar="VALUE",
-        help="the value to minimize: a number in ASCII digits (0.42, -1e-05), or a JSON list of "
-        "numbers for several objectives",
+        help="the value to minimize: a number in ASCII digits (0.42, -1e-05); for several "
+        "objectives one number per objective, separated by commas (0.3,1.2) or as a JSON list "
+        "([0.3, 1.2])",
     )
     group.add_argument("--failed", action="store_true", help="the evaluation failed")
     parser.add_argument(

@@ -6,8 +6,10 @@
     asktell ask  --url http://127.0.0.1:8080 --study branin --n 2      # token: --token or $ASKTELL_TOKEN
     asktell tell --url http://127.0.0.1:8080 --study branin --trial 0 --value 0.42 [--constraint mem=3.2]
     asktell add  --url http://127.0.0.1:8080 --study branin --params '{"x1": 3.1, "x2": 2.3}' --value 0.4
+    asktell tell --url http://127.0.0.1:8080 --study two --trial 3 --value 0.3,1.2   # several objectives
+    asktell show --url http://127.0.0.1:8080 --study two    # the trials, the Pareto front, the hypervolume
 
-``ask``, ``tell`` and ``add`` print what their file-based forms print (one ``{"id", "params"}``
+``ask``, ``tell``, ``add`` and ``show`` print what their file-based forms print (one ``{"id", "params"}``
 line per trial; the told or added trial), so a shell evaluator switches from a state file to a
 server by changing its options. An ``add`` whose answer was lost is not retried (see
 :class:`~asktell.service.client.Client`): the command fails, saying so, rather than add the point
@@ -89,6 +91,13 @@ def remote_add(args: argparse.Namespace, params: dict[str, Any], told: Outcome) 
         )
     _print_trial(trial)
     return 0
+
+
+def remote_state(args: argparse.Namespace) -> Any:
+    """``asktell show --url ... --study ...``: the study's whole state (``GET .../state``), which
+    ``show`` prints as it prints a state file's."""
+    with _client(args) as client:
+        return client.state(args.study)
 
 
 def _print_trial(trial: Any) -> None:
