@@ -49,7 +49,7 @@ class Builtin:
 BUILTIN: dict[str, Builtin] = {
     "random": Builtin("asktell.loops.random", max_objectives=None, constraints=True),
     "sobol": Builtin("asktell.loops.random", max_objectives=None, constraints=True),
-    "bayesopt": Builtin("asktell.loops.bayesopt", constraints=True),
+    "bayesopt": Builtin("asktell.loops.bayesopt", max_objectives=None, constraints=True),
     "zosgd": Builtin("asktell.loops.zeroth"),
     "zord": Builtin("asktell.loops.zord"),
     "fzoos": Builtin("asktell.loops.federated.fzoos", FEDERATED, data_tell=False),

@@ -21,6 +21,14 @@ observed (the ask maximized the probability of feasibility), and CONFIG's ``infe
 when its optimistic problem was infeasible (``memo["infeasible"]`` holds the last model-based
 ask's verdict).
 
+Several objectives (``loop.init(space, n_objectives=3)``, all minimized): one GP per objective,
+each warm-started from the memo and log-warped where its marginal likelihood prefers it (decided at
+each cold fit, per objective), beside the constraint GPs; the acquisition is BoTorch's qLogNEHVI up
+to four objectives and qLogNParEGO above or on request (:mod:`asktell.acquisition.multiobjective`),
+against the state's reference point (``state.ref_point``; until the state infers one, one inferred
+the same way from the completed values, for that ask only). ``predict`` returns every objective,
+``recommend_front`` the recommended trade-offs (``recommend`` is for one objective).
+
 Every model-based trial records ``fit_seconds`` and ``acq_seconds`` in its metadata. Like every
 metadata key ending in ``_seconds`` they are measurements, the only part of an ask that differs
 between two runs of the same state and call (see :mod:`asktell.state`).
@@ -35,6 +43,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, NotRequired, TypedDict
 
 import torch
+from botorch.models import ModelListGP
 
 from asktell.acquisition.bo import ACQUISITIONS, AcquisitionInputs, OptimizerSettings, maximize, optimize
 from asktell.acquisition.constrained import (
@@ -45,6 +54,8 @@ from asktell.acquisition.constrained import (
     quiet,
 )
 from asktell.acquisition.constrained import build as build_constrained
+from asktell.acquisition.multiobjective import MULTIOBJECTIVE, MultiObjectiveInputs, resolve
+from asktell.acquisition.multiobjective import points as multiobjective_points
 from asktell.checks import MAX_NOISE_STD, MAX_SIZE, check_choice, check_positive
 from asktell.errors import ConfigError, StateError
 from asktell.loops.base import (
@@ -56,6 +67,7 @@ from asktell.loops.base import (
 )
 from asktell.loops.random import require_sobol_dims, uniform_points
 from asktell.loops.trajectory import encode_points, modelling_obstacle, sobol_design, trajectory
+from asktell.pareto import infer_reference_point, non_dominated
 from asktell.registry import register_loop
 from asktell.rng import derive_seed
 from asktell.space import Categorical
@@ -90,6 +102,9 @@ class Surrogate:
         outcomes: the GPs of the constraint values (declaration order), then the failure model's
             when there is one; empty for an unconstrained problem.
         C: ``n x k`` the observed constraint values ``c = -slack`` of the ``k`` declared outcomes.
+        more: with several objectives, the 2nd to ``m``-th objectives' surrogates (each on the
+            same ``X``, with its own ``y``, ``Y``, warp and fit; no outcomes); the fields above are
+            the first objective's. Empty for one objective.
     """
 
     fit: GPFit
@@ -99,15 +114,29 @@ class Surrogate:
     warped: bool
     outcomes: tuple[OutcomeFit, ...] = ()
     C: torch.Tensor | None = None
+    more: tuple[Surrogate, ...] = ()
+
+    @property
+    def objectives(self) -> tuple[Surrogate, ...]:
+        """Every objective's surrogate, in objective order (one: this one)."""
+        return (self, *self.more)
 
     @property
     def seconds(self) -> float:
-        """Wall time of every fit of the ask: the objective's and the outcomes'."""
-        return self.fit.seconds + sum(o.fit.seconds for o in self.outcomes)
+        """Wall time of every fit of the ask: the objectives' and the outcomes'."""
+        return (
+            self.fit.seconds
+            + sum(o.fit.seconds for o in self.more)
+            + sum(o.fit.seconds for o in self.outcomes)
+        )
 
     @property
     def notes(self) -> list[str]:
-        return list(self.fit.notes) + [f"{o.name}: {n}" for o in self.outcomes for n in o.fit.notes]
+        return (
+            list(self.fit.notes)
+            + [f"objective {j + 2}: {n}" for j, o in enumerate(self.more) for n in o.fit.notes]
+            + [f"{o.name}: {n}" for o in self.outcomes for n in o.fit.notes]
+        )
 
 
 @dataclass(frozen=True)
@@ -117,6 +146,8 @@ class Prediction:
     ``median`` (``b``) is the posterior mean of a GP on the raw values (where mean and median
     agree), or the back-transformed mean of a GP on log-warped values; ``lower`` and ``upper``
     (``b``) are the back-transformed mean -/+ 2 posterior standard deviations (about a 95% band).
+    With ``m > 1`` objectives the three are ``b x m``: column ``j`` is objective ``j``'s, from its
+    own GP and warp.
     Constrained problems (or ``model_failures``) add ``constraints``, ``feasibility`` and
     ``failure`` (:class:`OutcomePrediction`); otherwise they are empty and None.
     """
@@ -156,6 +187,10 @@ BayesOptMemo = TypedDict(  # noqa: UP013 - the class form would hide NotRequired
         "gp": Hyperparameters | None,  # the last fit's hyperparameters: the next fit's warm start
         "fits": int,  # model fits so far (every ``cold_fit_every``-th is cold)
         "warped": bool,  # whether the last cold fit chose the log warp
+        # several objectives only (absent otherwise): "gp" and "warped" are the first objective's,
+        # these the 2nd to m-th objectives' (m - 1 entries each, in objective order)
+        "objective_gps": NotRequired[list[Hyperparameters]],
+        "objective_warped": NotRequired[list[bool]],
         # constrained problems only (absent otherwise, so older states load and unconstrained
         # memos are what they were): each outcome's GP hyperparameters, by outcome name
         "constraint_gps": NotRequired[dict[str, Hyperparameters]],
@@ -175,6 +210,12 @@ class BayesOpt(Loop):
             ``"config"``. With outcome constraints (or ``model_failures``): ``"qlognei"``,
             ``"logei"`` or ``"config"`` (:mod:`asktell.acquisition.constrained`); the others are
             refused at ``init``. Unconstrained, ``"config"`` is UCB (CONFIG's objective bound).
+            With several objectives (:mod:`asktell.acquisition.multiobjective`): ``"qlognehvi"``
+            (qLogNEHVI), ``"parego"`` (qLogNParEGO), or the default ``"qlognei"``, which then
+            means qLogNEHVI up to 4 objectives and ParEGO above; each takes constraints, and the
+            single-objective ones are refused at ``init`` (so are ``"qlognehvi"`` and
+            ``"parego"`` with one objective). A trial's ``metadata["acquisition"]`` names the one
+            its ask ran.
         n_init: size of the Sobol initial design (default: ``min(max(5, d + 1), 20)``).
         noise_std: observation noise in the objective's units: ``None`` infers it (default),
             ``0.0`` declares the function noiseless.
@@ -216,12 +257,13 @@ class BayesOpt(Loop):
     fit_subset: int = 256
     model_failures: bool = False
     name = "bayesopt"
+    max_objectives = None
     supports_constraints = True
     renamed_options = {"refit_every": "cold_fit_every"}
     memo_schema = BayesOptMemo
 
     def _validate_config(self) -> None:
-        check_choice("acquisition", self.acquisition, ACQUISITIONS)
+        check_choice("acquisition", self.acquisition, (*ACQUISITIONS, *MULTIOBJECTIVE))
         check_positive("n_init", self.n_init, integer=True, allow_none=True, at_most=MAX_SIZE)
         for key in (
             "num_restarts",
@@ -238,7 +280,7 @@ class BayesOpt(Loop):
         check_positive("beta", self.beta, allow_zero=True)
         check_choice("warp", self.warp, ("auto", "log", "none"))
         check_choice("model_failures", self.model_failures, (False, True))
-        if self.model_failures and self.acquisition not in CONSTRAINED:
+        if self.model_failures and self.acquisition not in (*CONSTRAINED, *MULTIOBJECTIVE):
             raise ConfigError(
                 f"model_failures=True makes failures a constraint, and acquisition "
                 f"{self.acquisition!r} takes no constraints; use one of {list(CONSTRAINED)}."
@@ -246,7 +288,19 @@ class BayesOpt(Loop):
 
     def _check_problem(self, problem: Problem) -> None:
         super()._check_problem(problem)
-        if problem.constrained and self.acquisition not in CONSTRAINED:
+        m = problem.n_objectives
+        if m > 1 and self.acquisition not in ("qlognei", *MULTIOBJECTIVE):
+            raise ConfigError(
+                f"acquisition {self.acquisition!r} optimizes one objective, and this problem has {m}; "
+                "use 'qlognehvi' (qLogNEHVI), 'parego' (qLogNParEGO) or the default 'qlognei', which "
+                "with several objectives runs qLogNEHVI up to 4 objectives and ParEGO above."
+            )
+        if m == 1 and self.acquisition in MULTIOBJECTIVE:
+            raise ConfigError(
+                f"acquisition {self.acquisition!r} is for several objectives, and this problem has "
+                f"one; use one of {sorted(ACQUISITIONS)} (the default 'qlognei' is qLogNEI)."
+            )
+        if m == 1 and problem.constrained and self.acquisition not in CONSTRAINED:
             raise ConfigError(
                 f"acquisition {self.acquisition!r} takes no outcome constraints (BoTorch's form of it "
                 f"has none); for a constrained problem use one of {list(CONSTRAINED)}."
@@ -285,6 +339,33 @@ class BayesOpt(Loop):
                 "the memo records an infeasibility declaration, which only CONFIG on a constrained "
                 "problem makes; the state was edited or mixed up."
             )
+        self._check_objective_memo(state)
+
+    def _check_objective_memo(self, state: State) -> None:
+        """The 2nd to m-th objectives' warm starts: present with m - 1 entries each once a model
+        was fitted (``gp`` not null) on a problem with several objectives, absent with one."""
+        memo, m = state.memo, state.n_objectives
+        keys = [key for key in ("objective_gps", "objective_warped") if key in memo]
+        if m == 1:
+            if keys:
+                raise StateError(
+                    f"the memo has {keys}, which only a problem with several objectives has; "
+                    "the state was edited or mixed up."
+                )
+            return
+        if memo["gp"] is not None and len(keys) < 2:
+            raise StateError(
+                "the memo has the first objective's GP but not objective_gps and objective_warped "
+                f"(the other {m - 1} objectives'); the state was edited or mixed up."
+            )
+        for key in keys:
+            if len(memo[key]) != m - 1:
+                raise StateError(
+                    f"the memo's {key} has {len(memo[key])} entries; the problem's 2nd to last "
+                    f"objectives are {m - 1}."
+                )
+        for gp in memo.get("objective_gps", []):
+            check_hyperparameters(gp)
 
     def initial_design_size(self, dim: int) -> int:
         return self.n_init if self.n_init is not None else min(max(5, dim + 1), 20)
@@ -324,8 +405,9 @@ class BayesOpt(Loop):
         """``q`` points from the surrogate, given this ask's ``design`` points (pending too): the
         points (None when the acquisition optimization failed), their metadata (one entry with the
         reason then) and the memo's new model entries."""
-        X, y = trajectory(state)
+        X, y = _trajectory(state)
         pending = [t.params for t in state.pending] + design
+        acquisition = self.acquisition  # the one the ask runs (several objectives: resolved)
         # BoTorch draws restarts, raw samples and sample paths from torch's global generator; it
         # is seeded from (seed, counter) for the whole section, alone (asktell.rng)
         with torch_global_seed(state.seed, "bayesopt", state.counter):
@@ -333,7 +415,10 @@ class BayesOpt(Loop):
             start = time.perf_counter()
             extra: dict[str, Any] = {}  # what the constrained acquisition says about the asks
             try:
-                if surrogate.outcomes:
+                if surrogate.more:
+                    acquisition = resolve(self.acquisition, state.n_objectives)
+                    X_new, extra = self._optimize_multiobjective(state, surrogate, pending, acquisition, q)
+                elif surrogate.outcomes:
                     X_new, extra = self._optimize_constrained(state, surrogate, pending, q=q)
                 else:
                     X_new = self._optimize(state, surrogate, pending, q=q)
@@ -350,6 +435,9 @@ class BayesOpt(Loop):
             "fits": state.memo["fits"] + 1,
             "warped": surrogate.warped,
         }
+        if surrogate.more:
+            fitted["objective_gps"] = [o.fit.hyperparameters for o in surrogate.more]
+            fitted["objective_warped"] = [o.warped for o in surrogate.more]
         for outcome in surrogate.outcomes:
             if outcome.constraint is not None:
                 fitted.setdefault("constraint_gps", {})[outcome.name] = outcome.fit.hyperparameters
@@ -361,7 +449,7 @@ class BayesOpt(Loop):
             return None, [{"fallback": "; ".join(notes)}], fitted
         info = {
             "model": "gp",
-            "acquisition": self.acquisition,
+            "acquisition": acquisition,
             "n_train": int(X.shape[0]),
             "warm_start": surrogate.fit.warm_started,
             "fit_seconds": surrogate.seconds,
@@ -373,51 +461,77 @@ class BayesOpt(Loop):
         deduped = self._dedupe(state, state.space.decode_many(X_new), design)
         return [point for point, _ in deduped], [{**info, **note} for _, note in deduped], fitted
 
-    def _warped(self, memo: Mapping[str, Any]) -> bool:
-        """Whether the model of a warm fit regresses warped values (the last cold fit's choice)."""
-        return self.warp == "log" or (self.warp == "auto" and bool(memo.get("warped")))
+    def _warped(self, stored: bool) -> bool:
+        """Whether the model of a warm fit regresses warped values (the last cold fit's choice,
+        ``stored``)."""
+        return self.warp == "log" or (self.warp == "auto" and bool(stored))
 
     def _cat_dims(self, state: State) -> list[int]:
         return [i for i, p in enumerate(state.space.params.values()) if isinstance(p, Categorical)]
 
     def _fit(self, state: State, X: torch.Tensor, y: torch.Tensor) -> Surrogate:
-        """Fit the GP on ``X`` (``n x d``) and ``y`` (``n``), warm-started from the state's memo;
-        a cold fit every ``cold_fit_every`` fits.
+        """Fit the GP on ``X`` (``n x d``) and ``y`` (``n``; with ``m`` objectives ``n x m``, one GP
+        per column), warm-started from the state's memo; a cold fit every ``cold_fit_every`` fits.
 
         With ``warp="auto"``, each cold fit also fits the log-warped values and keeps the model
         whose marginal likelihood of the *original* values is higher (the warped one's includes
-        the log map's Jacobian), so the choice is a likelihood comparison, not a threshold. The
-        memo is only read.
+        the log map's Jacobian), so the choice is a likelihood comparison, not a threshold; with
+        several objectives each makes its own choice. The memo is only read.
         """
         memo = state.memo
         cold = memo["gp"] is None or memo["fits"] % self.cold_fit_every == 0
-        choices = [False, True] if cold and self.warp == "auto" else [self._warped(memo)]
         options: dict[str, Any] = {
             "cat_dims": self._cat_dims(state),
             "noise_std": self.noise_std,
             "max_fit_iter": self.max_fit_iter,
             "min_noise": self.min_noise,
         }
+        if y.ndim == 1:
+            first = self._fit_objective(state, X, y, memo["gp"], memo["warped"], cold, options)
+        else:
+            warm = [memo["gp"], *memo.get("objective_gps", [None] * (y.shape[-1] - 1))]
+            warps = [memo["warped"], *memo.get("objective_warped", [False] * (y.shape[-1] - 1))]
+            fits = [
+                self._fit_objective(state, X, y[:, j], warm[j], warps[j], cold, options)
+                for j in range(y.shape[-1])
+            ]
+            first = replace(fits[0], more=tuple(fits[1:]))
+        if not self._constrained(state):
+            return first
+        outcomes, C = self._fit_outcomes(state, X, cold, options)
+        return replace(first, outcomes=outcomes, C=C)
+
+    def _fit_objective(
+        self,
+        state: State,
+        X: torch.Tensor,
+        y: torch.Tensor,
+        warm_start: dict[str, Any] | None,
+        warped: bool,
+        cold: bool,
+        options: dict[str, Any],
+    ) -> Surrogate:
+        """One objective's GP on ``X`` (``n x d``) and its values ``y`` (``n``), from its stored
+        hyperparameters ``warm_start`` and warp ``warped`` (unless ``cold``); at a cold fit with
+        ``warp="auto"`` the better of the plain and the log-warped model."""
+        choices = [False, True] if cold and self.warp == "auto" else [self._warped(warped)]
         best: tuple[float, Surrogate] | None = None
         seconds = 0.0  # of every fit, so that fit_seconds says what the ask spent on the model
-        for warped in choices:
-            Y = -(log_warp(y) if warped else y).unsqueeze(-1)
-            fit = self._fit_targets(state, X, Y, None if cold else memo["gp"], options, "fit-subset")
-            surrogate = Surrogate(fit=fit, X=X, y=y, Y=Y, warped=warped)
+        for warp in choices:
+            Y = -(log_warp(y) if warp else y).unsqueeze(-1)
+            fit = self._fit_targets(state, X, Y, None if cold else warm_start, options, "fit-subset")
+            surrogate = Surrogate(fit=fit, X=X, y=y, Y=Y, warped=warp)
             if len(choices) == 1:
                 best = (0.0, surrogate)
                 break
-            score = log_evidence(fit.model) + (log_warp_jacobian(y) if warped else 0.0)
+            score = log_evidence(fit.model) + (log_warp_jacobian(y) if warp else 0.0)
             if best is None or score > best[0]:
                 best = (score, surrogate)
             seconds += fit.seconds
         assert best is not None
         if len(choices) > 1:
             best[1].fit.seconds = seconds
-        if not self._constrained(state):
-            return best[1]
-        outcomes, C = self._fit_outcomes(state, X, cold, options)
-        return replace(best[1], outcomes=outcomes, C=C)
+        return best[1]
 
     def _fit_targets(
         self,
@@ -550,6 +664,57 @@ class BayesOpt(Loop):
             beta=self.beta,
         )
 
+    def _optimize_multiobjective(
+        self, state: State, surrogate: Surrogate, pending: list[dict[str, Any]], name: str, q: int
+    ) -> tuple[torch.Tensor, dict[str, Any]]:
+        """The ``q x d`` maximizers of the multi-objective acquisition ``name`` and what to record
+        about them (``feasibility_search``, as the constrained single-objective asks)."""
+        result = multiobjective_points(
+            name,
+            self._multiobjective_inputs(state, surrogate, pending),
+            q,
+            discrete_dims=state.space.discrete_dims(),
+            cat_dims=state.space.categorical_dims(),
+            settings=OptimizerSettings(self.num_restarts, self.raw_samples, self.acq_maxiter),
+        )
+        return result.X, {"feasibility_search": result.feasibility_search}
+
+    def _multiobjective_inputs(
+        self, state: State, surrogate: Surrogate, pending: list[dict[str, Any]]
+    ) -> MultiObjectiveInputs:
+        """What a multi-objective acquisition reads: BoTorch's ``ModelListGP`` of the objectives'
+        GPs (in order) and then the outcomes', the observed values (negated), the reference point
+        (the state's; until it has one, inferred from the completed values as the state will infer
+        it, for this ask only), each warped objective's data, the constraints' bounds and scales,
+        which observed points are feasible, the pending points, and where to spray restarts (the
+        observed feasible front, or the least infeasible points)."""
+        objectives = surrogate.objectives
+        y = torch.stack([o.y for o in objectives], dim=-1)  # n x m, minimized
+        ref = state.ref_point
+        if ref is None:
+            ref = tuple(infer_reference_point(y.numpy()).tolist())
+        outcomes = surrogate.outcomes
+        feasible = torch.tensor([bool(t.feasible) for t in state.completed])
+        scales = torch.tensor([o.scale for o in outcomes], dtype=torch.float64)
+        C = surrogate.C
+        violation = (
+            (C / scales[: C.shape[-1]]).clamp_min(0).sum(-1) if C is not None else torch.zeros(y.shape[0])
+        )
+        models = [o.fit.model for o in objectives] + [o.fit.model for o in outcomes]
+        return MultiObjectiveInputs(
+            model=ModelListGP(*models),
+            X_observed=surrogate.X,
+            Y_observed=-y,
+            X_pending=encode_points(state.space, pending),
+            seed=derive_seed(state.seed, "qmc", state.counter) % (2**31),
+            centers=_front_centers(surrogate.X, y, feasible, violation),
+            ref_point=-torch.tensor(ref, dtype=torch.float64),
+            warped=tuple(o.y if o.warped else None for o in objectives),
+            thresholds=torch.tensor([o.threshold for o in outcomes], dtype=torch.float64),
+            scales=scales,
+            feasible=feasible,
+        )
+
     def _dedupe(
         self, state: State, candidates: list[dict[str, Any]], earlier: list[dict[str, Any]]
     ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
@@ -578,28 +743,28 @@ class BayesOpt(Loop):
     def predict(self, state: State, points: Sequence[Mapping[str, Any]]) -> Prediction:
         """The GPs of the next ask, fitted as that ask would fit them, at ``points`` (``b`` dicts).
 
-        Values are in the objective's units even when the loop models log-warped values. In a
-        constrained problem (or with ``model_failures``) the prediction also holds each outcome's
-        mean, band and probability of keeping its bound (in the outcome's units), the probability
-        of feasibility and, once a trial failed, the probability of failing
-        (:class:`OutcomePrediction`). Raises StateError while there is nothing to model (fewer than
-        two completed trials, all equal) and ParamError for points outside the space.
+        Values are in the objective's units even when the loop models log-warped values; with
+        ``m`` objectives ``median``, ``lower`` and ``upper`` are ``b x m`` (see
+        :class:`Prediction`). In a constrained problem (or with ``model_failures``) the prediction
+        also holds each outcome's mean, band and probability of keeping its bound (in the
+        outcome's units), the probability of feasibility and, once a trial failed, the
+        probability of failing (:class:`OutcomePrediction`). Raises StateError while there is
+        nothing to model (fewer than two completed trials, all equal) and ParamError for points
+        outside the space.
         """
         self._check_state(state)
         reason = modelling_obstacle(state)
         if reason:
             raise StateError(f"no surrogate yet: {reason}.")
         X = encode_points(state.space, [state.space.check(p) for p in points])
-        X_train, y = trajectory(state)
+        X_train, y = _trajectory(state)
         with torch_global_seed(state.seed, "predict", state.counter):
             surrogate = self._fit(state, X_train, y)
-        with torch.no_grad():
-            posterior = surrogate.fit.model.posterior(X)
-            mean = -posterior.mean.reshape(-1)  # the model regresses the negated (warped) values
-            std = posterior.variance.clamp_min(0).sqrt().reshape(-1)
-        bands = [mean, mean - 2 * std, mean + 2 * std]
-        if surrogate.warped:
-            bands = [inverse_log_warp(b, y) for b in bands]
+        each_objective = [_objective_bands(o, X) for o in surrogate.objectives]
+        if surrogate.more:
+            bands = [torch.stack([b[i] for b in each_objective], dim=-1) for i in range(3)]
+        else:
+            bands = each_objective[0]
         if not surrogate.outcomes:
             return Prediction(*bands)
         means, stds = _outcome_posterior(surrogate.outcomes, X)
@@ -630,8 +795,17 @@ class BayesOpt(Loop):
         probability of feasibility at least 1/2, the failure model aside: these points did not
         fail); when none is, the one most likely feasible. Noiseless, the best feasible observed
         trial, when there is one, is certain and is the answer.
+
+        With several objectives no single trial is best: raises StateError pointing to
+        :meth:`recommend_front` (the recommended trade-offs) and ``state.pareto_front()``.
         """
         self._check_state(state)
+        if state.n_objectives > 1:
+            raise StateError(
+                f"this problem has {state.n_objectives} objectives: no single trial is recommended; "
+                "use loop.recommend_front(state) (the trade-offs by the posterior means) or "
+                "state.pareto_front() (the observed non-dominated trials)."
+            )
         constrained = state.problem.constrained
         if modelling_obstacle(state) or (self.noise_std == 0 and (not constrained or state.best())):
             return state.best()
@@ -649,6 +823,85 @@ class BayesOpt(Loop):
             score = torch.where(likely, mean, torch.full_like(mean, -math.inf))
             return state.completed[int(score.argmax())]
         return state.completed[int(log_likely.argmax())]
+
+    def recommend_front(self, state: State) -> list[Trial]:
+        """The completed trials to use as trade-offs, in id order: those whose posterior means
+        (every objective's) no other completed trial's dominate, when the function is noisy (a
+        lucky draw is not a trade-off); noiseless (``noise_std=0``), or while there is nothing to
+        model, the observed front (``state.pareto_front()``).
+
+        In a constrained problem, among the completed points likely feasible (as :meth:`recommend`
+        chooses them); when none is, the one most likely feasible. One objective:
+        ``[recommend(state)]`` (empty without a completed trial).
+        """
+        self._check_state(state)
+        if state.n_objectives == 1:
+            best = self.recommend(state)
+            return [] if best is None else [best]
+        constrained = state.problem.constrained
+        if modelling_obstacle(state) or (self.noise_std == 0 and (not constrained or state.pareto_front())):
+            return state.pareto_front()
+        X, y = _trajectory(state)
+        with torch_global_seed(state.seed, "recommend", state.counter):
+            surrogate = self._fit(state, X, y)
+            with torch.no_grad():
+                # minimized, and warped where a GP is: a monotone map per objective keeps dominance
+                means = -torch.cat([o.fit.model.posterior(X).mean for o in surrogate.objectives], dim=-1)
+        rows = torch.arange(X.shape[0])
+        if constrained:
+            declared = tuple(o for o in surrogate.outcomes if o.constraint is not None)
+            log_likely = log_feasibility(declared, *_outcome_posterior(declared, X)).sum(-1)
+            likely = log_likely >= math.log(0.5)
+            if not bool(likely.any()):
+                return [state.completed[int(log_likely.argmax())]]
+            rows = rows[likely]
+        keep = rows[torch.from_numpy(non_dominated(means[rows].numpy()))]
+        return [state.completed[int(i)] for i in keep]
+
+
+MAX_CENTERS = 8  # front points a multi-objective ask sprays restarts around
+
+
+def _trajectory(state: State) -> tuple[torch.Tensor, torch.Tensor]:
+    """The completed trials as ``X`` (``n x d``) and their values: ``n`` for one objective
+    (:func:`asktell.loops.trajectory.trajectory`), ``n x m`` for ``m``."""
+    if state.n_objectives == 1:
+        return trajectory(state)
+    done = state.completed
+    X = encode_points(state.space, [t.params for t in done])
+    values = [list(t.value) for t in done]  # type: ignore[arg-type]
+    Y = torch.tensor(values, dtype=torch.float64).reshape(len(done), state.n_objectives)
+    return X, Y
+
+
+def _front_centers(
+    X: torch.Tensor, y: torch.Tensor, feasible: torch.Tensor, violation: torch.Tensor
+) -> torch.Tensor:
+    """Where a multi-objective ask sprays L-BFGS restarts: the observed points (``X``: ``n x d``,
+    values ``y``: ``n x m``, minimized) on the front of the feasible ones, at most
+    :data:`MAX_CENTERS` spread along the first objective; while none is feasible, the three that
+    violate their constraints least (``violation``: ``n``)."""
+    if not bool(feasible.any()):
+        return X[torch.topk(-violation, min(3, X.shape[0])).indices]
+    rows = torch.nonzero(feasible).reshape(-1)
+    front = rows[torch.from_numpy(non_dominated(y[rows].numpy()))]
+    front = front[torch.argsort(y[front, 0], stable=True)]
+    if front.shape[0] > MAX_CENTERS:
+        front = front[torch.linspace(0, front.shape[0] - 1, MAX_CENTERS).round().long()]
+    return X[front]
+
+
+def _objective_bands(surrogate: Surrogate, X: torch.Tensor) -> list[torch.Tensor]:
+    """One objective's posterior median, lower and upper band at ``X`` (``b x d``), in its units:
+    ``b`` each (see :class:`Prediction`)."""
+    with torch.no_grad():
+        posterior = surrogate.fit.model.posterior(X)
+        mean = -posterior.mean.reshape(-1)  # the model regresses the negated (warped) values
+        std = posterior.variance.clamp_min(0).sqrt().reshape(-1)
+    bands = [mean, mean - 2 * std, mean + 2 * std]
+    if surrogate.warped:
+        bands = [inverse_log_warp(b, surrogate.y) for b in bands]
+    return bands
 
 
 def _outcome_posterior(
