@@ -34,6 +34,30 @@ trial on the next ask; so is each trial's asked point (``asktell:params:<i>``). 
 the relative space (conditional ones) are sampled by an independent sampler (``RandomSampler``
 with the same seed by default).
 
+Several objectives. A study of several directions is a multi-objective problem of the loop::
+
+    study = optuna.create_study(directions=["minimize", "maximize"], sampler=AskTellSampler(Sobol()))
+    study.optimize(lambda t: (latency(t), accuracy(t)), n_trials=40)
+    front = study.sampler.state(study).pareto_front()   # the same trials as study.best_trials
+
+- *Values*: each completed trial is told its values as a list, a ``maximize`` direction's value
+  negated (asktell minimizes): ``(0.2, 0.93)`` above is told ``[0.2, -0.93]``. The values the
+  study, its dashboard and ``study.best_trials`` show stay Optuna's; to draw the state's front in
+  the study's units, pass ``maximize=[d == StudyDirection.MAXIMIZE for d in study.directions]``
+  to :func:`asktell.plot.plot_pareto_front`.
+- *The front*: ``sampler.state(study).pareto_front()`` holds the trials of ``study.best_trials``
+  (completed, feasible by Optuna's rule, non-dominated), ``metadata["optuna_trial"]`` naming each,
+  with two differences: of trials with *equal* values asktell keeps the lowest number (Optuna
+  keeps them all), and a trial the state leaves out (its parameters are not in the relative search
+  space, or a value is infinite: a failed trial here) is not on asktell's front.
+- *The reference point* of the hypervolumes: ``ref_point=`` in the study's units (a ``maximize``
+  direction's entry is negated with the values), or, as asktell's states do, inferred from the
+  values of the first ``asktell.pareto.reference_trials(dim)`` completed trials (in order of
+  completion) and then fixed: the rebuilt state has the same reference point on every ask.
+- *The loop* must optimize that many objectives (``loop.max_objectives``: Sobol, RandomSearch, and
+  BayesOpt where it does); another is refused with a ConfigError at the first ask, naming those
+  that do.
+
 Constraints. The sampler reads Optuna's constraint values as Optuna's own constrained samplers do:
 the values an objective sets with ``trial.set_constraint("mem", gb - 4)`` (Optuna 5) and those a
 ``constraints_func`` returns (a sequence of floats, stored after each completed or pruned trial
@@ -94,6 +118,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from asktell.constraints import MAX_NAME_LENGTH, Constraint
 from asktell.errors import AskTellError, ConfigError, ParamError, StateError
+from asktell.pareto import infer_reference_point, reference_trials
 from asktell.space import Categorical, Integer, Param, Real, Space
 from asktell.state import COMPLETED, FAILED, PENDING, State, Trial, check_value
 
@@ -219,6 +244,25 @@ def _outcome_names(keys: Iterable[str]) -> dict[str, str]:
     return names
 
 
+def _loops_for(n_objectives: int) -> list[str]:
+    """The names of asktell's own loops that optimize ``n_objectives`` objectives (their classes'
+    ``max_objectives``, read when the message is written, so it follows the loops)."""
+    from asktell.registry import BUILTIN, LOOP, loop_class
+
+    names = set()
+    for name, builtin in BUILTIN.items():
+        if builtin.kind != LOOP:
+            continue
+        try:
+            cls = loop_class(name)
+        except Exception:  # noqa: BLE001 - a loop that cannot be imported here serves nothing
+            continue
+        limit = getattr(cls, "max_objectives", 1)
+        if limit is None or limit >= n_objectives:
+            names.add(cls.__name__)
+    return sorted(names)
+
+
 class AskTellSampler(BaseSampler):
     """An Optuna sampler that asks an asktell loop for each trial's parameters.
 
@@ -233,6 +277,10 @@ class AskTellSampler(BaseSampler):
             completed or pruned trial and stored as Optuna's samplers store it (NaN is refused).
             Optuna 5 deprecates it for ``trial.set_constraint``, which needs no argument here:
             the sampler reads both (see the module's docstring).
+        ref_point: for a study of several directions, the reference point of the hypervolumes in
+            the study's own units (one finite number per direction; a ``maximize`` direction's
+            entry is negated with its values). Default: inferred from the first completed trials
+            (see the module's docstring). Its length is checked against the study at the first ask.
     """
 
     def __init__(
@@ -242,6 +290,7 @@ class AskTellSampler(BaseSampler):
         *,
         independent_sampler: BaseSampler | None = None,
         constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None,
+        ref_point: Sequence[float] | None = None,
     ) -> None:
         if loop is None:
             from asktell.loops import default_loop
@@ -260,8 +309,18 @@ class AskTellSampler(BaseSampler):
                     f"{type(loop).__name__} does not (its asks would ignore them); use Sobol or "
                     "RandomSearch, or a loop whose supports_constraints is True."
                 )
+        if ref_point is not None:
+            try:
+                ref_point = tuple(float(v) for v in ref_point)
+            except (TypeError, ValueError):
+                raise ConfigError(f"ref_point must be a list of numbers, got {ref_point!r:.200}.") from None
+            if not ref_point or not all(math.isfinite(v) for v in ref_point):
+                raise ConfigError(
+                    f"ref_point must be finite numbers, one per direction, got {list(ref_point)}."
+                )
         self._loop = loop
         self._seed = seed
+        self._ref_point = ref_point
         self._independent_sampler = independent_sampler or RandomSampler(seed=seed)
         self._constraints_func = constraints_func
         self._intersection = IntersectionSearchSpace()
@@ -280,7 +339,7 @@ class AskTellSampler(BaseSampler):
         if limit is not None and n > limit:
             raise ConfigError(
                 f"the study has {n} objectives but the loop {self._loop!r} optimizes at most "
-                f"{limit}; use a loop for several objectives (RandomSearch, Sobol)."
+                f"{limit}; use a loop that serves {n} objectives: {', '.join(_loops_for(n))}."
             )
 
     # --- the search space -----------------------------------------------------------------------
@@ -321,7 +380,9 @@ class AskTellSampler(BaseSampler):
         constraints: ``state(study).best()`` is the sampler's best *feasible* trial (its
         ``metadata["optuna_trial"]`` is the Optuna trial number), and the state plots with
         :mod:`asktell.plot` and saves with ``to_json()``. Values are minimized: a ``maximize``
-        direction's values are negated.
+        direction's values are negated. With several directions ``state(study).pareto_front()``
+        is the front of ``study.best_trials`` (see the module's docstring), and
+        ``state(study).hypervolume()`` is measured against the sampler's reference point.
 
         Raises:
             StateError: no finished trial defines a relative search space yet.
@@ -361,10 +422,19 @@ class AskTellSampler(BaseSampler):
         if names:  # a memo of another problem (other constraints, other models) is not reused
             identity = json.dumps([space_key, list(names.values())])
             memo_key = hashlib.sha256(identity.encode()).hexdigest()[:16]
+        ref_point = None
+        if self._ref_point is not None:
+            if len(self._ref_point) != len(signs):
+                raise ConfigError(
+                    f"ref_point must have one number per direction of the study ({len(signs)}), "
+                    f"got {len(self._ref_point)}: {list(self._ref_point)}."
+                )
+            ref_point = [s * v for s, v in zip(signs, self._ref_point, strict=True)]
         state = self._loop.init(
             space,
             seed=self._seed,
             n_objectives=len(study.directions),
+            ref_point=ref_point if len(signs) > 1 else None,
             constraints=[Constraint(name, "<=", 0.0) for name in names.values()],
         )
         memo = state.memo
@@ -373,10 +443,13 @@ class AskTellSampler(BaseSampler):
             if stored and stored["space"] == memo_key:
                 memo = stored["memo"]
         trials: list[Trial] = []
+        completion: list[tuple[Any, int, int]] = []  # (when, number, id) of the completed trials
         for frozen, params in fitting:
             status, value, outcomes, note = self._outcome(frozen, signs, names)
             if status is None:
                 continue
+            if status == COMPLETED:
+                completion.append((frozen.datetime_complete, frozen.number, len(trials)))
             trials.append(
                 Trial(
                     id=len(trials),
@@ -388,12 +461,27 @@ class AskTellSampler(BaseSampler):
                     feasible=state.problem.feasible(outcomes) if status == COMPLETED else None,
                 )
             )
+        state = replace(state, problem=self._with_reference(state, trials, completion))
         if "sobol_issued" in memo:
             # Workers sampling at the same time read the same memo; the trial number (unique per
             # trial) keeps their Sobol points apart. Sequentially it equals the stored count or
             # skips a few points of the sequence, which keeps it a low-discrepancy design.
             memo = {**memo, "sobol_issued": max(int(memo["sobol_issued"]), number)}
         return replace(state, counter=number, trials=tuple(trials), memo=memo), memo_key
+
+    @staticmethod
+    def _with_reference(state: State, trials: Sequence[Trial], completion: list[tuple[Any, int, int]]) -> Any:
+        """The problem with the reference point a live state would hold: the given one, or the one
+        inferred at the tell that completed the first ``reference_trials(dim)`` trials (here: the
+        first in order of completion), from their values."""
+        problem = state.problem
+        k = reference_trials(state.space.dim)
+        if problem.n_objectives == 1 or problem.ref_point is not None or len(completion) < k:
+            return problem
+        completion.sort(key=lambda row: (row[0] is None, row[0] or 0, row[1]))
+        first = [trials[i].value for _, _, i in completion[:k]]
+        point = infer_reference_point(first)
+        return replace(problem, ref_point=tuple(point.tolist()), ref_point_inferred=True)
 
     @staticmethod
     def _params_of(frozen: FrozenTrial, space_key: str, mapped: dict[str, _Mapped]) -> dict[str, Any] | None:

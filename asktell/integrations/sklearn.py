@@ -30,6 +30,39 @@ bound. When none did, the search does not fail after all its fits: it warns with
 violation, each relative to its bound's magnitude); turn the warning into an error with
 ``warnings.simplefilter("error", InfeasibleSearchWarning)`` to refuse such a result.
 
+Several objectives. ``objectives=["accuracy", "fit_time"]`` makes it a multi-objective search
+(the most accurate models against the fastest to train): the loop is told each candidate's
+objectives as a list, every one minimized, as asktell's values are. An objective is named as
+
+- ``fit_time``, ``score_time``: the mean fit and score times in seconds, minimized as they are;
+- a metric of ``scoring`` (``"f1"`` with ``scoring={"f1": "f1_macro", ...}``), or with one metric
+  ``score``: its ``mean_test_<metric>``, maximized (told negated: scikit-learn scores are
+  higher-is-better, ``neg_*`` scorers included);
+- a scikit-learn scorer name (``"accuracy"``, ``"neg_log_loss"``, ``sklearn.metrics.get_scorer_names()``)
+  that ``scoring`` does not have: it is added to the scoring, so ``cv_results_`` has every metric of
+  ``scoring`` and every objective (``mean_test_accuracy``, ...) and ``scoring`` itself is left as given.
+
+Which candidate is best (``best_index_``, ``best_params_``, ``best_score_`` and the refitted
+``best_estimator_``) follows scikit-learn's multi-metric ``refit``, with the objectives' order as
+their priority:
+
+- ``refit=True`` (the default): the feasible candidate best on the *first* objective, ties broken
+  by the second, then the next (``objectives=["accuracy", "fit_time"]``: the most accurate, and of
+  equally accurate ones the fastest). It is always on the Pareto front. ``best_score_`` is its mean
+  test score of the first objective that is a metric;
+- ``refit="<metric>"`` (a metric of the scoring, as in scikit-learn): the feasible candidate best
+  on that metric, ties broken by the objectives in order;
+- a callable ``refit`` chooses itself from ``cv_results_`` (as in scikit-learn), where
+  ``cv_results_["pareto_optimal"]`` marks the front: ``refit=lambda r: int(np.flatnonzero(
+  r["pareto_optimal"])[-1])`` takes the front's last candidate;
+- ``refit=False``: no best candidate and no refit, as in scikit-learn.
+
+``pareto_front_`` lists the front's rows of ``cv_results_`` (completed, feasible candidates no other
+such candidate beats in every objective; of candidates with equal objectives only the first),
+in row order, and ``cv_results_["pareto_optimal"]`` marks them: the same trials as
+``state_.pareto_front()``. Constraints combine with objectives: the front and the best are the
+feasible candidates', and with none feasible the warning above and the closest candidate.
+
 Example:
     >>> from sklearn.datasets import load_iris
     >>> from sklearn.svm import SVC
@@ -53,9 +86,12 @@ from typing import Any
 
 import numpy as np
 from sklearn.exceptions import FitFailedWarning
+from sklearn.metrics import check_scoring, get_scorer_names
+from sklearn.metrics._scorer import _check_multimetric_scoring, _MultimetricScorer
 from sklearn.model_selection._search import BaseSearchCV
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
 
 from asktell.constraints import Constraint, parse_constraints
 from asktell.errors import ConfigError
@@ -126,6 +162,80 @@ def _expected_columns(scoring: Any, return_train_score: bool) -> list[str] | Non
     return [f"{stat}_{part}" for part in parts for stat in ("mean", "std")]
 
 
+TIMES = {"fit_time": "mean_fit_time", "score_time": "mean_score_time"}  # objectives minimized as they are
+
+
+def _check_objectives(objectives: Any) -> list[str]:
+    """The objectives' names (empty: a search of one objective, the refit metric)."""
+    if objectives is None:
+        return []
+    names = list(objectives) if isinstance(objectives, (list, tuple)) else None
+    if not names or not all(isinstance(n, str) and n for n in names):
+        raise ConfigError(
+            "objectives must be a non-empty list of names (['accuracy', 'fit_time']), "
+            f"got {objectives!r:.200}."
+        )
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ConfigError(f"objectives must name each objective once, got {twice} twice in {names}.")
+    return names
+
+
+def _objective_scoring(scoring: Any, objectives: Sequence[str]) -> Any:
+    """The scoring a search of ``objectives`` evaluates with: ``scoring``, plus a scorer for each
+    objective that is a scikit-learn scorer name ``scoring`` lacks (then a dict of metrics)."""
+    metrics = [name for name in objectives if name not in TIMES]
+    if callable(scoring):  # its metrics are known once it has scored
+        return scoring
+    if scoring is None or isinstance(scoring, str):
+        if all(name in ("score", scoring) for name in metrics):
+            return scoring  # one metric, called "score"
+        base: dict[str, Any] = {} if scoring is None else {scoring: scoring}
+    elif isinstance(scoring, Mapping):
+        base = dict(scoring)
+    else:  # a list, tuple or set of scorer names
+        base = {str(name): name for name in scoring}
+    known = set(get_scorer_names())
+    for name in metrics:
+        if name in base:
+            continue
+        if name not in known:
+            raise ConfigError(
+                f"the objective {name!r} is no metric of scoring {sorted(base) or scoring!r} and no "
+                "scikit-learn scorer name (sklearn.metrics.get_scorer_names()); name a metric of "
+                "scoring, a scorer such as 'accuracy' or 'neg_log_loss', or fit_time / score_time."
+            )
+        base[name] = name
+    return base
+
+
+def _objective_columns(
+    objectives: Sequence[str], scoring: Any, columns: Collection[str]
+) -> list[tuple[str, float]]:
+    """Each objective's ``cv_results_`` column and sign (``+1`` minimized as it is, ``-1`` a score,
+    negated); ConfigError for a name that is no column."""
+    out = []
+    for name in objectives:
+        if name in TIMES:
+            out.append((TIMES[name], 1.0))
+        elif f"mean_test_{name}" in columns:
+            out.append((f"mean_test_{name}", -1.0))
+        elif "mean_test_score" in columns and name in ("score", scoring):
+            out.append(("mean_test_score", -1.0))  # the one metric of scoring
+        else:
+            metrics = sorted(k[len("mean_test_") :] for k in columns if k.startswith("mean_test_"))
+            raise ConfigError(
+                f"the objective {name!r} is no metric of this search's scoring; its metrics are "
+                f"{metrics} (and fit_time, score_time)."
+            )
+    return out
+
+
+def _objective_matrix(targets: Sequence[tuple[str, float]], results: Mapping[str, Any]) -> np.ndarray:
+    """The candidates' minimized objectives: ``n x m`` floats (``nan`` where a fit failed)."""
+    return np.column_stack([sign * np.asarray(results[col], dtype=float) for col, sign in targets])
+
+
 def _violations(
     constraints: Sequence[Constraint], columns: Sequence[str], results: Mapping[str, Any]
 ) -> np.ndarray:
@@ -162,6 +272,12 @@ class AskTellSearchCV(BaseSearchCV):
             (``loop.supports_constraints``). ``best_*`` are then the best feasible candidate's.
             Checked at ``fit``: an unreadable constraint or an outcome that is no column is a
             ConfigError before any fit (for a callable ``scoring``, after the first batch).
+        objectives: several objectives told to the loop (``["accuracy", "fit_time"]``: scorer
+            names, metrics of ``scoring``, ``fit_time``, ``score_time``; see the module's
+            docstring), in order of priority for ``best_index_``; the loop must optimize that
+            many (``loop.max_objectives``). Checked at ``fit``, before any fit (for a callable
+            ``scoring``, after the first batch); with a callable ``scoring`` of several metrics
+            ``refit`` must then name one, be a callable or be False.
 
     The loop is told ``-mean_test_<metric>`` for the refit metric (``score`` for one metric; with
     several metrics and ``refit=False`` or a callable, the first metric of ``scoring``). A candidate
@@ -178,6 +294,8 @@ class AskTellSearchCV(BaseSearchCV):
     Attributes (after ``fit``, besides those of ``BaseSearchCV``):
         state_: the final asktell :class:`~asktell.State` (``state_.to_json()`` saves the run).
         loop_: the loop that was used.
+        pareto_front_: with ``objectives``, the rows of ``cv_results_`` on the Pareto front
+            (``int`` array, in row order; ``cv_results_["pareto_optimal"]`` marks them).
 
     Note:
         Each batch calls ``cv.split`` again. With a splitter that shuffles without a fixed
@@ -193,6 +311,7 @@ class AskTellSearchCV(BaseSearchCV):
         "n_points": [Interval(numbers.Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
         "constraints": [list, tuple, None],
+        "objectives": [list, tuple, None],
     }
 
     def __init__(
@@ -213,9 +332,11 @@ class AskTellSearchCV(BaseSearchCV):
         error_score=np.nan,
         return_train_score=False,
         constraints=None,
+        objectives=None,
     ):
         self.space = space
         self.constraints = constraints
+        self.objectives = objectives
         self.loop = loop
         self.n_iter = n_iter
         self.n_points = n_points
@@ -244,11 +365,19 @@ class AskTellSearchCV(BaseSearchCV):
         loop = self._make_loop()
         space = _as_space(self.space)
         constraints = parse_constraints(self.constraints)
-        expected = _expected_columns(self.scoring, self.return_train_score)
-        if expected is not None:  # a misspelt outcome is refused before the first fit
+        objectives = _check_objectives(self.objectives)
+        scoring = _objective_scoring(self.scoring, objectives) if objectives else self.scoring
+        expected = _expected_columns(scoring, self.return_train_score)
+        if expected is not None:  # a misspelt outcome or objective is refused before the first fit
             for constraint in constraints:
                 _outcome_column(constraint.name, expected)
-        state: State = loop.init(space, seed=_seed_from(self.random_state), constraints=constraints)
+            _objective_columns(objectives, scoring, expected)
+        state: State = loop.init(
+            space,
+            seed=_seed_from(self.random_state),
+            n_objectives=max(len(objectives), 1),
+            constraints=constraints,
+        )
         n_batches = math.ceil(self.n_iter / self.n_points)
         search_ctx = None
         if callback_ctx is not None:  # scikit-learn's callback API: one subtask per batch
@@ -258,6 +387,7 @@ class AskTellSearchCV(BaseSearchCV):
         done = 0
         n_evaluated = 0  # candidates in cv_results_ so far
         all_failed: ValueError | None = None
+        results: dict[str, Any] | None = None  # the latest results: the dict that becomes cv_results_
         while done < self.n_iter:
             state, trials = loop.ask(state, n=min(self.n_points, self.n_iter - done))
             done += len(trials)
@@ -297,9 +427,14 @@ class AskTellSearchCV(BaseSearchCV):
                 if batch_ctx is not None:
                     batch_ctx.call_on_fit_task_end(estimator=self)
             columns = [_outcome_column(c.name, list(results)) for c in constraints]
-            scores = results[_scored_metric(self.refit, results)]
+            if objectives:
+                targets = _objective_columns(objectives, scoring, list(results))
+                told = _objective_matrix(targets, results)
+            else:  # one objective: -score of the refit metric
+                told = -np.asarray(results[_scored_metric(self.refit, results)], dtype=float)[:, None]
             for row, trial in enumerate(trials, start=n_evaluated):
-                state = self._tell(loop, state, trial.id, scores[row], constraints, columns, results, row)
+                values = dict(zip(objectives or ["score"], told[row].tolist(), strict=True))
+                state = self._tell(loop, state, trial.id, values, constraints, columns, results, row)
             n_evaluated += len(trials)
             if constraints:
                 # evaluate_candidates returns the very dict that becomes cv_results_ (and that
@@ -311,6 +446,11 @@ class AskTellSearchCV(BaseSearchCV):
         self.state_ = state
         if n_evaluated == 0 and all_failed is not None:
             raise all_failed
+        if objectives and results is not None:
+            row_of = {int(trial_id): row for row, trial_id in enumerate(results["trial_id"])}
+            front = sorted(row_of[t.id] for t in state.pareto_front() if t.id in row_of)
+            self.pareto_front_ = np.asarray(front, dtype=int)
+            results["pareto_optimal"] = np.isin(np.arange(len(results["params"])), front)
         if search_ctx is not None:
             search_ctx.call_on_fit_task_end(estimator=self)
 
@@ -319,30 +459,116 @@ class AskTellSearchCV(BaseSearchCV):
         loop: Any,
         state: State,
         trial_id: int,
-        score: float,
+        values: Mapping[str, float],
         constraints: Sequence[Constraint],
         columns: Sequence[str],
         results: Mapping[str, Any],
         row: int,
     ) -> State:
-        """Tell one candidate: ``-score`` and its outcomes, or failed where one is not finite."""
+        """Tell one candidate its minimized ``values`` (``{"score": -score}`` for one objective, else
+        by objective) and its outcomes, or failed where one is not finite."""
         outcomes = {c.name: float(results[col][row]) for c, col in zip(constraints, columns, strict=True)}
-        bad = [name for name, v in {"score": float(score), **outcomes}.items() if not np.isfinite(v)]
-        if bad:
-            what = "mean test score" if bad == ["score"] else f"outcomes {bad}"
+        bad_values = [name for name, v in values.items() if not np.isfinite(v)]
+        bad_outcomes = [name for name, v in outcomes.items() if not np.isfinite(v)]
+        if bad_values or bad_outcomes:
+            if bad_values == ["score"] and list(values) == ["score"]:
+                what = "mean test score"
+            elif bad_values:
+                what = f"objectives {bad_values}"
+            else:
+                what = f"outcomes {bad_outcomes}"
             return loop.tell(state, trial_id, None, status=FAILED, metadata={"error": f"{what} not finite"})
-        return loop.tell(state, trial_id, -float(score), constraints=outcomes or None)
+        told = list(values.values())
+        value = told[0] if len(told) == 1 else told
+        return loop.tell(state, trial_id, value, constraints=outcomes or None)
+
+    # --- several objectives: scikit-learn's scoring and refit ---------------------------------
+    def _get_scorers(self):
+        """scikit-learn's scorers and refit metric, with the objectives' scorers added; with
+        ``refit=True`` the refit metric is the first objective that is a metric."""
+        objectives = _check_objectives(self.objectives)
+        if not objectives:
+            return super()._get_scorers()
+        scoring = _objective_scoring(self.scoring, objectives)
+        if callable(scoring):
+            if self.refit is True and any(n not in TIMES and n != "score" for n in objectives):
+                raise ConfigError(
+                    "with a callable scoring of several metrics, refit must name the metric to report "
+                    "(refit='r2'), be a callable or be False: refit=True has no metric to report "
+                    "until the scoring has scored."
+                )
+            return scoring, "score"
+        if scoring is None or isinstance(scoring, str):
+            return check_scoring(self.estimator, scoring), "score"
+        scorers = _check_multimetric_scoring(self.estimator, scoring)
+        if self.refit is True:
+            refit_metric = self._refit_metric_of(objectives, scorers)
+        else:
+            self._check_refit_for_multimetric(scorers)
+            refit_metric = self.refit
+        return _MultimetricScorer(scorers=scorers, raise_exc=(self.error_score == "raise")), refit_metric
+
+    @staticmethod
+    def _refit_metric_of(objectives: Sequence[str], metrics: Collection[str]) -> str:
+        """The metric ``refit=True`` reports: the first objective that is a metric (else scoring's first)."""
+        return next((n for n in objectives if n in metrics), next(iter(metrics)))
+
+    def score(self, X, y=None, **params):
+        """The refitted best candidate's score by the refit metric (see ``BaseSearchCV.score``);
+        with objectives and ``refit=True`` over several metrics, the first objective's metric."""
+        if not (self.objectives and self.refit is True and getattr(self, "multimetric_", False)):
+            return super().score(X, y, **params)
+        check_is_fitted(self)
+        if not isinstance(self.scorer_, dict):  # pragma: no cover - refused in _get_scorers
+            raise ConfigError("refit=True with a callable scoring of several metrics has no score.")
+        metric = self._refit_metric_of(_check_objectives(self.objectives), self.scorer_)
+        return self.scorer_[metric](self.best_estimator_, X, y, **params)
 
     def _select_best_index(self, refit: Any, refit_metric: str, results: Mapping[str, Any]) -> int:  # type: ignore[override]
         """The best *feasible* candidate (scikit-learn's own choice without constraints or with a
-        callable ``refit``); with none feasible, the least violating one and a warning."""
-        if callable(refit) or "feasible" not in results:
+        callable ``refit``; with objectives, the rule of the module's docstring); with none
+        feasible, the least violating one and a warning."""
+        if callable(refit):
+            return int(BaseSearchCV._select_best_index(refit, refit_metric, results))
+        objectives = _check_objectives(self.objectives)
+        if objectives:
+            return self._best_by_objectives(refit, refit_metric, results, objectives)
+        if "feasible" not in results:
             return int(BaseSearchCV._select_best_index(refit, refit_metric, results))
         ranks = np.asarray(results[f"rank_test_{refit_metric}"])
         feasible = np.asarray(results["feasible"], dtype=bool)
         if feasible.any():
             rows = np.flatnonzero(feasible)
             return int(rows[np.argmin(ranks[rows])])  # ties: the first, as scikit-learn does
+        closest = self._closest_to_feasible(results)
+        return int(closest[np.argmin(ranks[closest])])
+
+    def _best_by_objectives(
+        self, refit: Any, refit_metric: str, results: Mapping[str, Any], objectives: Sequence[str]
+    ) -> int:
+        """The feasible candidate best on ``refit``'s metric (``refit=True``: on the first
+        objective), ties broken by the objectives in order: the least in lexicographic order of
+        the minimized keys."""
+        scoring = _objective_scoring(self.scoring, objectives)
+        Y = _objective_matrix(_objective_columns(objectives, scoring, list(results)), results)
+        keys = [Y[:, j] for j in range(Y.shape[1])]
+        if refit is not True:  # a metric named by refit comes first
+            keys.insert(0, -np.asarray(results[f"mean_test_{refit_metric}"], dtype=float))
+        stacked = np.column_stack(keys)
+        finite = np.isfinite(stacked).all(1)
+        feasible = finite & np.asarray(results.get("feasible", finite), dtype=bool)
+        if feasible.any():
+            rows = np.flatnonzero(feasible)
+        elif "feasible" in results:
+            rows = self._closest_to_feasible(results)
+        else:  # every candidate failed: scikit-learn's rank (all tied at the end)
+            return int(BaseSearchCV._select_best_index(refit, refit_metric, results))
+        # lexsort sorts by its last key first; stable, so ties go to the first row
+        order = np.lexsort(np.nan_to_num(stacked[rows], nan=np.inf).T[::-1])
+        return int(rows[order[0]])
+
+    def _closest_to_feasible(self, results: Mapping[str, Any]) -> np.ndarray:
+        """The rows of least total violation, with an :class:`InfeasibleSearchWarning`."""
         constraints = parse_constraints(self.constraints)
         columns = [_outcome_column(c.name, list(results)) for c in constraints]
         violation = _violations(constraints, columns, results)
@@ -353,6 +579,6 @@ class AskTellSearchCV(BaseSearchCV):
             "(the least total violation relative to each bound): see cv_results_['feasible'], "
             "search longer or loosen the bounds.",
             InfeasibleSearchWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
-        return int(closest[np.argmin(ranks[closest])])
+        return closest
