@@ -3,6 +3,10 @@
 A constrained problem (``minimize(f, space, constraints=["mem <= 4"])``) has ``f`` return the value
 and each outcome's measured value, ``(0.37, {"mem": 3.2})``; the result's best is the best
 *feasible* trial (None while none is).
+
+Several objectives (``minimize(f, space, loop=Sobol(), n_objectives=2)``): ``f`` returns one value
+per objective, ``(0.12, 31.0)``, every one minimized; there is no single best trial, so the result
+has a Pareto front (``result.pareto_front``) and its hypervolume (``result.hypervolume``) instead.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 from asktell.checks import check_positive
 from asktell.constraints import parse_constraints
 from asktell.errors import ConfigError, StateError
+from asktell.pareto import reference_trials
 from asktell.registry import loop_class
 from asktell.space import Space
 from asktell.state import FAILED, State, Trial
@@ -45,7 +50,8 @@ class Result:
     Attributes:
         best: the *feasible* completed trial with the lowest value: None if every evaluation
             failed, or in a constrained problem while no trial keeps every constraint (then
-            :attr:`summary` says "no feasible trial yet").
+            :attr:`summary` says "no feasible trial yet"). Always None for several objectives,
+            which have no single best trial: see :attr:`pareto_front` and :attr:`hypervolume`.
         trials: all trials, in order.
         state: the final state (``state.to_json()`` saves the run).
     """
@@ -63,6 +69,21 @@ class Result:
         return None if self.best is None else self.best.value
 
     @property
+    def pareto_front(self) -> list[Trial]:
+        """The completed, feasible trials no other such trial dominates (every objective
+        minimized), in id order: ``state.pareto_front()``. One objective: the best trial, as a list."""
+        return self.state.pareto_front()
+
+    @property
+    def hypervolume(self) -> float | None:
+        """The hypervolume the feasible completed trials dominate, bounded by the run's reference
+        point (given to :func:`minimize` or inferred from the first completed trials, see
+        ``state.ref_point``); None while there is no reference point, and for one objective."""
+        if self.state.ref_point is None:
+            return None
+        return self.state.hypervolume()
+
+    @property
     def feasible(self) -> list[Trial]:
         """The completed trials that keep every constraint (all completed ones, unconstrained)."""
         return self.state.feasible
@@ -76,7 +97,7 @@ class Result:
             kept = f" (feasible: {len(state.feasible)} of {completed} completed)" if state.constraints else ""
             return f"best value {self.best.value!r} at trial {self.best.id}{kept}"
         if state.n_objectives > 1:
-            return f"no single best trial: the problem has {state.n_objectives} objectives"
+            return self._front_summary()
         if state.constraints and completed:
             listed = ", ".join(map(str, state.constraints))
             return (
@@ -86,6 +107,24 @@ class Result:
         if state.constraints:
             return "no feasible trial yet: no trial has completed"
         return "no completed trial: every evaluation failed" if state.trials else "no trial yet"
+
+    def _front_summary(self) -> str:
+        state = self.state
+        front, completed = self.pareto_front, len(state.completed)
+        if front:
+            among = "feasible completed" if state.constraints else "completed"
+            found = f"a Pareto front of {len(front)} of the {len(state.feasible)} {among} trials"
+        elif state.constraints and completed:
+            found = f"no feasible trial yet: none of the {completed} completed trials keeps every constraint"
+        else:
+            found = "no completed trial yet"
+        point = state.ref_point
+        if point is None:
+            needed = reference_trials(state.space.dim)
+            return f"{found}; no reference point yet (inferred after {needed} completed trials)"
+        how = "inferred" if state.problem.ref_point_inferred else "given"
+        shown = "[" + ", ".join(f"{x:.6g}" for x in point) + "]"
+        return f"{found}; hypervolume {state.hypervolume():.6g} (reference point {shown}, {how})"
 
 
 def minimize(
@@ -100,6 +139,8 @@ def minimize(
     progress: bool | None = None,
     executor: Executor | None = None,
     constraints: Sequence[Any] | None = None,
+    n_objectives: int | None = None,
+    ref_point: Sequence[float] | None = None,
 ) -> Result:
     """Minimize ``f(params) -> float`` over ``space`` with ``budget`` evaluations.
 
@@ -109,7 +150,10 @@ def minimize(
             value (or outcome value) that is not a finite number. With ``constraints``, ``f``
             returns ``(value, {"mem": 3.2, ...})``: the value and each declared outcome's
             measured value (any other shape, or other names, stops the run with a ConfigError:
-            it is a bug in ``f``, not a failed evaluation).
+            it is a bug in ``f``, not a failed evaluation). With ``n_objectives=m > 1``, ``f``
+            returns ``m`` values (a list, tuple or array; with constraints
+            ``([v1, v2], {"mem": 3.2})``): a non-finite one is a failed trial, another count
+            stops the run with a ConfigError.
         space: the search space.
         loop: any asktell loop (default: ``BayesOpt()``, the recommended loop).
         budget: number of evaluations, failed ones included.
@@ -132,6 +176,14 @@ def minimize(
             :mod:`asktell.constraints`) for a new run; the result's best is then the best
             feasible trial. The loop must serve them (Sobol, RandomSearch; a loop that cannot
             refuses them with a ConfigError).
+        n_objectives: the number of objectives of a new run (default 1), all minimized. With
+            several the result has no single best trial (``best`` is None) but a Pareto front
+            (``result.pareto_front``) and its hypervolume (``result.hypervolume``); the loop must
+            serve several (Sobol, RandomSearch; one that cannot refuses them with a ConfigError).
+            A resumed state keeps its own (a different number is refused).
+        ref_point: with several objectives, the reference point of the run's hypervolumes (one
+            number per objective); default: inferred from the first completed trials and kept in
+            the state (:class:`~asktell.state.Problem`).
 
     Example (parallel evaluation):
         >>> from concurrent.futures import ProcessPoolExecutor
@@ -150,20 +202,21 @@ def minimize(
     check_positive("batch_size", batch_size, integer=True)
     if state is None:
         space = space if isinstance(space, Space) else Space.from_dict(space)
-        state = loop.init(space, seed=seed, constraints=constraints)
-    elif constraints is not None and parse_constraints(constraints) != state.constraints:
-        listed = ", ".join(map(str, state.constraints)) or "none"
-        raise ConfigError(
-            f"the state to resume has its own constraints ({listed}); pass constraints only to start a "
-            "new run, or leave them out to resume with the state's."
-        )
+        problem: dict[str, Any] = {"constraints": constraints}
+        if n_objectives is not None:  # only when given: a loop's init need not take them
+            problem["n_objectives"] = n_objectives
+        if ref_point is not None:
+            problem["ref_point"] = ref_point
+        state = loop.init(space, seed=seed, **problem)
+    else:
+        _check_resumed_problem(state, constraints, n_objectives, ref_point)
     from tqdm.auto import tqdm  # here, not at the top: `import asktell` stays light
 
     show = sys.stderr.isatty() if progress is None else progress
     with tqdm(total=budget, disable=not show, desc=f"asktell {loop.name}") as bar:
         if executor is not None:
             state = _minimize_in_parallel(f, loop, state, budget, batch_size, executor, bar)
-            return Result(best=state.best(), trials=state.trials, state=state)
+            return _result(state)
         done = 0
         while done < budget:
             state, trials = loop.ask(state, n=min(batch_size, budget - done))
@@ -171,7 +224,44 @@ def minimize(
                 state = _evaluate_and_tell(f, loop, state, trial)
                 done += 1
                 _advance(bar, state)
-    return Result(best=state.best(), trials=state.trials, state=state)
+    return _result(state)
+
+
+def _result(state: State) -> Result:
+    best = None if state.n_objectives > 1 else state.best()  # several: no single best trial
+    return Result(best=best, trials=state.trials, state=state)
+
+
+def _check_resumed_problem(
+    state: State,
+    constraints: Sequence[Any] | None,
+    n_objectives: int | None,
+    ref_point: Sequence[float] | None,
+) -> None:
+    """Refuse a problem given with a state to resume that is not the state's own: the run's
+    problem is its state's."""
+    if constraints is not None and parse_constraints(constraints) != state.constraints:
+        listed = ", ".join(map(str, state.constraints)) or "none"
+        raise ConfigError(
+            f"the state to resume has its own constraints ({listed}); pass constraints only to start a "
+            "new run, or leave them out to resume with the state's."
+        )
+    if n_objectives is not None and n_objectives != state.n_objectives:
+        raise ConfigError(
+            f"the state to resume has {state.n_objectives} objective(s), not {n_objectives!r}; pass "
+            "n_objectives only to start a new run, or leave it out to resume with the state's."
+        )
+    if ref_point is not None:
+        try:
+            same = state.ref_point is not None and tuple(float(x) for x in ref_point) == state.ref_point
+        except (TypeError, ValueError):
+            same = False
+        if not same:
+            theirs = "none yet" if state.ref_point is None else list(state.ref_point)
+            raise ConfigError(
+                f"the state to resume has its own reference point ({theirs}); pass ref_point only "
+                "to start a new run, or leave it out to resume with the state's."
+            )
 
 
 def _evaluate_and_tell(f: Callable[[dict[str, Any]], Any], loop: Any, state: State, trial: Trial) -> State:
@@ -194,6 +284,7 @@ def _tell_outcome(loop: Any, state: State, trial: Trial, result: Any, error: Bas
             metadata={"error": f"{type(error).__name__}: {error}"},
         )
     value, outcomes = _split(result, state)  # a wrong shape is a bug in f: raised, not a failure
+    _check_count(value, state)
     try:
         return loop.tell(state, trial.id, value, constraints=outcomes)
     except ValueError as exc:  # NaN, inf or a non-number from f: a failed evaluation, said so
@@ -231,6 +322,28 @@ def _split(result: Any, state: State) -> tuple[Any, dict[str, Any] | None]:
             f"{names}, and only those; it returned {given}."
         )
     return value, dict(outcomes)
+
+
+def _check_count(value: Any, state: State) -> None:
+    """With several objectives, ``f`` returns one value per objective: another count (or a single
+    number) is a bug in ``f`` that would fail every trial, so it stops the run.
+
+    Raises:
+        ConfigError: naming the number of objectives and what ``f`` returned.
+    """
+    m = state.n_objectives
+    if m == 1:
+        return
+    try:
+        count = None if isinstance(value, (str, bytes, Mapping)) else len(value)
+    except TypeError:  # a number, a 0-d array
+        count = None
+    if count != m:
+        got = "a single value" if count is None else f"{count} values"
+        raise ConfigError(
+            f"the problem has {m} objectives: f must return {m} values, one per objective (a list, "
+            f"tuple or array, all minimized); it returned {got}: {_brief(value)}."
+        )
 
 
 def _brief(value: Any) -> str:
@@ -286,6 +399,14 @@ def _minimize_in_parallel(
 
 def _advance(bar: Any, state: State) -> None:
     bar.update(1)
+    if state.n_objectives > 1:
+        if not bar.disable:  # the front and its hypervolume cost something: only when shown
+            front = len(state.pareto_front())
+            if state.ref_point is None:
+                bar.set_postfix(front=front)
+            else:
+                bar.set_postfix(front=front, hv=f"{state.hypervolume():.6g}")
+        return
     best = state.best()  # feasible only: the bar shows no value before a trial keeps every bound
     if best is not None:
         bar.set_postfix(best=f"{best.value:.6g}")

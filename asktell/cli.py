@@ -313,12 +313,10 @@ def _init(args: argparse.Namespace) -> int:
     space_text = read_text(args.space, "space file")
     with json_limits(f"space file {str(args.space)!r}", SpaceError):
         space = Space.from_json(space_text)
+    # a reference point only when given: a loop's init need not take one (a federation's)
+    reference = {} if ref_point is None else {"ref_point": ref_point}
     state = loop.init(
-        space,
-        seed=args.seed,
-        n_objectives=args.objectives,
-        ref_point=ref_point,
-        constraints=args.constraint,
+        space, seed=args.seed, n_objectives=args.objectives, constraints=args.constraint, **reference
     )
     data = state_bytes(state)
     constrained = f", constraints {', '.join(map(str, state.constraints))}" if state.constraints else ""

@@ -4,7 +4,8 @@ Needs the ``service`` extra (``pip install 'asktell[service]'``). Nothing here i
 ``import asktell``; the names below load their modules on first use, so the client works with httpx
 alone and the server modules load FastAPI, SQLAlchemy and uvicorn only when used.
 
-- :class:`Client` (``asktell.Client``): create studies, ask, tell, add, read trials, over HTTP.
+- :class:`Client` (``asktell.Client``): create studies, ask, tell, add, read trials, over HTTP;
+  :class:`Pareto`, what ``Client.pareto`` returns (a study's front, hypervolume, reference point).
 - :func:`create_app`: the FastAPI app over a database; ``asktell serve`` runs it with uvicorn.
 - :class:`Storage`: studies and trials in SQLite or PostgreSQL with version-checked commits.
 """
@@ -16,6 +17,7 @@ from typing import Any
 
 _LAZY = {
     "Client": "asktell.service.client",
+    "Pareto": "asktell.service.client",
     "create_app": "asktell.service.app",
     "Storage": "asktell.service.storage",
 }

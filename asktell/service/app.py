@@ -8,7 +8,8 @@ Routes (bodies and answers are JSON; the OpenAPI schema is at ``/openapi.json``,
 
     GET    /health                         no token needed
     POST   /studies                        create {name, loop, config, space, seed,        201
-                                           constraints: ["mem <= 4", ...], ...}
+                                           constraints: ["mem <= 4", ...], n_objectives,
+                                           ref_point: [...], ...}
     GET    /studies                        list (server token only)
     GET    /studies/{name}                 one study, without its trials
     DELETE /studies/{name}                                                                204
@@ -20,6 +21,9 @@ Routes (bodies and answers are JSON; the OpenAPI schema is at ``/openapi.json``,
     GET    /studies/{name}/trials          ?status=&offset=&limit=
     GET    /studies/{name}/trials/{id}
     GET    /studies/{name}/best            {trial: ... | null, detail}: the best feasible trial
+                                           (one objective; several: 422, see /pareto)
+    GET    /studies/{name}/pareto          {trials, hypervolume, ref_point, ref_point_inferred,
+                                           detail}: the Pareto front
     GET    /studies/{name}/state           export the whole state (asktell.State JSON)
     PUT    /studies/{name}/state           import (replace, or create the study)
 
@@ -29,6 +33,15 @@ objects ``{name, op, bound}``) takes, in every completed tell and add, ``constra
 failed trial gives none). Served trials carry ``constraints`` and ``feasible``; ``/best`` is the best
 *feasible* trial, and while there is none it answers ``{"trial": null, "detail": "no feasible trial
 yet ..."}`` (200, as it answers before any trial has completed).
+
+Several objectives: a study created with ``n_objectives: 2`` (and, optionally, ``ref_point: [1.0,
+250.0]``) takes a list of that many numbers as the value of every completed tell and add, every
+objective minimized. Without a ``ref_point`` one is inferred (BoTorch's rule) by the tell that
+completes the study's first trials and kept in the state (so in the study row), never to change:
+the study's hypervolumes stay comparable as it grows. ``/pareto`` serves the front (the feasible
+completed trials no other dominates), the hypervolume and the reference point; before there is one
+the hypervolume is null with a ``detail``. ``/best`` has no single answer for several objectives:
+422, naming ``/pareto``.
 
 Refusals are 4xx with ``{"detail": "<what was wrong and what to do>"}``: 400 a body that is not
 strict JSON (NaN and Infinity are not JSON) or is nested too deep, 401 the token, 404 an unknown
@@ -93,6 +106,7 @@ from asktell.errors import (
     TrialFinished,
     Unauthorized,
 )
+from asktell.pareto import reference_trials
 from asktell.registry import loop_class
 from asktell.service import models as m
 from asktell.service.storage import (
@@ -183,7 +197,11 @@ def create_app(
         loop = loop_class(body.loop).from_config(config)
         space = Space.from_dict({k: p.model_dump() for k, p in body.space.items()})
         constraints = None if body.constraints is None else [_constraint(c) for c in body.constraints]
-        state = loop.init(space, seed=body.seed, n_objectives=body.n_objectives, constraints=constraints)
+        # a reference point only when given: a loop's init need not take one (a federation's)
+        reference = {} if body.ref_point is None else {"ref_point": body.ref_point}
+        state = loop.init(
+            space, seed=body.seed, n_objectives=body.n_objectives, constraints=constraints, **reference
+        )
         _check_servable(body.name, state)
         study = store.create_study(
             body.name, state, token=body.token, pending_timeout_s=body.pending_timeout_s
@@ -255,8 +273,8 @@ def create_app(
         core = _core(study)
         if core.n_objectives != 1:
             raise BadRequest(
-                f"study {name!r} has {core.n_objectives} objectives, so no single best trial; "
-                "list its trials (GET /studies/{name}/trials?status=completed) instead."
+                f"study {name!r} has {core.n_objectives} objectives, so no single best trial; its "
+                f"Pareto front and hypervolume are at GET /studies/{name}/pareto."
             )
         trial = store.best(name)
         if trial is not None:
@@ -267,6 +285,13 @@ def create_app(
         listed = ", ".join(map(str, core.constraints))
         why = f"{completed} completed, none keeps every constraint" if completed else "no completed trial"
         return {"trial": None, "detail": f"no feasible trial yet ({why}; constraints: {listed})"}
+
+    @app.get("/studies/{name}/pareto", response_model=m.ParetoOut, responses=errors, tags=["trials"])
+    def pareto(name: NameParam, _: StudyAuth) -> dict[str, Any]:
+        """The Pareto front (the feasible completed trials no other dominates, by id), the
+        hypervolume they dominate and its reference point; the hypervolume is null, with a
+        `detail`, while the study has no reference point. One objective: the best trial, as a list."""
+        return _pareto(store.state(name))
 
     @app.get(
         "/studies/{name}/state",
@@ -390,6 +415,30 @@ def _add(snap: Snapshot, body: m.AddIn, metadata: dict[str, Any] | None) -> tupl
     return new, _answer(m.TrialOut, served(new.trials[-1]))
 
 
+def _pareto(state: State) -> dict[str, Any]:
+    """The answer of ``GET /studies/{name}/pareto`` for ``state``."""
+    point = state.ref_point
+    answer: dict[str, Any] = {
+        "trials": [served(t) for t in state.pareto_front()],
+        "n_objectives": state.n_objectives,
+        "hypervolume": None,
+        "ref_point": None if point is None else list(point),
+        "ref_point_inferred": state.problem.ref_point_inferred,
+        "detail": None,
+    }
+    if point is not None:
+        answer["hypervolume"] = state.hypervolume()
+    elif state.n_objectives == 1:
+        answer["detail"] = "one objective: no hypervolume (the front is the best trial, as GET .../best)"
+    else:
+        needed, done = reference_trials(state.space.dim), len(state.completed)
+        answer["detail"] = (
+            f"no reference point yet: inferred after {needed} completed trials ({done} so far), or "
+            "given at creation (ref_point)"
+        )
+    return answer
+
+
 def _core(study: Study) -> State:
     """The study's state without its trials, as the data layer reads it (an old row migrated)."""
     return State.from_dict({**study.core_dict(), "trials": []})
@@ -408,6 +457,8 @@ def _describe(core: State, **row: Any) -> m.StudyOut:
         space=core.space.to_dict(),
         seed=core.seed,
         n_objectives=core.n_objectives,
+        ref_point=None if core.ref_point is None else list(core.ref_point),
+        ref_point_inferred=core.problem.ref_point_inferred,
         constraints=[m.ConstraintOut(**c.to_dict()) for c in core.constraints],
         **row,
     )

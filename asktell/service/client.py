@@ -10,6 +10,10 @@ Example:
     >>> (trial,) = client.ask("small")
     >>> client.tell("small", trial.id, 0.37, constraints={"mem": 3.2})
     >>> client.best("small")                      # the best feasible trial (None while none is)
+    >>> client.create_study("two", "sobol", space, n_objectives=2, ref_point=[1.0, 250.0])
+    >>> (trial,) = client.ask("two")
+    >>> client.tell("two", trial.id, [0.12, 31.0])  # one value per objective, all minimized
+    >>> front = client.pareto("two")              # .trials (the Pareto front), .hypervolume, .ref_point
 
 Requests that never reached the server (connection refused, a server restarting) and answers 503
 (concurrent requests won the race; nothing was changed) are retried for up to ``retry_s`` seconds.
@@ -29,6 +33,7 @@ import os
 import random
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -47,6 +52,30 @@ from asktell.errors import (
 )
 from asktell.space import Space
 from asktell.state import COMPLETED, FAILED, State, Trial
+
+
+@dataclass(frozen=True)
+class Pareto:
+    """A study's Pareto front, as ``GET /studies/{name}/pareto`` serves it (:meth:`Client.pareto`).
+
+    Attributes:
+        trials: the completed, feasible trials no other such trial dominates (every objective
+            minimized), by id: ``state.pareto_front()`` of the study's state.
+        hypervolume: the volume the feasible completed trials dominate, bounded by ``ref_point``
+            (``state.hypervolume()``); None while the study has no reference point (``detail``
+            says when it will).
+        ref_point: the study's reference point (given at creation or inferred), or None yet.
+        ref_point_inferred: whether ``ref_point`` was inferred from the study's first trials.
+        n_objectives: the study's number of objectives.
+        detail: why ``hypervolume`` is None, else None.
+    """
+
+    trials: list[Trial]
+    hypervolume: float | None
+    ref_point: tuple[float, ...] | None
+    ref_point_inferred: bool
+    n_objectives: int
+    detail: str | None = None
 
 
 class Client:
@@ -95,6 +124,7 @@ class Client:
         *,
         config: Mapping[str, Any] | None = None,
         n_objectives: int = 1,
+        ref_point: Sequence[float] | None = None,
         constraints: Sequence[Any] | None = None,
         pending_timeout_s: float | None = None,
         study_token: str | None = None,
@@ -106,7 +136,11 @@ class Client:
             loop: a loop object (its name and configuration are sent) or a registered loop name.
             space: an ``asktell.Space`` or its dict form.
             config: the loop's options when ``loop`` is a name.
-            n_objectives: the problem's number of objectives (values are then lists).
+            n_objectives: the problem's number of objectives (values are then lists, every
+                objective minimized).
+            ref_point: with several objectives, the reference point of the study's hypervolumes
+                (one number per objective; default: inferred from the first completed trials,
+                then kept).
             constraints: outcome constraints, as text (``["mem <= 4", "recall >= 0.9"]``),
                 ``asktell.constraints.Constraint`` objects or ``{name, op, bound}`` dicts; every
                 completed tell then gives each outcome's value (``tell(..., constraints={...})``).
@@ -134,6 +168,8 @@ class Client:
         }
         if constraints is not None:  # absent when not given: a server before constraints reads the body
             body["constraints"] = _constraints_body(constraints)
+        if ref_point is not None:  # absent when not given, likewise
+            body["ref_point"] = _ref_point_body(ref_point)
         try:
             return self._request("POST", "/studies", json=body)
         except StudyExists:
@@ -170,7 +206,8 @@ class Client:
     ) -> Trial:
         """Report a trial's value (or ``failed=True``); returns the finished trial.
 
-        In a constrained study a completed trial also gives each declared outcome's measured
+        With several objectives the value is a list (or tuple, or array) of one number per
+        objective. In a constrained study a completed trial also gives each declared outcome's measured
         value, ``constraints={"mem": 3.2, ...}``; the returned trial says whether it is feasible.
         """
         value = _plain(value)
@@ -241,9 +278,29 @@ class Client:
     def best(self, study: str) -> Trial | None:
         """The *feasible* completed trial with the lowest value, or None while there is none (no
         completed trial yet, or in a constrained study none that keeps every constraint; the
-        server's ``GET /studies/{name}/best`` says which in its ``detail``)."""
+        server's ``GET /studies/{name}/best`` says which in its ``detail``). A study of several
+        objectives has no single best trial: BadRequest, pointing to :meth:`pareto`."""
         trial = self._request("GET", f"/studies/{study}/best")["trial"]
         return None if trial is None else _trial(trial)
+
+    def pareto(self, study: str) -> Pareto:
+        """The study's Pareto front, its hypervolume and reference point (:class:`Pareto`): for
+        several objectives what :meth:`best` is for one (which a study of several refuses)."""
+        answer = self._request("GET", f"/studies/{study}/pareto")
+        point = answer["ref_point"]
+        return Pareto(
+            trials=[_trial(t) for t in answer["trials"]],
+            hypervolume=answer["hypervolume"],
+            ref_point=None if point is None else tuple(float(x) for x in point),
+            ref_point_inferred=bool(answer["ref_point_inferred"]),
+            n_objectives=int(answer["n_objectives"]),
+            detail=answer.get("detail"),
+        )
+
+    def pareto_front(self, study: str) -> list[Trial]:
+        """The study's Pareto front: its completed, feasible, non-dominated trials, by id
+        (``state.pareto_front()``; :meth:`pareto` has the hypervolume too)."""
+        return self.pareto(study).trials
 
     def state(self, study: str) -> State:
         """Export the study's whole state."""
@@ -426,6 +483,17 @@ def _as_told(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [float(v) for v in value]
     return None if value is None else float(value)
+
+
+def _ref_point_body(ref_point: Any) -> list[Any]:
+    """A reference point as the creation body takes it: a list of finite numbers."""
+    point = _plain(ref_point)
+    if not isinstance(point, list):
+        raise BadRequest(f"ref_point must be a list of numbers like [1.0, 250.0], got {ref_point!r:.200}.")
+    for number in point:
+        if isinstance(number, float) and not math.isfinite(number):
+            raise BadRequest(f"ref_point must hold finite numbers, got {point!r:.200}.")
+    return point
 
 
 def _constraints_body(constraints: Sequence[Any]) -> list[Any]:

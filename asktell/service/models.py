@@ -109,6 +109,13 @@ class StudyCreate(_Body):
                     "space": {"width": {"type": "integer", "low": 16, "high": 1024}},
                     "constraints": ["mem <= 4", {"name": "recall", "op": ">=", "bound": 0.9}],
                 },
+                {
+                    "name": "accuracy-vs-latency",
+                    "loop": "sobol",
+                    "space": {"width": {"type": "integer", "low": 16, "high": 1024}},
+                    "n_objectives": 2,
+                    "ref_point": [1.0, 250.0],
+                },
             ]
         },
     )
@@ -135,7 +142,16 @@ class StudyCreate(_Body):
         strict=True,
         ge=1,
         le=1000,
-        description="the problem's number of objectives: values are then lists of that many numbers",
+        description="the problem's number of objectives, all minimized: values are then lists of that "
+        "many numbers",
+    )
+    ref_point: list[Finite] | None = Field(
+        default=None,
+        max_length=1000,
+        description="with several objectives, the reference point of the study's hypervolumes (one "
+        "number per objective, minimized like the values); null: inferred from the first completed "
+        "trials, then kept",
+        examples=[[1.0, 250.0]],
     )
     constraints: list[Annotated[str, Field(max_length=300)] | ConstraintIn] | None = Field(
         default=None,
@@ -168,6 +184,12 @@ class StudyOut(BaseModel):
     space: dict[str, Any]
     seed: int
     n_objectives: int = Field(description="the problem's number of objectives")
+    ref_point: list[float] | None = Field(
+        default=None,
+        description="several objectives: the reference point of the hypervolumes (given at creation, "
+        "or inferred); null: none yet (or one objective)",
+    )
+    ref_point_inferred: bool = Field(default=False, description="whether ref_point was inferred")
     constraints: list[ConstraintOut] = Field(
         default_factory=list, description="the problem's outcome constraints (empty: none)"
     )
@@ -281,6 +303,25 @@ class BestOut(BaseModel):
     )
 
 
+class ParetoOut(BaseModel):
+    """A study's Pareto front and its hypervolume."""
+
+    trials: list[TrialOut] = Field(
+        description="the completed, feasible trials no other such trial dominates (every objective "
+        "minimized), by id; of trials with equal values only the first. One objective: the best trial"
+    )
+    n_objectives: int
+    hypervolume: float | None = Field(
+        description="the volume the feasible completed trials dominate, bounded by ref_point; null "
+        "while there is no reference point (see detail)"
+    )
+    ref_point: list[float] | None = Field(
+        description="the reference point (given at creation or inferred); null: none yet"
+    )
+    ref_point_inferred: bool = Field(description="whether ref_point was inferred from the first trials")
+    detail: str | None = Field(default=None, description="why hypervolume is null")
+
+
 class Health(BaseModel):
     status: Literal["ok"]
     version: str
@@ -306,8 +347,8 @@ class StateDoc(BaseModel):
     memo: dict[str, Any]
     problem: dict[str, Any] = Field(
         default_factory=dict,
-        description="the problem definition: {n_objectives, constraints (when declared)}; "
-        "absent in version 1",
+        description="the problem definition: {n_objectives, constraints (when declared), ref_point "
+        "and ref_point_inferred (when set)}; absent in version 1",
     )
 
 
