@@ -1,5 +1,5 @@
 """Plots of runs: convergence, the surrogate, the trials in parallel coordinates, outcome
-constraints, federated runs.
+constraints, Pareto fronts and hypervolumes, federated runs.
 
 Every function returns a :class:`matplotlib.figure.Figure` and draws into ``ax`` when one is given
 (so plots compose with ``plt.subplots``); without ``ax`` it builds a new figure without touching
@@ -9,6 +9,13 @@ Constrained runs (``loop.init(space, constraints=[...])``): the best value so fa
 trials only, and every plot that draws trials draws the infeasible ones in grey
 (:data:`INFEASIBLE_COLOR`, crosses or dashed lines) with a legend entry;
 :func:`plot_constraints` draws each outcome against its bound, trial by trial.
+
+Multi-objective runs (``loop.init(space, n_objectives=2)``): :func:`plot_pareto_front` draws the
+trials in objective space (two objectives, or three in 3-d), the front highlighted, and
+:func:`plot_hypervolume` the hypervolume against the number of trials (median and interquartile
+band per method, as :func:`plot_convergence` draws the best value). The plots of one objective
+(:func:`plot_convergence`, :func:`plot_surrogate`, :func:`plot_parallel_coordinates`) refuse such
+states with a StateError that names these two.
 
 Example:
     >>> from asktell import Real, Space, minimize
@@ -43,6 +50,7 @@ from asktell.state import State
 Run = Any  # a State, a Result (has .state) or a sequence of values (None for a failed trial)
 INFEASIBLE_COLOR = "0.6"  # grey, as Optuna draws infeasible trials
 INFEASIBLE_MARKER = "x"
+FRONT_COLOR = "C3"  # the Pareto front's trials, red
 
 
 def _axes(ax: Axes | None, **figure_kw: Any) -> tuple[Figure, Axes]:
@@ -59,12 +67,22 @@ def _state_of(run: Run) -> State | None:
     return state if isinstance(state, State) else None
 
 
+def _one_objective(state: State, plot: str) -> None:
+    """Raise StateError when ``state`` has several objectives, for a plot of one."""
+    if state.n_objectives > 1:
+        raise StateError(
+            f"{plot} draws one objective; this state has {state.n_objectives}: draw its front with "
+            "plot_pareto_front(state) and its progress with plot_hypervolume(runs)."
+        )
+
+
 def _values(run: Run, feasible_only: bool = True) -> list[float | None]:
     """The run's values in trial order; None for trials without a (single) value, and for
     infeasible trials when ``feasible_only``."""
     state = _state_of(run)
     if state is None:
         return [None if v is None else float(v) for v in run]
+    _one_objective(state, "plot_convergence")
     out: list[float | None] = []
     for trial in state.trials:
         if isinstance(trial.value, tuple):
@@ -246,6 +264,7 @@ def plot_surrogate(
     """
     space = state.space
     params = tuple(params)
+    _one_objective(state, "plot_surrogate")
     if len(params) not in (1, 2) or any(p not in space.names for p in params):
         raise ConfigError(
             f"params must be one or two names of the space {list(space.names)}, got {params!r}."
@@ -352,11 +371,16 @@ def plot_parallel_coordinates(
     objective. Good trials (low values) are drawn last, on top. In a constrained run the
     infeasible trials are grey dashed lines, drawn first (under the feasible ones), with a legend.
 
+    With several objectives the last axes are the objectives, one each (each spans its own
+    range, low at the bottom), and the lines are coloured by the Pareto front instead of a
+    value: the front's trials in red, drawn last, the other feasible trials in blue.
+
     Args:
-        state: a single-objective state with at least one completed trial.
+        state: a state with at least one completed trial.
         params: the parameters to show, in order (default: all of the space).
         ax: draw into these axes instead of a new figure.
-        cmap: a matplotlib colormap name; reversed viridis makes low (good) values bright.
+        cmap: a matplotlib colormap name; reversed viridis makes low (good) values bright (one
+            objective only).
     """
     space = state.space
     names = list(space.names if params is None else params)
@@ -365,8 +389,8 @@ def plot_parallel_coordinates(
         raise ConfigError(f"unknown parameters {unknown}; the space has {list(space.names)}.")
     if not state.completed:
         raise StateError("no completed trial to plot.")
-    if any(not isinstance(t.value, float) for t in state.completed):
-        raise StateError("plot_parallel_coordinates draws single-objective states.")
+    if state.n_objectives > 1:
+        return _parallel_coordinates_of_a_front(state, names, ax)
     # infeasible first, then the feasible ones from worst to best: the best is drawn last, on top
     done = sorted(state.completed, key=lambda t: (bool(t.feasible), -t.value))  # type: ignore[operator]
     values = np.array([t.value for t in done], dtype=float)
@@ -402,6 +426,48 @@ def plot_parallel_coordinates(
         ax.set_title(f"{len(done)} completed trials, {n_infeasible} infeasible")
     else:
         ax.set_title(f"{len(done)} completed trials")
+    return fig
+
+
+def _parallel_coordinates_of_a_front(state: State, names: Sequence[str], ax: Axes | None) -> Figure:
+    space, m = state.space, state.n_objectives
+    on_front = {t.id for t in state.pareto_front()}
+    # infeasible first, then the feasible trials off the front, then the front on top
+    done = sorted(state.completed, key=lambda t: (bool(t.feasible), t.id in on_front, t.id))
+    V = _matrix(done, m)
+    lo, hi = V.min(0), V.max(0)
+    scaled = np.where(hi > lo, (V - lo) / np.where(hi > lo, hi - lo, 1.0), 0.5)
+    columns = [[space[n].encode(t.params[n]) for t in done] for n in names]
+    Y = np.column_stack([*columns, scaled])
+    fig, ax = _axes(ax, figsize=(1.6 * (len(names) + m) + 1.5, 4.0))
+    xs = list(range(len(names) + m))
+    for row, trial in zip(Y, done, strict=True):
+        if not trial.feasible:
+            ax.plot(xs, row, color=INFEASIBLE_COLOR, alpha=0.6, linewidth=1.0, linestyle="--")
+        elif trial.id in on_front:
+            ax.plot(xs, row, color=FRONT_COLOR, alpha=0.9, linewidth=1.6)
+        else:
+            ax.plot(xs, row, color="C0", alpha=0.35, linewidth=1.0)
+    for x in xs:
+        ax.axvline(x, color="0.6", linewidth=0.8)
+    ends = [_ends(space[n]) for n in names] + [(f"{a:.4g}", f"{b:.4g}") for a, b in zip(lo, hi, strict=True)]
+    for x, (low, high) in enumerate(ends):
+        ax.annotate(low, (x, 0.0), xytext=(2, -12), textcoords="offset points", fontsize=8)
+        ax.annotate(high, (x, 1.0), xytext=(2, 4), textcoords="offset points", fontsize=8)
+    ax.set_xticks(xs, [*names, *(f"objective {j}" for j in range(m))])
+    ax.set_yticks([])
+    ax.set_ylim(-0.08, 1.08)
+    n_front, n_infeasible = len(on_front), sum(not t.feasible for t in done)
+    handles = [
+        Line2D([], [], color=FRONT_COLOR, linewidth=1.6, label=f"Pareto front ({n_front})"),
+        Line2D([], [], color="C0", alpha=0.35, label=f"other trials ({len(done) - n_front - n_infeasible})"),
+    ]
+    if n_infeasible:
+        handles.append(
+            Line2D([], [], color=INFEASIBLE_COLOR, linestyle="--", label=f"infeasible ({n_infeasible})")
+        )
+    ax.legend(handles=handles, loc="upper right", fontsize=8)
+    ax.set_title(f"{len(done)} completed trials, {n_front} on the Pareto front")
     return fig
 
 
@@ -483,6 +549,264 @@ def _constraint_panel(ax: Axes, constraint: Any, done: Sequence[Any]) -> None:
     ax.legend(loc="best", fontsize=8)
 
 
+# --- several objectives ------------------------------------------------------------------------
+
+
+def plot_pareto_front(
+    state: State,
+    objectives: Sequence[int] | None = None,
+    *,
+    ax: Axes | None = None,
+    labels: Sequence[str] | None = None,
+    maximize: Sequence[bool] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """The completed trials in objective space, the Pareto front highlighted.
+
+    Draws the feasible trials off the front as points, the infeasible ones as grey crosses (a
+    constrained run), and the front (:meth:`State.pareto_front`: completed, feasible,
+    non-dominated) as larger red points; with two objectives also the front's staircase (the
+    boundary of the region it dominates) and, when the state has a reference point, that point
+    (a black star) and the dominated region up to it shaded: its area is ``state.hypervolume()``.
+
+    Args:
+        state: a state of two or more objectives.
+        objectives: the indices of the two or three objectives to draw (three: 3-d axes).
+            Default: all of them, for a state of two or three objectives. Of a state with more,
+            two or three drawn are a projection: the front highlighted is the front in every
+            objective (so its points may overlap others), and no staircase is drawn.
+        ax: draw into these axes instead of a new figure (3-d axes for three objectives:
+            ``fig.add_subplot(projection="3d")``).
+        labels: a name per objective of the state (default ``objective 0``, ...).
+        maximize: per objective of the state, whether its values are negated maximized ones
+            (a maximized Optuna direction, a scikit-learn score): drawn negated back, in the
+            user's units, and labelled "(maximized)". The front and the region are the same.
+        title: the axes' title (default: how many trials are on the front, and the hypervolume).
+
+    Raises:
+        StateError: a state of one objective.
+        ConfigError: objectives, labels or maximize that do not fit the state, or 2-d axes for
+            three objectives.
+    """
+    m = state.n_objectives
+    if m < 2:
+        raise StateError(
+            "plot_pareto_front draws several objectives; this state has one: plot_convergence(state) "
+            "draws its best value."
+        )
+    chosen = _chosen_objectives(objectives, m)
+    signs = np.ones(m)
+    if maximize is not None:
+        flags = list(maximize)
+        if len(flags) != m or not all(isinstance(f, (bool, np.bool_)) for f in flags):
+            raise ConfigError(f"maximize must be {m} booleans, one per objective, got {maximize!r:.200}.")
+        signs = np.where(flags, -1.0, 1.0)
+    names = [f"objective {j}" for j in range(m)] if labels is None else [str(n) for n in labels]
+    if len(names) != m:
+        raise ConfigError(f"labels must name the {m} objectives, got {len(names)}: {names}.")
+    names = [f"{n} (maximized)" if sign < 0 else n for n, sign in zip(names, signs, strict=True)]
+    fig, draw = _axes_for(ax, len(chosen))
+
+    def shown(points: np.ndarray) -> list[np.ndarray]:
+        """Minimized values (``k x m``) as the coordinates drawn: one array per chosen axis."""
+        return [signs[j] * points[:, j] for j in chosen]
+
+    done = state.completed
+    front = state.pareto_front()
+    on_front = {t.id for t in front}
+    rest = [t for t in done if t.feasible and t.id not in on_front]
+    broken = [t for t in done if not t.feasible]
+    constrained = state.problem.constrained
+    if rest:
+        label = "feasible trials" if constrained else "trials"
+        draw.scatter(*shown(_matrix(rest, m)), color="C0", s=16, alpha=0.6, zorder=2, label=label)
+    if broken:
+        draw.scatter(
+            *shown(_matrix(broken, m)),
+            color=INFEASIBLE_COLOR,
+            marker=INFEASIBLE_MARKER,
+            s=18,
+            zorder=2,
+            label="infeasible trials",
+        )
+    ref = state.ref_point
+    if front:
+        Y = _matrix(front, m)
+        if m == 2 and len(chosen) == 2:
+            _staircase(
+                draw,
+                Y[:, list(chosen)],
+                None if ref is None else np.asarray(ref)[list(chosen)],
+                signs[list(chosen)],
+            )
+        draw.scatter(
+            *shown(Y),
+            color=FRONT_COLOR,
+            edgecolor="k",
+            linewidth=0.5,
+            s=40,
+            zorder=4,
+            label=f"Pareto front ({len(front)})",
+        )
+    if ref is not None:
+        point = np.asarray(ref, dtype=float)[None, :]
+        draw.scatter(*shown(point), color="k", marker="*", s=90, zorder=5, label="reference point")
+    draw.set_xlabel(names[chosen[0]])
+    draw.set_ylabel(names[chosen[1]])
+    if len(chosen) == 3:
+        draw.set_zlabel(names[chosen[2]])
+    if title is None:
+        title = f"Pareto front: {len(front)} of {len(done)} completed trials"
+        if constrained:
+            title += f", {len(broken)} infeasible"
+        if ref is not None:
+            title += f"\nhypervolume {state.hypervolume():.4g}"
+    draw.set_title(title)
+    if done or ref is not None:
+        draw.legend(fontsize=8)
+    return fig
+
+
+def _chosen_objectives(objectives: Sequence[int] | None, m: int) -> tuple[int, ...]:
+    if objectives is None:
+        if m > 3:
+            raise ConfigError(
+                f"this state has {m} objectives; choose two or three to draw, objectives=(0, 1)."
+            )
+        return tuple(range(m))
+    chosen = tuple(objectives)
+    valid = all(isinstance(j, (int, np.integer)) and not isinstance(j, bool) and 0 <= j < m for j in chosen)
+    if len(chosen) not in (2, 3) or not valid or len(set(chosen)) != len(chosen):
+        raise ConfigError(
+            f"objectives must be two or three distinct indices of the state's {m} objectives "
+            f"(0..{m - 1}), got {objectives!r}."
+        )
+    return tuple(int(j) for j in chosen)
+
+
+def _axes_for(ax: Axes | None, dims: int) -> tuple[Figure, Any]:
+    if dims == 2:
+        return _axes(ax)
+    if ax is None:
+        fig = Figure(layout="constrained")
+        return fig, fig.add_subplot(projection="3d")
+    if not hasattr(ax, "zaxis"):
+        raise ConfigError("three objectives need 3-d axes: ax=fig.add_subplot(projection='3d').")
+    return ax.figure, ax  # type: ignore[return-value]
+
+
+def _matrix(trials: Sequence[Any], m: int) -> np.ndarray:
+    return np.asarray([t.value for t in trials], dtype=float).reshape(len(trials), m)
+
+
+def _staircase(ax: Axes, Y: np.ndarray, ref: np.ndarray | None, signs: np.ndarray) -> None:
+    """The boundary of the region a 2-d front ``Y`` (``k x 2``, minimized) dominates, and with a
+    reference point that region up to it, shaded (drawn with ``signs``: -1 for a maximized axis)."""
+    Y = Y[np.lexsort((Y[:, 1], Y[:, 0]))]  # by the first objective; the second then falls
+    corners = [Y[0]]
+    for prev, point in zip(Y[:-1], Y[1:], strict=True):
+        corners += [np.array([point[0], prev[1]]), point]
+    line = np.array(corners) * signs
+    ax.plot(line[:, 0], line[:, 1], color=FRONT_COLOR, linewidth=1.0, alpha=0.8, zorder=3)
+    if ref is None:
+        return
+    inside = Y[(ref > Y).all(1)]
+    if not len(inside):
+        return
+    region = [np.array([inside[0, 0], ref[1]]), inside[0]]
+    for prev, point in zip(inside[:-1], inside[1:], strict=True):
+        region += [np.array([point[0], prev[1]]), point]
+    region += [np.array([ref[0], inside[-1, 1]]), ref]
+    polygon = np.array(region) * signs
+    ax.fill(
+        polygon[:, 0], polygon[:, 1], color=FRONT_COLOR, alpha=0.12, linewidth=0, label="dominated region"
+    )
+
+
+def _hypervolume_curve(run: Run, ref_point: Sequence[float] | None) -> np.ndarray:
+    state = _state_of(run)
+    if state is None:  # a history: one hypervolume per trial
+        return np.asarray([math.nan if v is None else float(v) for v in run], dtype=float)
+    if state.n_objectives < 2:
+        raise StateError("plot_hypervolume draws multi-objective runs; this state has one objective.")
+    return np.asarray(state.hypervolume_history(ref_point), dtype=float)
+
+
+def _common_reference(groups: Mapping[str, list[Run]]) -> None:
+    """Refuse states whose stored reference points differ: their hypervolumes are not comparable."""
+    points = {
+        state.ref_point
+        for group in groups.values()
+        for run in group
+        if (state := _state_of(run)) is not None and state.ref_point is not None
+    }
+    if len(points) > 1:
+        shown = ", ".join(str(list(p)) for p in sorted(points)[:3])
+        raise ConfigError(
+            f"the states have {len(points)} different reference points ({shown}, ...: inferred per "
+            "run); their hypervolumes are not comparable: pass one ref_point=[...] for all of them."
+        )
+
+
+def plot_hypervolume(
+    runs: Any,
+    *,
+    ax: Axes | None = None,
+    ref_point: Sequence[float] | None = None,
+    max_hv: float | None = None,
+    log: bool | None = None,
+    title: str | None = None,
+) -> Figure:
+    """The hypervolume of the feasible trials so far against the number of trials.
+
+    Args:
+        runs: one run, a list of runs (several seeds: their median and interquartile band), or a
+            dict ``{method: run or list of runs}`` (one line and band per method), as for
+            :func:`plot_convergence`. A run is a multi-objective :class:`~asktell.State` (or a
+            Result), whose :meth:`~asktell.State.hypervolume_history` is drawn, or a history: a
+            list of hypervolumes, one per trial.
+        ax: draw into these axes instead of a new figure.
+        ref_point: the reference point of every state's hypervolumes (minimized, one number per
+            objective). Default: each state's own; states whose own points differ (inferred per
+            run) are refused, as their hypervolumes are not comparable.
+        max_hv: the largest hypervolume there is (a benchmark's ``max_hv``): then the gap
+            ``max_hv - hypervolume`` is drawn, on a log scale by default.
+        log: a logarithmic value axis (default: when ``max_hv`` is given).
+        title: the axes' title.
+
+    Raises:
+        StateError: a state without a reference point (and no ``ref_point``), or of one objective.
+        ConfigError: states with different reference points and no ``ref_point``.
+    """
+    groups = _group(runs)
+    if ref_point is None:
+        _common_reference(groups)
+    fig, ax = _axes(ax)
+    for label, group in groups.items():
+        curves = [_hypervolume_curve(r, ref_point) for r in group]
+        if not curves or min(len(c) for c in curves) == 0:
+            continue
+        if max_hv is not None:
+            curves = [max_hv - c for c in curves]
+        med, q25, q75 = _median_band(curves)
+        steps = np.arange(1, len(med) + 1)
+        name = label or None
+        if len(curves) > 1:
+            name = f"{label} (median of {len(curves)})" if label else f"median of {len(curves)}"
+        (line,) = ax.plot(steps, med, label=name, drawstyle="steps-post")
+        if len(curves) > 1:
+            ax.fill_between(steps, q25, q75, color=line.get_color(), alpha=0.2, step="post")
+    ax.set_xlabel("trials")
+    ax.set_ylabel("hypervolume gap to the maximum" if max_hv is not None else "hypervolume")
+    if log if log is not None else max_hv is not None:
+        ax.set_yscale("log")
+    if any(not str(line.get_label()).startswith("_") for line in ax.get_lines()):
+        ax.legend()
+    if title:
+        ax.set_title(title)
+    return fig
+
+
 # --- federated runs --------------------------------------------------------------------------
 def plot_federated(
     records_by_method: Mapping[str, Any],
@@ -546,11 +870,14 @@ def _common_grid(xs: list[np.ndarray], by_round: bool) -> np.ndarray:
 
 
 __all__ = [
+    "FRONT_COLOR",
     "INFEASIBLE_COLOR",
     "best_so_far",
     "plot_constraints",
     "plot_convergence",
     "plot_federated",
+    "plot_hypervolume",
     "plot_parallel_coordinates",
+    "plot_pareto_front",
     "plot_surrogate",
 ]
