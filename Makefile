@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: demo test test-all lint lint-imports bench bench-bo bench-zo bench-hpo bench-service bench-fed bench-cli bench-constrained clean
+.PHONY: demo test test-all lint lint-imports bench bench-bo bench-zo bench-hpo bench-service bench-fed bench-cli bench-constrained bench-mo clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +65,11 @@ bench-fed: $(VENV)/.installed-dev,bench
 # BoTorch's constrained problems (ARGS=--quick for a small version; a rerun resumes the recorded runs)
 bench-constrained: $(VENV)/.installed-dev,bench
 	$(PY) benchmarks/constrained.py $(ARGS)
+
+# asktell's multi-objective BayesOpt vs Optuna GP/TPE/NSGA-II, Ax, a BoTorch qLogNEHVI loop and Sobol on
+# BoTorch's multi-objective problems, by hypervolume (ARGS=--quick for a small version; a rerun resumes)
+bench-mo: $(VENV)/.installed-dev,bench
+	$(PY) benchmarks/multiobjective.py $(ARGS)
 
 # each shell command's wall time against a bare interpreter (tell: goal within 0.3 s)
 bench-cli: $(VENV)/.installed-dev
