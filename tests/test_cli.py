@@ -312,7 +312,7 @@ def test_state_with_a_non_finite_number(run: Path, capsys: pytest.CaptureFixture
         (["--config", '{"n_init": NaN}'], "finite"),
         (["--config", '{"n_objectives": 2}'], "part of the problem"),
         (["--objectives", "0"], "n_objectives must be a positive integer"),
-        (["--loop", "bayesopt", "--objectives", "2"], "BayesOpt optimizes one objective"),
+        (["--loop", "zord", "--objectives", "2"], "ZoRD optimizes one objective"),
         (["--config", '{"bogus": 1}'], "no options ['bogus']"),
         (["--config", "[1]"], "must be a JSON object"),
         (["--seed", "-1"], "seed must be a non-negative integer"),
