@@ -327,7 +327,12 @@ def _problem_table(title: str, cells: dict[str, Any], constrained: bool) -> str:
         *(["infeasible evals"] if constrained else []),
         "failed seeds",
     ]
-    return report.table(head, rows, title=title)
+    text = report.table(head, rows, title=title)
+    above = {m: c["beat_max_hv"] for m, c in cells.items() if c["beat_max_hv"]}
+    if above:  # an approximate max_hv beaten: those runs count as at the front (the floor)
+        listed = ", ".join(f"{m} {k} of {cells[m]['n_ok']}" for m, k in above.items())
+        text += f"\n\nRuns whose final hypervolume exceeds max_hv (counted at the floor): {listed}."
+    return text
 
 
 def _summary_table(summary: dict[str, Any], methods: list[str], problems: list[str]) -> str:

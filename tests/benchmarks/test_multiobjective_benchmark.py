@@ -216,13 +216,16 @@ def test_goals_on_a_hand_built_summary():
 
 def test_cell_numbers_on_hand_built_records():
     problem = prm.multiobjective("branincurrin").with_budget(4)
-    hv = [0.0, 10.0, 30.0, problem.max_hv - 1e-3]
+    hv = [0.0, 10.0, 30.0, problem.max_hv + 0.5]  # BraninCurrin's max_hv is approximate: beaten
     run = {"method": "m", "seed": 0, "budget": 4, "error": None, "hv": hv, "feasible": [True] * 4,
            "overhead_s": [0.0, 0.0, 1.0, 3.0], "values": [[0.0, 0.0]] * 4}  # fmt: skip
     other = {**run, "seed": 1, "hv": [0.0, 0.0, 5.0, 20.0], "overhead_s": [0.0, 2.0, 2.0, 2.0]}
     failed = {**run, "seed": 2, "hv": [0.0], "error": "RuntimeError: boom\n..."}
     cell = mo.cell_summary([run, other, failed], problem)
-    assert cell["median_final"] == pytest.approx(np.median([-3.0, math.log10(problem.max_hv - 20.0)]))
+    floor = math.log10(prm.HV_FLOOR * problem.max_hv)
+    assert cell["median_final"] == pytest.approx(np.median([floor, math.log10(problem.max_hv - 20.0)]))
+    assert cell["beat_max_hv"] == 1
+    assert "exceeds max_hv (counted at the floor): m 1 of 2" in mo._problem_table("t", {"m": cell}, False)
     assert cell["half_at"] == 2
     assert cell["median_half"] == pytest.approx(
         np.median([math.log10(problem.max_hv - 10.0), math.log10(problem.max_hv)])
