@@ -199,3 +199,13 @@ def test_the_progress_bar_shows_the_front_and_the_hypervolume(monkeypatch) -> No
     shown = stream.getvalue()
     assert "front=1" in shown  # before the reference point: the front's size only
     assert f"front={len(result.pareto_front)}, hv={result.hypervolume:.6g}" in shown
+
+
+@pytest.mark.skipif(asktell.loops.BayesOpt.max_objectives == 1, reason="BayesOpt serves one objective")
+def test_bayesopt_with_two_objectives_through_minimize() -> None:
+    loop = asktell.loops.BayesOpt(n_init=4, num_restarts=2, raw_samples=32, acq_maxiter=20, max_fit_iter=50)
+    result = asktell.minimize(f, SPACE, loop=loop, budget=6, n_objectives=2, ref_point=[2.0, 2.0])
+    assert len(result.state.completed) == 6 and result.best is None
+    assert all(t.value == f(t.params) for t in result.trials)
+    assert result.pareto_front == result.state.pareto_front() != []
+    assert result.hypervolume == result.state.hypervolume() > 0

@@ -251,8 +251,21 @@ def test_a_constrained_front_is_the_feasible_one(tmp_path: Path, space_file: Pat
     assert shown == [(False, False), (True, True), (True, True)]
 
 
-def test_a_two_objective_tell_in_a_shell_loads_no_torch(run: Path) -> None:
-    """``tell``, ``add`` and ``show`` of a two-objective Sobol run are the data layer's alone."""
+@pytest.fixture(params=["sobol", "bayesopt"])
+def any_run(request, tmp_path: Path, space_file: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    """A two-objective run of each loop that serves several objectives, six trials pending."""
+    if request.param == "bayesopt" and asktell.loops.BayesOpt.max_objectives == 1:
+        pytest.skip("BayesOpt serves one objective")
+    state = tmp_path / "run.json"
+    argv = ["init", "--loop", request.param, "--space", str(space_file), "--state", str(state)]
+    assert cli(capsys, *argv, "--objectives", "2")[0] == 0
+    assert cli(capsys, "ask", "--state", str(state), "--n", "6")[0] == 0  # the initial design
+    return state
+
+
+def test_a_two_objective_tell_in_a_shell_loads_no_torch(any_run: Path) -> None:
+    """``tell``, ``add`` and ``show`` of a two-objective run are the data layer's alone."""
+    run = any_run
     probe = (
         "import json, sys\nfrom asktell.cli import main\n"
         "codes = [main(a) for a in json.loads(sys.argv[1])]\n"
