@@ -61,6 +61,7 @@ ROUTES = [  # deleting comes last, so the other routes find the study
     ("GET", "/studies/{name}/trials"),
     ("GET", "/studies/{name}/trials/{trial_id}"),
     ("GET", "/studies/{name}/best"),
+    ("GET", "/studies/{name}/pareto"),
     ("GET", "/studies/{name}/state"),
     ("PUT", "/studies/{name}/state"),
     ("DELETE", "/studies/{name}"),
