@@ -179,7 +179,7 @@ def minimize(
         n_objectives: the number of objectives of a new run (default 1), all minimized. With
             several the result has no single best trial (``best`` is None) but a Pareto front
             (``result.pareto_front``) and its hypervolume (``result.hypervolume``); the loop must
-            serve several (Sobol, RandomSearch; one that cannot refuses them with a ConfigError).
+            serve several (a loop that cannot, ZoRD say, refuses them with a ConfigError).
             A resumed state keeps its own (a different number is refused).
         ref_point: with several objectives, the reference point of the run's hypervolumes (one
             number per objective); default: inferred from the first completed trials and kept in

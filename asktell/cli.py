@@ -13,7 +13,7 @@
     asktell show --state run.json [--json]     # several objectives: the Pareto front, the hypervolume
     asktell demo [--budget 25] [--seed 0]
     asktell serve --db sqlite:///runs.db --port 8080 --token T   # the HTTP service (asktell.service)
-    asktell ask  --url http://127.0.0.1:8080 --study NAME        # ask/tell/add a server's study
+    asktell ask  --url http://127.0.0.1:8080 --study NAME        # ask/tell/add/show a server's study
     asktell federate --algorithm fzoos --dim 20 --clients 3 --rounds 3   # a federation, in process
 
 This module holds :func:`main`, its handlers (the exit statuses below) and the subcommands. A
