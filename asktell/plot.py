@@ -13,9 +13,10 @@ trials only, and every plot that draws trials draws the infeasible ones in grey
 Multi-objective runs (``loop.init(space, n_objectives=2)``): :func:`plot_pareto_front` draws the
 trials in objective space (two objectives, or three in 3-d), the front highlighted, and
 :func:`plot_hypervolume` the hypervolume against the number of trials (median and interquartile
-band per method, as :func:`plot_convergence` draws the best value). The plots of one objective
-(:func:`plot_convergence`, :func:`plot_surrogate`, :func:`plot_parallel_coordinates`) refuse such
-states with a StateError that names these two.
+band per method, as :func:`plot_convergence` draws the best value). :func:`plot_surrogate` draws
+one objective's GP (``objective=j``), :func:`plot_parallel_coordinates` an axis per objective and
+the front in red; :func:`plot_convergence` (a best value) refuses such states with a StateError
+that names the two plots above.
 
 Example:
     >>> from asktell import Real, Space, minimize
@@ -225,12 +226,26 @@ def _check_model_based(loop: Any, state: State) -> None:
         raise StateError(f"no surrogate to plot yet: {reason}.")
 
 
-def _predict(loop: Any, state: State, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _predict(
+    loop: Any, state: State, X: np.ndarray, column: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The loop's surrogate at encoded points ``X`` (``b x d``): median, lower, upper (``b``),
-    in the objective's units (the loop's ``predict``: a log-warped model is transformed back)."""
+    in the objective's units (the loop's ``predict``: a log-warped model is transformed back);
+    of objective ``column`` of a multi-objective prediction (``b x m``)."""
     prediction = loop.predict(state, state.space.decode_many(X))
-    bands = (prediction.median, prediction.lower, prediction.upper)
-    return tuple(np.asarray(band, dtype=float) for band in bands)  # type: ignore[return-value]
+    bands = [
+        np.asarray(band, dtype=float) for band in (prediction.median, prediction.lower, prediction.upper)
+    ]
+    if column is not None:
+        bands = [band.reshape(len(X), -1)[:, column] for band in bands]
+    return bands[0], bands[1], bands[2]
+
+
+def _value_of(column: int | None) -> Any:
+    """A trial's (drawn) value: its value, or objective ``column`` of its values."""
+    if column is None:
+        return lambda t: t.value
+    return lambda t: t.value[column]
 
 
 def _grid(param: Any, n: int) -> np.ndarray:
@@ -249,6 +264,7 @@ def plot_surrogate(
     *,
     ax: Axes | None = None,
     n_grid: int = 100,
+    objective: int | None = None,
 ) -> Figure:
     """The loop's GP along one parameter (median and 2-sigma band) or two (a contour of the median).
 
@@ -261,54 +277,84 @@ def plot_surrogate(
         params: one or two parameter names of the space (two: both real or integer).
         ax: draw into these axes instead of a new figure.
         n_grid: grid points per real axis.
+        objective: of a state of several objectives, the index of the one whose GP is drawn
+            (required there: each objective has its own); the other parameters are then held at
+            the Pareto front's trial best on it.
+
+    Raises:
+        StateError: several objectives and no ``objective``, or no model to draw yet.
+        ConfigError: unknown parameters, ``objective`` out of range, or a loop without a model.
     """
     space = state.space
     params = tuple(params)
-    _one_objective(state, "plot_surrogate")
+    column = _surrogate_objective(state, objective)
     if len(params) not in (1, 2) or any(p not in space.names for p in params):
         raise ConfigError(
             f"params must be one or two names of the space {list(space.names)}, got {params!r}."
         )
     _check_model_based(loop, state)
-    best = state.best()
+    if column is None:
+        best = state.best()
+    else:  # the front's trial best on this objective
+        best = min(state.pareto_front(), key=lambda t: (t.value[column], t.id), default=None)  # type: ignore[index]
     anchor = space.encode(best.params if best is not None else state.completed[0].params)
     done = state.completed
     fig, ax = _axes(ax)
     if len(params) == 1:
-        _surrogate_1d(ax, loop, state, params[0], anchor, n_grid)
+        _surrogate_1d(ax, loop, state, params[0], anchor, n_grid, column)
     else:
-        _surrogate_2d(fig, ax, loop, state, params, anchor, n_grid)
-    ax.set_title(f"{loop.name} surrogate after {len(done)} completed trials")
+        _surrogate_2d(fig, ax, loop, state, params, anchor, n_grid, column)
+    what = "surrogate" if column is None else f"surrogate of objective {column}"
+    ax.set_title(f"{loop.name} {what} after {len(done)} completed trials")
     return fig
 
 
-def _surrogate_1d(ax, loop, state, name, anchor, n_grid) -> None:
+def _surrogate_objective(state: State, objective: Any) -> int | None:
+    """The column of the objective plot_surrogate draws (None: the state's one objective)."""
+    m = state.n_objectives
+    if objective is None:
+        if m > 1:
+            raise StateError(
+                f"plot_surrogate draws one objective's GP; this state has {m}: choose one with "
+                f"objective=0..{m - 1}, or draw the front with plot_pareto_front(state)."
+            )
+        return None
+    valid = isinstance(objective, (int, np.integer)) and not isinstance(objective, bool)
+    if not valid or not 0 <= objective < m:
+        raise ConfigError(
+            f"objective must be an index of the state's {m} objectives (0..{m - 1}), got {objective!r}."
+        )
+    return None if m == 1 else int(objective)
+
+
+def _surrogate_1d(ax, loop, state, name, anchor, n_grid, column=None) -> None:
     space, done = state.space, state.completed
     i = space.names.index(name)
     param = space[name]
     u = _grid(param, n_grid)
     X = np.tile(anchor, (len(u), 1))
     X[:, i] = u
-    median, lower, upper = _predict(loop, state, X)
+    median, lower, upper = _predict(loop, state, X, column)
+    value = _value_of(column)
     if isinstance(param, Categorical):
         ticks = np.arange(len(param.choices))
         yerr = np.vstack([median - lower, upper - median])
         ax.errorbar(ticks, median, yerr=yerr, fmt="o-", capsize=4, label="GP median, ± 2σ band")
         ax.set_xticks(ticks, [str(c) for c in param.choices])
-        _scatter_trials(ax, done, lambda t: param.index(t.params[name]), lambda t: t.value)
+        _scatter_trials(ax, done, lambda t: param.index(t.params[name]), value)
     else:
         x = np.array([space.decode(row)[name] for row in X], dtype=float)
         (line,) = ax.plot(x, median, label="GP median")
         ax.fill_between(x, lower, upper, color=line.get_color(), alpha=0.2, label="± 2σ band")
-        _scatter_trials(ax, done, lambda t: t.params[name], lambda t: t.value)
+        _scatter_trials(ax, done, lambda t: t.params[name], value)
         if param.log:
             ax.set_xscale("log")
     ax.set_xlabel(name)
-    ax.set_ylabel("objective")
+    ax.set_ylabel("objective" if column is None else f"objective {column}")
     ax.legend()
 
 
-def _surrogate_2d(fig, ax, loop, state, params, anchor, n_grid) -> None:
+def _surrogate_2d(fig, ax, loop, state, params, anchor, n_grid, column=None) -> None:
     space, done = state.space, state.completed
     for name in params:
         if isinstance(space[name], Categorical):
@@ -318,12 +364,16 @@ def _surrogate_2d(fig, ax, loop, state, params, anchor, n_grid) -> None:
     G1, G2 = np.meshgrid(ui, uj, indexing="ij")
     X = np.tile(anchor, (G1.size, 1))
     X[:, i], X[:, j] = G1.reshape(-1), G2.reshape(-1)
-    median, _, _ = _predict(loop, state, X)
+    median, _, _ = _predict(loop, state, X, column)
     decoded = [space.decode(row) for row in X]
     x = np.array([d[params[0]] for d in decoded], dtype=float).reshape(G1.shape)
     y = np.array([d[params[1]] for d in decoded], dtype=float).reshape(G1.shape)
     contour = ax.contourf(x, y, median.reshape(G1.shape), levels=20, cmap="viridis")
-    fig.colorbar(contour, ax=ax, label="GP median of the objective")
+    fig.colorbar(
+        contour,
+        ax=ax,
+        label="GP median of the objective" if column is None else f"GP median of objective {column}",
+    )
     _scatter_trials(ax, done, lambda t: t.params[params[0]], lambda t: t.params[params[1]], color="w")
     for axis, name in zip(("x", "y"), params, strict=True):
         param = space[name]

@@ -6,5 +6,6 @@ Each integration is its own module and imports its framework only when imported 
 - :mod:`asktell.integrations.sklearn`: ``AskTellSearchCV``, a scikit-learn search estimator.
 - :mod:`asktell.integrations.optuna`: ``AskTellSampler``, an Optuna sampler driven by a loop.
 
-Install them with ``pip install "asktell[integrations]"``.
+Both take several objectives (a multi-directional Optuna study; ``AskTellSearchCV(objectives=[...])``)
+and outcome constraints. Install them with ``pip install "asktell[integrations]"``.
 """

@@ -54,9 +54,9 @@ Several objectives. A study of several directions is a multi-objective problem o
   direction's entry is negated with the values), or, as asktell's states do, inferred from the
   values of the first ``asktell.pareto.reference_trials(dim)`` completed trials (in order of
   completion) and then fixed: the rebuilt state has the same reference point on every ask.
-- *The loop* must optimize that many objectives (``loop.max_objectives``: Sobol, RandomSearch, and
-  BayesOpt where it does); another is refused with a ConfigError at the first ask, naming those
-  that do.
+- *The loop* must optimize that many objectives (``loop.max_objectives``: BayesOpt, whose
+  qLogNEHVI models each objective, Sobol, RandomSearch); another is refused with a ConfigError
+  at the first ask, naming those that do.
 
 Constraints. The sampler reads Optuna's constraint values as Optuna's own constrained samplers do:
 the values an objective sets with ``trial.set_constraint("mem", gb - 4)`` (Optuna 5) and those a

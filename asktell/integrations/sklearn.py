@@ -32,7 +32,9 @@ violation, each relative to its bound's magnitude); turn the warning into an err
 
 Several objectives. ``objectives=["accuracy", "fit_time"]`` makes it a multi-objective search
 (the most accurate models against the fastest to train): the loop is told each candidate's
-objectives as a list, every one minimized, as asktell's values are. An objective is named as
+objectives as a list, every one minimized, as asktell's values are (BayesOpt models each one and
+asks where the front's hypervolume grows most; Sobol and RandomSearch sample as before). An
+objective is named as
 
 - ``fit_time``, ``score_time``: the mean fit and score times in seconds, minimized as they are;
 - a metric of ``scoring`` (``"f1"`` with ``scoring={"f1": "f1_macro", ...}``), or with one metric

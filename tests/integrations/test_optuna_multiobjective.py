@@ -2,8 +2,9 @@
 the loop is told (maximize negated), the front against ``study.best_trials``, the reference point.
 
 Optuna ships one multi-objective suite (``MultiObjectiveSamplerTestCase``: ``sample_independent`` on
-a two-direction study, which a sampler of one objective fails); the studies below run the relative
-path (the loop's asks) on multi-objective studies too, with Sobol and with BayesOpt.
+a two-direction study, which a sampler of one objective fails; with Sobol in test_optuna_sampler.py,
+with BayesOpt here); it never asks the loop, so the studies below run the relative path (the loop's
+asks, BayesOpt's GPs) on multi-objective studies too, with Sobol and with BayesOpt.
 """
 
 from __future__ import annotations
@@ -20,22 +21,13 @@ from optuna.trial import TrialState
 
 import asktell
 from asktell.errors import ConfigError
-from asktell.integrations.optuna import AskTellSampler
+from asktell.integrations.optuna import AskTellSampler, _read_chunks
 from asktell.loops import BayesOpt, RandomSearch, Sobol, ZoRD
 from asktell.pareto import reference_trials
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 FAST_BO = BayesOpt(n_init=3, num_restarts=2, raw_samples=32, max_fit_iter=20, acq_maxiter=20)
-BO_SERVES_SEVERAL = BayesOpt.max_objectives is None or BayesOpt.max_objectives > 1
-NEEDS_MO_BAYESOPT = pytest.mark.skipif(
-    not BO_SERVES_SEVERAL,
-    reason="BayesOpt optimizes one objective (BayesOpt.max_objectives is 1) until loops/bayesopt.py "
-    "accepts several (issue 16)",
-)
-LOOPS = [
-    pytest.param(Sobol(), id="sobol"),
-    pytest.param(FAST_BO, id="bayesopt", marks=NEEDS_MO_BAYESOPT),
-]
+LOOPS = [pytest.param(Sobol(), id="sobol"), pytest.param(FAST_BO, id="bayesopt")]
 
 
 def _alternating_constraints(trial):
@@ -43,14 +35,12 @@ def _alternating_constraints(trial):
 
 
 # --- Optuna's multi-objective suite --------------------------------------------------------------
-@NEEDS_MO_BAYESOPT
 class TestOptunaMultiObjectiveSuiteWithBayesOpt(MultiObjectiveSamplerTestCase):
     @pytest.fixture
     def sampler(self):
         return lambda: AskTellSampler(FAST_BO, seed=0)
 
 
-@NEEDS_MO_BAYESOPT
 class TestOptunaMultiObjectiveSuiteWithBayesOptAndConstraints(MultiObjectiveSamplerTestCase):
     @pytest.fixture
     def sampler(self):
@@ -79,6 +69,10 @@ def test_a_mixed_two_direction_study_runs_on_the_loops_asks(loop):
     state = sampler.state(study)
     assert state.n_objectives == 2 and state.loop_name == loop.name
     assert [t.metadata["optuna_trial"] for t in state.trials] == list(range(8))
+    if loop is FAST_BO:  # the last asks came from one GP per objective, fitted on Optuna's trials
+        memo = _read_chunks(study.trials[-1], "asktell:memo")["memo"]
+        # the memo keeps the first objective's GP as "gp" and the others' in "objective_gps"
+        assert memo["fits"] >= 3 and memo["gp"] and len(memo["objective_gps"]) == 1
 
 
 @pytest.mark.parametrize("loop", LOOPS)
@@ -226,7 +220,7 @@ def test_a_loop_of_one_objective_is_refused_naming_the_loops_that_serve_several(
         study.optimize(lambda t: (t.suggest_float("x", 0, 1), 1.0), n_trials=1)
     named = str(error.value).rsplit(": ", 1)[1].rstrip(".").split(", ")
     assert {"RandomSearch", "Sobol"} <= set(named) and "ZoRD" not in named
-    assert ("BayesOpt" in named) is BO_SERVES_SEVERAL  # the message follows the loops
+    assert "BayesOpt" in named  # the message follows the loops' max_objectives
 
 
 def test_the_directions_plot_back_in_the_studys_units():

@@ -17,7 +17,6 @@ from optuna.testing.pytest_samplers import (
     BasicSamplerTestCase,
     MultiObjectiveSamplerTestCase,
     RelativeSamplerTestCase,
-    SingleOnlySamplerTestCase,
 )
 from optuna.trial import TrialState
 
@@ -41,12 +40,10 @@ class TestOptunaMultiObjectiveSuiteWithSobol(MultiObjectiveSamplerTestCase):
         return lambda: AskTellSampler(Sobol(), seed=0)
 
 
-# Optuna's suite for samplers of one objective holds BayesOpt to refusing two directions until it
-# serves several (issue 16); then its multi-objective suite runs instead (test_optuna_multiobjective.py)
-_SINGLE_ONLY = (SingleOnlySamplerTestCase,) if BayesOpt.max_objectives == 1 else ()
-
-
-class TestOptunaSuitesWithBayesOpt(BasicSamplerTestCase, RelativeSamplerTestCase, *_SINGLE_ONLY):  # type: ignore[misc]
+# BayesOpt serves several objectives (issue 16): Optuna's suite for samplers of one objective
+# (SingleOnlySamplerTestCase) no longer applies; its multi-objective suite runs in
+# test_optuna_multiobjective.py
+class TestOptunaSuitesWithBayesOpt(BasicSamplerTestCase, RelativeSamplerTestCase):
     """The studies that run the loop through ``study.optimize`` and fit GPs; the distribution-only
     tests (sample_independent, 100 draws each) add nothing for BayesOpt and are left to Sobol."""
 

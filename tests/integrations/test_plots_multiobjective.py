@@ -1,5 +1,6 @@
 """asktell.plot with several objectives: the Pareto front (2-d, 3-d, constrained, maximized axes),
-hypervolume curves per method, and the plots of one objective refusing such states clearly."""
+hypervolume curves per method, one objective's surrogate, parallel coordinates of the objectives,
+and plot_convergence refusing such states clearly."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from asktell.plot import (
 PNG = b"\x89PNG\r\n\x1a\n"
 SPACE = Space({"x": Real(0.0, 1.0), "y": Real(0.0, 1.0)})
 GREY = to_rgba(INFEASIBLE_COLOR)
+FAST_BO = BayesOpt(n_init=4, num_restarts=2, raw_samples=32, max_fit_iter=20, acq_maxiter=20)
 
 
 def told(values, constraints=None, ref_point=None):
@@ -223,8 +225,35 @@ def test_plots_of_one_objective_refuse_several_clearly():
     for plot in (plot_convergence, best_so_far):
         with pytest.raises(StateError, match=r"draws one objective; this state has 2: .*plot_pareto_front"):
             plot(state)
-    with pytest.raises(StateError, match="plot_surrogate draws one objective"):
-        plot_surrogate(BayesOpt(), state, ("x",))
+    with pytest.raises(StateError, match=r"plot_surrogate draws one objective's GP; .*objective=0..1"):
+        plot_surrogate(FAST_BO, state, ("x",))
+    with pytest.raises(ConfigError, match="objective must be an index of the state's 2 objectives"):
+        plot_surrogate(FAST_BO, state, ("x",), objective=2)
+
+
+def test_surrogate_of_one_objective_of_several(tmp_path):
+    loop = FAST_BO
+    state = loop.init(SPACE, seed=0, n_objectives=2)
+    for _ in range(6):
+        state, (trial,) = loop.ask(state)
+        x, y = trial.params["x"], trial.params["y"]
+        state = loop.tell(state, trial.id, [(x - 0.3) ** 2 + y, 1.0 - x + 0.1 * y])
+    fig = plot_surrogate(loop, state, ("x",), objective=1)
+    ax = fig.axes[0]
+    (median,) = ax.get_lines()
+    # the line is column 1 of the loop's own prediction along x, the others at the front's trial
+    # best on objective 1
+    anchor = min(state.pareto_front(), key=lambda t: t.value[1])
+    xs = median.get_xdata()
+    points = [{"x": float(x), "y": anchor.params["y"]} for x in xs]
+    expected = np.asarray(loop.predict(state, points).median, dtype=float)[:, 1]
+    np.testing.assert_allclose(median.get_ydata(), expected, rtol=1e-6, atol=1e-9)
+    (trials,) = scatters(ax).values()
+    np.testing.assert_array_equal(
+        trials.get_offsets(), [[t.params["x"], t.value[1]] for t in state.completed]
+    )
+    assert ax.get_ylabel() == "objective 1" and "surrogate of objective 1" in ax.get_title()
+    render(fig, tmp_path, "surrogate_multiobjective")
 
 
 def test_parallel_coordinates_of_several_objectives_colour_the_front(tmp_path):

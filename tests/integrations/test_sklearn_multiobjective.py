@@ -304,11 +304,6 @@ def test_one_objective_in_the_list_is_a_search_of_one_objective(regression):
     np.testing.assert_array_equal(search.pareto_front_, [search.best_index_])
 
 
-@pytest.mark.skipif(
-    BayesOpt.max_objectives == 1,
-    reason="BayesOpt optimizes one objective (BayesOpt.max_objectives is 1) until loops/bayesopt.py "
-    "accepts several (issue 16)",
-)
 def test_bayesopt_is_told_several_objectives(regression):
     X, y = regression
     search = _ridge(loop=FAST_BO, n_iter=6).fit(X, y)
