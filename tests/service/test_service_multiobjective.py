@@ -396,3 +396,19 @@ def test_cli_tell_add_and_show_with_url_take_several_objectives(server, client, 
     assert code == 2 and out == "" and "study 'nope' does not exist" in err
     code, _, err = _cli(capsys, "show", "--url", server.url, "--token", TOKEN)
     assert code == 2 and "--url needs --study NAME" in err
+
+
+def test_pareto_needs_a_token_and_a_study(api, study: str) -> None:
+    for headers in ({"Authorization": ""}, {"Authorization": "Bearer wrong"}):
+        answer = api.get(f"/studies/{study}/pareto", headers=headers)
+        assert answer.status_code == 401 and "token" in answer.json()["detail"]
+    missing = api.get("/studies/nope/pareto")
+    assert missing.status_code == 404 and "study 'nope' does not exist" in missing.json()["detail"]
+    token = {**STUDY, "name": "own", "token": "study-token-1"}
+    assert api.post("/studies", json=token).status_code == 201
+    own = api.get("/studies/own/pareto", headers={"Authorization": "Bearer study-token-1"})
+    assert own.status_code == 200 and own.json()["trials"] == []
+    assert (
+        api.get(f"/studies/{study}/pareto", headers={"Authorization": "Bearer study-token-1"}).status_code
+        == 401
+    )
