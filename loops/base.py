@@ -288,7 +288,8 @@ class Loop:
         if limit is not None and problem.n_objectives > limit:
             raise ConfigError(
                 f"{type(self).__name__} optimizes {'one objective' if limit == 1 else f'up to {limit}'}"
-                f", not {problem.n_objectives}; use RandomSearch or Sobol for several objectives."
+                f", not {problem.n_objectives}; use BayesOpt (qLogNEHVI, ParEGO), Sobol or "
+                "RandomSearch for several objectives."
             )
         if problem.constraints and not self.supports_constraints:
             listed = ", ".join(map(str, problem.constraints))

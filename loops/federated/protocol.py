@@ -562,6 +562,7 @@ class Federated(Loop):
         *,
         seed: int = 0,
         n_objectives: int = 1,
+        ref_point: Sequence[float] | None = None,
         constraints: Sequence[Any] | None = None,
     ) -> State:
         """A standalone client: a federation of one whose exchanges happen inside ``ask``.
@@ -571,7 +572,12 @@ class Federated(Loop):
         """
         space = space if isinstance(space, Space) else Space.from_dict(space)
         check_seed(seed)
-        self._check_problem(Problem(n_objectives=n_objectives, constraints=tuple(constraints or ())))
+        problem = Problem(
+            n_objectives=n_objectives,
+            constraints=tuple(constraints or ()),
+            ref_point=None if ref_point is None else tuple(ref_point),
+        )
+        self._check_problem(problem)
         server = self.server_init(space, 1, seed)
         state = self.client_init(space, self.start_message(server), 0, n_clients=1, seed=seed)
         return replace(state, memo={**state.memo, "standalone": True, "server": server.to_dict()})
