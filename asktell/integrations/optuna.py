@@ -424,6 +424,11 @@ class AskTellSampler(BaseSampler):
             memo_key = hashlib.sha256(identity.encode()).hexdigest()[:16]
         ref_point = None
         if self._ref_point is not None:
+            if len(signs) == 1:
+                raise ConfigError(
+                    "ref_point is the reference point of a study of several directions; this study "
+                    "has one (its hypervolume is not defined): leave ref_point out."
+                )
             if len(self._ref_point) != len(signs):
                 raise ConfigError(
                     f"ref_point must have one number per direction of the study ({len(signs)}), "
@@ -434,7 +439,7 @@ class AskTellSampler(BaseSampler):
             space,
             seed=self._seed,
             n_objectives=len(study.directions),
-            ref_point=ref_point if len(signs) > 1 else None,
+            ref_point=ref_point,
             constraints=[Constraint(name, "<=", 0.0) for name in names.values()],
         )
         memo = state.memo

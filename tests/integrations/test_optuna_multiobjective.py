@@ -153,6 +153,19 @@ def test_the_front_is_study_best_trials_with_constraints_and_maximize(tmp_path):
         assert not dominated.any()
 
 
+def test_bayesopt_on_a_constrained_two_direction_study_agrees_with_optuna():
+    sampler = AskTellSampler(FAST_BO, seed=0)
+    study = optuna.create_study(directions=["minimize", "maximize"], sampler=sampler)
+    study.optimize(_two_objectives, n_trials=8)
+    memo = _read_chunks(study.trials[-1], "asktell:memo")["memo"]
+    assert memo["objective_gps"] and memo["constraint_gps"]  # objectives and the budget modelled
+    state = sampler.state(study)
+    assert [str(c) for c in state.constraints] == ["budget <= 0"] and state.ref_point is not None
+    assert [t.metadata["optuna_trial"] for t in state.pareto_front()] == sorted(
+        t.number for t in study.best_trials
+    )
+
+
 def test_equal_values_keep_the_lowest_number_where_optuna_keeps_all():
     sampler = AskTellSampler(Sobol(), seed=0)
     study = optuna.create_study(directions=["minimize", "maximize"], sampler=sampler)
@@ -193,6 +206,9 @@ def test_a_given_reference_point_is_in_the_studys_units():
         bad.optimize(lambda t: (t.suggest_float("x", 0, 1), 0.0, 0.0), n_trials=2)
     with pytest.raises(ConfigError, match="ref_point must be finite"):
         AskTellSampler(Sobol(), ref_point=[1.0, math.nan])
+    single = optuna.create_study(sampler=AskTellSampler(Sobol(), ref_point=[1.0]))
+    with pytest.raises(ConfigError, match="this study has one"):
+        single.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
 
 
 def test_the_inferred_reference_point_is_fixed_by_the_first_completed_trials():
