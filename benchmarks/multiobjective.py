@@ -46,6 +46,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -263,7 +264,7 @@ class MultiObjective(Suite):
 
 
 # --- tables ------------------------------------------------------------------------------------------
-def problems_text(problems: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+def problems_text(problems: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """A table of the problems: size, objectives, constraints, budget, reference point, ``max_hv`` and
     its source, shifted coordinates."""
     rows, data = [], {}

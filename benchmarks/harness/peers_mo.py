@@ -84,7 +84,8 @@ class MOMethod(Method):
         wall: list[float] = []
         cpu: list[float] = []
         front = np.zeros((0, problem.n_objectives))
-        hv, error, session, setup = 0.0, None, None, 0.0
+        hv, error, setup = 0.0, None, 0.0
+        session: Any = None
         start = time.perf_counter()
         try:
             session = self.session(instance, seed)  # type: ignore[arg-type]
@@ -216,7 +217,9 @@ class _OptunaMOSession(MOSession):
         return [(dict(trial.params), trial)]
 
     def tell(self, token: Any, values: Any, outcomes: Mapping[str, float] | None = None) -> None:
-        for c in self.constraints if outcomes is not None else ():
+        for c in self.constraints:
+            if outcomes is None:
+                raise TypeError("a constrained problem's tell needs its outcomes")
             token.set_constraint(c.name, -c.slack(outcomes[c.name]))
         self.study.tell(token, list(values))
 
@@ -236,9 +239,12 @@ class _AxMOSession(MOSession):
 
         quiet_ax()
         problem = instance.problem
+        if not all(isinstance(p, Real) for p in instance.space.params.values()):
+            raise TypeError("the multi-objective problems are boxes of reals (BoTorch's)")
         parameters = [
             RangeParameterConfig(name=name, bounds=(p.low, p.high), parameter_type="float")
             for name, p in instance.space.params.items()
+            if isinstance(p, Real)
         ]
         self.names = objective_names(problem.n_objectives)
         thresholds = [f"{n} <= {r!r}" for n, r in zip(self.names, problem.ref_point, strict=True)]
@@ -384,8 +390,8 @@ MO_METHODS: dict[str, Callable[[], MOMethod]] = {
     "optuna-gp": lambda: _optuna("optuna-gp", "GPSampler"),
     "optuna-tpe": lambda: _optuna("optuna-tpe", "TPESampler"),
     "optuna-nsga2": lambda: _optuna("optuna-nsga2", "NSGAIISampler"),
-    "ax": lambda: MOMethod("ax", _AxMOSession, "ax"),
-    "botorch": lambda: MOMethod("botorch", _BoTorchMOSession),
+    "ax": lambda: MOMethod("ax", _AxMOSession, "ax"),  # type: ignore[arg-type]
+    "botorch": lambda: MOMethod("botorch", _BoTorchMOSession),  # type: ignore[arg-type]
     "sobol": sobol,
 }
 GP_PEER = "optuna-gp"  # the overhead goal's reference
