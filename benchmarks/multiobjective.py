@@ -284,7 +284,13 @@ def problems_text(problems: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
             "shifted": [f"x{i}" for i in p.shift_dims],
         }
     head = ["problem", "d", "objectives", "constraints", "budget", "ref point", "max_hv", "source", "shifted"]
-    return report.table(head, rows, title="### Problems"), data
+    note = (
+        "\n\nThe reference point is given to every method whose API takes one: asktell "
+        "(`init(ref_point=...)`), Ax (objective thresholds) and the BoTorch loop (qLogNEHVI's "
+        "`ref_point`); Optuna's samplers take none. Shifted coordinates: `f(x - offset)`, a per-seed "
+        "offset in Uniform(-0.25, 0.25) that moves the Pareto set off the box centre."
+    )
+    return report.table(head, rows, title="### Problems") + note, data
 
 
 def _seeds(seeds: list[int]) -> str:

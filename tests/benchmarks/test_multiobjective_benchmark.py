@@ -148,6 +148,12 @@ def test_optuna_ax_and_botorch_receive_objectives_and_constraint():
     assert [d.name for d in session.study.directions] == ["MINIMIZE", "MINIMIZE"]
     assert trial.values == values and trial.constraints == {"s1": -outcomes["s1"]}
 
+    from asktell.loops import Sobol
+
+    state = pm._AskTellMOSession(Sobol(), instance, 0).state  # asktell is given the reference point
+    assert state.ref_point == problem.ref_point and not state.problem.ref_point_inferred
+    assert state.problem.n_objectives == 2 and [str(c) for c in state.problem.constraints] == ["s1 >= 0"]
+
     b = pm._BoTorchMOSession(instance, 0)
     ((params, token),) = b.ask()
     b.tell(token, instance.values(params), instance.outcomes(params))
