@@ -239,6 +239,15 @@ def test_cell_numbers_on_hand_built_records():
     assert cell["median_overhead_s"] == 1.5 and cell["max_overhead_s"] == 3.0
     assert cell["failed_seeds"] == [2] and cell["errors"] == ["RuntimeError: boom"] and cell["n_ok"] == 2
     assert math.isnan(cell["infeasible_fraction"])  # unconstrained
+    assert cell["design_cut"] == 10 and math.isnan(cell["median_model_overhead_s"])  # none after Optuna's 10
+    long = {
+        **run,
+        "budget": 12,
+        "hv": [0.0] * 12,
+        "feasible": [True] * 12,
+        "overhead_s": [0.0] * 10 + [1.0, 4.0],
+    }
+    assert mo.cell_summary([long], problem.with_budget(12))["median_model_overhead_s"] == 2.5
 
 
 def _small_methods(monkeypatch) -> str:
