@@ -26,3 +26,16 @@ def test_readme_example_runs_and_finds_a_good_point(capsys):
     # the optimum is x=2, n=1 (value 1); 12 evaluations get within 1.0 of it
     assert state.best().value < 2.0
     assert str(state.best().value) in capsys.readouterr().out
+
+
+def test_readme_multiobjective_example_finds_a_front(capsys):
+    section = README.read_text().split("## Several objectives\n", 1)[1].split("\n## ", 1)[0]
+    match = re.search(r"```python\n(.*?)```", section, re.S)
+    assert match, "README has no python block under '## Several objectives'"
+    namespace: dict = {}
+    exec(compile(match.group(1), str(README), "exec"), namespace)
+    state = namespace["state"]
+    assert len(state.completed) == 12 and state.problem.ref_point_inferred
+    front = state.pareto_front()
+    assert len(front) >= 2 and state.hypervolume() > 0
+    assert str(state.hypervolume()) in capsys.readouterr().out
