@@ -4,6 +4,8 @@
   their optimization for one ask (LogEI, qLogNEI, UCB, PI, Thompson sampling).
 - :mod:`~asktell.acquisition.constrained`: under outcome constraints: constrained qLogNEI and
   LogEI, the probability of feasibility, CONFIG's optimistic problem.
+- :mod:`~asktell.acquisition.multiobjective`: for several objectives: qLogNEHVI and qLogNParEGO,
+  with outcome constraints and pending points.
 - :mod:`~asktell.acquisition.active`: active queries that shrink the gradient's uncertainty.
 
 Names load on first use, like :mod:`asktell.surrogates`.
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
         OptimisticProblem,
         config_points,
     )
+    from asktell.acquisition.multiobjective import MULTIOBJECTIVE, MultiObjectiveInputs, Unwarped
 
 _EXPORTS = {
     "RULES": "asktell.acquisition.active",
@@ -50,16 +53,22 @@ _EXPORTS = {
     "OptimisticBatch": "asktell.acquisition.constrained",
     "OptimisticProblem": "asktell.acquisition.constrained",
     "config_points": "asktell.acquisition.constrained",
+    "MULTIOBJECTIVE": "asktell.acquisition.multiobjective",
+    "MultiObjectiveInputs": "asktell.acquisition.multiobjective",
+    "Unwarped": "asktell.acquisition.multiobjective",
 }
 __all__ = [
     "ACQUISITIONS",
     "CONSTRAINED",
+    "MULTIOBJECTIVE",
     "RULES",
     "AcquisitionInputs",
     "ConstrainedInputs",
+    "MultiObjectiveInputs",
     "OptimisticBatch",
     "OptimisticProblem",
     "OptimizerSettings",
+    "Unwarped",
     "build",
     "config_points",
     "draw_candidates",

@@ -198,10 +198,12 @@ def probability_of_feasibility(inputs: MultiObjectiveInputs, q: int) -> Acquisit
     """Log probability that a point (``q = 1``, nothing pending) or one of a batch keeps every
     constraint: outputs ``m .. m+k-1`` of the model."""
     if q == 1 and inputs.pending is None:
-        bounds = {inputs.m + j: (None, float(inputs.thresholds[j])) for j in range(inputs.k)}
+        bounds: dict[int, tuple[float | None, float | None]] = {
+            inputs.m + j: (None, float(inputs.thresholds[j])) for j in range(inputs.k)
+        }
         return LogProbabilityOfFeasibility(inputs.model, constraints=bounds)
     return qLogProbabilityOfFeasibility(
-        inputs.model, constraints=inputs.callables(), sampler=inputs.sampler(), X_pending=inputs.pending
+        inputs.model, constraints=inputs.callables() or [], sampler=inputs.sampler(), X_pending=inputs.pending
     )
 
 

@@ -766,7 +766,7 @@ class BayesOpt(Loop):
         else:
             bands = each_objective[0]
         if not surrogate.outcomes:
-            return Prediction(*bands)
+            return Prediction(bands[0], bands[1], bands[2])
         means, stds = _outcome_posterior(surrogate.outcomes, X)
         each, product = feasibility(surrogate.outcomes, means, stds)
         constraints, failure = {}, None

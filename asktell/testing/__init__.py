@@ -36,9 +36,9 @@ Example, a test file of your project (``test_my_loop.py``, run with ``pytest``):
         def _propose(self, state, n):
             rng = numpy_rng(state.seed, self.name, state.counter)  # randomness from the state
             U = rng.random((n, state.space.dim))
-            best = state.best()
-            if best is not None:
-                U = (state.space.encode(best.params) + (U - 0.5) / self.speed) % 1.0
+            front = state.pareto_front()  # the best trial (several objectives: the non-dominated)
+            if front:
+                U = (state.space.encode(front[0].params) + (U - 0.5) / self.speed) % 1.0
             return Proposal(params=state.space.decode_many(U), memo=state.memo)
 
 
@@ -72,6 +72,8 @@ Fixtures a subclass may override (pytest fixtures of the class; all but ``loop``
     hostile_runs: how many accepted hostile options, and how many accepted memo corruptions, are
         run through asks and tells (default 8, spread over the options and keys; the others are
         only built, loaded and checked). A loop that fits a model per ask may want 2 or 3.
+    n_objectives: how many objectives the multi-objective checks use (default 2), for a loop whose
+        ``max_objectives`` is None or above 1 (for the others they check the refusal of two).
     known_gaps: hostile cases your loop is known to get wrong, as fnmatch patterns of their labels
         (``"option lr = 10**400"``, ``"memo gp.*: null"``; a failure names its label). They must
         still be accepted, so a fixed gap fails until it is removed, and they are not run.
@@ -113,9 +115,17 @@ What it checks, each a ``test_*`` method:
       a state that still asks and tells.
     - States of another loop, or of this loop with another configuration, and JSON text or a
       dict in place of a state are refused, and change nothing.
-    - Several objectives: a loop with ``max_objectives = 1`` refuses two at ``init``; one with
-      ``max_objectives`` None or > 1 runs with lists of values, refuses a scalar, lists of the
-      wrong length or with NaN, and round-trips and resumes.
+    - Several objectives: a loop with ``max_objectives = 1`` refuses two at ``init`` (and one with
+      a limit, one more than it); every state refuses a list told or added to a single-objective
+      run. A loop with ``max_objectives`` None or > 1 is run with ``n_objectives`` objectives
+      (a fixture, default 2): values are stored as tuples of floats, a round trip mid-run
+      resumes identically, failed trials do not break the next ask,
+      pending points are not asked again, tells and adds of the wrong kind or length or with NaN,
+      an infinity, a bool or a text in any objective are refused with the state unchanged
+      (:func:`asktell.testing.helpers.bad_values`), the reference point is inferred once (at
+      ``reference_trials(dim)`` completed trials) or kept as given, and, with outcome
+      constraints too, the front holds feasible trials only and the run resumes. (``best()`` is
+      for one objective: a multi-objective state raises; the checks use ``pareto_front()``.)
     - Outcome constraints: a loop without ``supports_constraints = True`` refuses them at
       ``init``; one with it records each trial's outcomes and feasibility, ``best()`` is the best
       feasible trial, a constrained run round-trips and resumes mid-run, pending points are not

@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 from asktell.api import load
 from asktell.checks import MAX_ASK
 from asktell.errors import AskTellError, ConfigError, ParamError, StateError, TrialError
+from asktell.pareto import infer_reference_point, non_dominated, reference_trials
 from asktell.space import Categorical, Space
 from asktell.state import COMPLETED, FAILED, PENDING, State
 from asktell.testing import strategies
@@ -41,6 +42,7 @@ from asktell.testing.helpers import (
     assert_in_space,
     assert_same_run,
     assert_timings_are_durations,
+    bad_values,
     init,
     outcomes,
     refuses,
@@ -91,6 +93,12 @@ class LoopConformance:
         """The loop with another configuration, whose states the loop must refuse (None: skip that
         part). Default: :func:`with_other_config`."""
         return with_other_config(loop)
+
+    @pytest.fixture
+    def n_objectives(self) -> int:
+        """How many objectives the multi-objective checks give a loop that takes several (at
+        least 2, at most its ``max_objectives``)."""
+        return 2
 
     @pytest.fixture
     def fresh_process(self) -> bool:
@@ -354,10 +362,9 @@ class LoopConformance:
             assert state.to_json() == mine
 
     # --- several objectives -----------------------------------------------------------------
-    def test_several_objectives(self, loop: Any, space: Space, n_warmup: int) -> None:
-        """A loop serving one objective refuses two at ``init``; one with ``max_objectives``
-        None or > 1 takes lists of values, refuses lists of the wrong length, and still round
-        trips and resumes."""
+    def test_several_objectives_are_refused_or_served(self, loop: Any, space: Space) -> None:
+        """A loop serving one objective refuses two at ``init``; one with a limit refuses one
+        more than it; one with ``max_objectives`` None or > 1 gives a state of that many."""
         limit = getattr(loop, "max_objectives", 1)
         accepted = init(loop, space).space
         if limit is not None:
@@ -365,30 +372,139 @@ class LoopConformance:
                 loop.init(accepted, n_objectives=limit + 1)
         if limit == 1:
             return
-        k = 2
-        state = run(loop, init(loop, accepted, seed=13, n_objectives=k), n_warmup)
+        state = loop.init(accepted, seed=13, n_objectives=2)
+        assert (state.n_objectives, state.ref_point) == (2, None)
+        assert State.from_json(state.to_json()) == state
+
+    def test_multiobjective_run_round_trips_and_resumes(
+        self, loop: Any, space: Space, n_warmup: int, n_objectives: int
+    ) -> None:
+        """Lists of values are stored as tuples of floats; a JSON round trip mid-run resumes
+        identically (a batch of 2 after it); failed trials do not break the next ask."""
+        k = _multiobjective(loop, space, n_objectives)
+        if k is None:
+            return
+        state = run(loop, init(loop, space, seed=13, n_objectives=k), n_warmup)
         assert state.n_objectives == k
         values = [t.value for t in state.completed]
         assert len(values) == n_warmup
         assert all(isinstance(v, tuple) and [type(x) for x in v] == [float] * k for v in values)
         assert State.from_json(state.to_json()) == state
         resumed_loop, resumed = load(state.to_json())
+        straight = run(loop, state, 1, batch=2)
         assert_same_run(
-            run(loop, state, 2, batch=2),
-            run(resumed_loop, resumed, 2, batch=2),
-            "the run resumed from JSON differs from the straight one",
+            straight,
+            run(resumed_loop, resumed, 1, batch=2),
+            "the multi-objective run resumed from JSON differs from the straight one",
         )
+        assert_timings_are_durations(straight)
+        state, trials = loop.ask(straight, n=2)
+        state = loop.tell(state, trials[0].id, None, status=FAILED)
+        state = loop.tell(state, trials[1].id, np.array([0.5] * k))  # numpy arrays are welcome
+        assert state.trial(trials[1].id).value == (0.5,) * k
         state, (trial,) = loop.ask(state)
+        assert_in_space(state.space, trial)
+
+    def test_multiobjective_pending_trials_are_not_asked_again(
+        self, loop: Any, space: Space, n_warmup: int, n_objectives: int
+    ) -> None:
+        k = _multiobjective(loop, space, n_objectives)
+        if k is None:
+            return
+        state = run(loop, init(loop, space, seed=1, n_objectives=k), n_warmup)
+        state, pending = loop.ask(state, n=3)
+        state, fresh = loop.ask(state, n=2)
+        for t in pending + fresh:
+            assert_in_space(state.space, t)
+        keys = {tuple(sorted((n, repr(v)) for n, v in t.params.items())) for t in pending + fresh}
+        assert len(keys) == 5, "a pending point (or one of a batch) was asked again"
+
+    def test_multiobjective_bad_values_are_refused_and_change_nothing(
+        self, loop: Any, space: Space, n_objectives: int
+    ) -> None:
+        """Values of the wrong kind or length, or with NaN, an infinity, a bool or a text in any
+        objective: a TrialError at ``tell`` and at ``add``, the state unchanged and still usable."""
+        k = _multiobjective(loop, space, n_objectives)
+        if k is None:
+            return
+        state, (trial,) = loop.ask(init(loop, space, seed=6, n_objectives=k))
         before = state.to_json()
-        for bad in (1.0, [1.0], [1.0] * (k + 1), [math.nan, 1.0], [True, 1.0], "ab", None):
-            with pytest.raises(TrialError):
-                loop.tell(state, trial.id, bad)
+        for label, bad in bad_values(k):
+            refuses(TrialError, f"the value {label} ({bad!r})", loop.tell, state, trial.id, bad)
             if hasattr(loop, "add"):
-                with pytest.raises(TrialError):
-                    loop.add(state, trial.params, bad)
+                refuses(TrialError, f"an added value {label} ({bad!r})", loop.add, state, trial.params, bad)
         assert state.to_json() == before
-        told = loop.tell(state, trial.id, np.array([1.0, 2.0]))
-        assert told.trial(trial.id).value == (1.0, 2.0)
+        told = loop.tell(state, trial.id, [0.25] * k)
+        assert told.trial(trial.id).value == (0.25,) * k
+
+    def test_a_list_told_to_a_single_objective_state_is_refused(self, loop: Any, space: Space) -> None:
+        state, (trial,) = loop.ask(init(loop, space, seed=6))
+        before = state.to_json()
+        for bad in ([1.0, 2.0], [1.0], (1.0,), np.array([1.0])):
+            refuses(TrialError, f"{bad!r} told to a single-objective state", loop.tell, state, trial.id, bad)
+            if hasattr(loop, "add"):
+                refuses(
+                    TrialError,
+                    f"{bad!r} added to a single-objective state",
+                    loop.add,
+                    state,
+                    trial.params,
+                    bad,
+                )
+        assert state.to_json() == before
+
+    def test_multiobjective_reference_point_is_inferred_once_or_kept(
+        self, loop: Any, space: Space, n_objectives: int
+    ) -> None:
+        """Without a reference point the state infers one at the tell that completes
+        ``reference_trials(dim)`` trials (BoTorch's rule on their values) and keeps it; a given one
+        is kept from ``init`` on. The hypervolume history is monotone."""
+        k = _multiobjective(loop, space, n_objectives)
+        if k is None:
+            return
+        state = init(loop, space, seed=16, n_objectives=k)
+        needed = reference_trials(state.space.dim)
+        state = run(loop, state, needed - 1)
+        assert state.ref_point is None
+        state = run(loop, state, 1)
+        first = np.array([t.value for t in state.completed])
+        assert state.ref_point == tuple(infer_reference_point(first).tolist())
+        assert state.problem.ref_point_inferred
+        later = run(loop, state, 1, batch=2)
+        assert later.ref_point == state.ref_point
+        history = later.hypervolume_history()
+        assert len(history) == len(later.trials)
+        assert all(b >= a * (1 - 1e-12) for a, b in zip(history, history[1:], strict=False))
+        # the history may sum its slices in another order: equal to rounding (relative 1e-9)
+        assert math.isclose(history[-1], later.hypervolume(), rel_tol=1e-9, abs_tol=1e-12)
+        given = loop.init(state.space, seed=16, n_objectives=k, ref_point=[100.0] * k)
+        given = run(loop, given, needed + 1)
+        assert given.ref_point == (100.0,) * k and not given.problem.ref_point_inferred
+        assert State.from_json(given.to_json()) == given
+
+    def test_multiobjective_with_constraints(
+        self, loop: Any, space: Space, n_warmup: int, n_objectives: int
+    ) -> None:
+        """Several objectives and outcome constraints together (a loop that serves both): the
+        front is the feasible non-dominated trials, and the run round-trips and resumes."""
+        k = _multiobjective(loop, space, n_objectives)
+        if k is None:
+            return
+        if not getattr(loop, "supports_constraints", False):
+            with pytest.raises(ConfigError):
+                loop.init(init(loop, space).space, n_objectives=k, constraints=list(CONSTRAINTS))
+            return
+        state = run(loop, init(loop, space, seed=17, n_objectives=k, constraints=CONSTRAINTS), n_warmup)
+        front = state.pareto_front()
+        assert all(t.feasible for t in front)
+        feasible = np.array([t.value for t in state.feasible]).reshape(-1, k)
+        assert len(front) == int(non_dominated(feasible).sum())
+        resumed_loop, resumed = load(state.to_json())
+        assert_same_run(
+            run(loop, state, 1, batch=2),
+            run(resumed_loop, resumed, 1, batch=2),
+            "the constrained multi-objective run resumed from JSON differs from the straight one",
+        )
 
     # --- outcome constraints ------------------------------------------------------------------
     def test_outcome_constraints(self, loop: Any, space: Space, n_warmup: int) -> None:
@@ -408,7 +524,7 @@ class LoopConformance:
             assert trial.constraints == outcomes(state, trial.params)
             assert trial.feasible == state.problem.feasible(trial.constraints)
         feasible = [t for t in state.completed if t.feasible]
-        best = state.best()
+        best = state.best()  # one objective here (a multi-objective state has pareto_front())
         assert best == (min(feasible, key=lambda t: (t.value, t.id)) if feasible else None)
         assert State.from_json(state.to_json()) == state
         resumed_loop, resumed = load(state.to_json())
@@ -479,6 +595,19 @@ class LoopConformance:
             assert best is not None and best.value == min(values)
 
         check()
+
+
+def _multiobjective(loop: Any, space: Space, n_objectives: int) -> int | None:
+    """The number of objectives of a multi-objective check (``n_objectives``, capped at the loop's
+    limit); None for a loop that serves one objective, once it refused two at ``init``."""
+    limit = getattr(loop, "max_objectives", 1)
+    if limit == 1:
+        with pytest.raises(ConfigError):
+            loop.init(init(loop, space).space, n_objectives=2)
+        return None
+    if isinstance(n_objectives, bool) or not isinstance(n_objectives, int) or n_objectives < 2:
+        pytest.fail(f"the `n_objectives` fixture must be an integer >= 2, got {n_objectives!r}.")
+    return n_objectives if limit is None else min(n_objectives, limit)
 
 
 __all__ = ["LoopConformance"]

@@ -213,6 +213,33 @@ BAD_TELLS = [
 ]
 
 
+def bad_values(n_objectives: int) -> list[tuple[str, Any]]:
+    """Values a state with ``n_objectives > 1`` refuses at a tell or an add, each with a label:
+    not a list, the wrong length, and NaN, an infinity, a bool or a text in each objective."""
+    ok = [1.0] * n_objectives
+    cases: list[tuple[str, Any]] = [
+        ("a number", 1.0),
+        ("one short", ok[:-1]),
+        ("one long", [*ok, 1.0]),
+        ("empty", []),
+        ("a string", "ab"),
+        ("null", None),
+        ("nested", [ok]),
+        ("an object", dict.fromkeys("ab", 1.0)),
+        ("numpy nan", np.array([*ok[:-1], np.nan])),
+    ]
+    for j in range(n_objectives):
+        for label, bad in (
+            ("nan", math.nan),
+            ("inf", math.inf),
+            ("-inf", -math.inf),
+            ("bool", True),
+            ("text", "1"),
+        ):
+            cases.append((f"{label} in objective {j}", [*ok[:j], bad, *ok[j + 1 :]]))
+    return cases
+
+
 def first_difference(a: Any, b: Any, path: str = "state") -> str | None:
     """Where two JSON-like values first differ (``state.trials[3].params.x: 0.1 != 0.2``), or
     None when they are equal: a failing comparison of two whole states names the place instead of

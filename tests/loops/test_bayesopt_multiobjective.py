@@ -78,7 +78,8 @@ def test_it_improves_the_hypervolume_over_sobol_on_the_same_budget():
     assert all(t.metadata["fit_seconds"] >= 0 and t.metadata["acq_seconds"] >= 0 for t in asked)
     # the history is monotone and ends at the hypervolume
     history = state.hypervolume_history(ref)
-    assert history == sorted(history) and history[-1] == ours
+    assert all(b >= a * (1 - 1e-12) for a, b in zip(history, history[1:], strict=False))
+    assert math.isclose(history[-1], ours, rel_tol=1e-9)  # to rounding: summed in another order
 
 
 def test_batches_and_pending_points():
