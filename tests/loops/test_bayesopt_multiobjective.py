@@ -258,3 +258,30 @@ def test_recommend_points_to_the_front_and_recommend_front_gives_it():
     assert [t.id for t in front] == sorted(t.id for t in front)
     single = run(noisy, 7, f=lambda p: branin_currin(p)[0], m=1)
     assert noisy.recommend_front(single) == [noisy.recommend(single)]
+
+
+def test_corrupted_multiobjective_memos_are_refused_or_work():
+    """The conformance suite's memo corruptions (each key deleted, of the wrong type, an item
+    short or long, an extra key) on a multi-objective memo: refused, or a state that still asks."""
+    from asktell.testing.hostile import check_memo_corruptions
+
+    loop = BayesOpt(n_init=4, **FAST)
+    state = run(loop, 6)
+    assert {"objective_gps", "objective_warped"} <= set(state.memo)
+    check_memo_corruptions(loop, state, 2, ())
+
+
+def test_failures_as_a_constraint_with_several_objectives():
+    loop = BayesOpt(n_init=4, model_failures=True, **FAST)
+    state = loop.init(SPACE, seed=3, n_objectives=2)
+    for _ in range(7):
+        state, (t,) = loop.ask(state)
+        if t.params["x"] > 0.7:  # a hidden constraint
+            state = loop.tell(state, t.id, None, status="failed")
+        else:
+            state = loop.tell(state, t.id, branin_currin(t.params))
+    assert any(t.status == "failed" for t in state.trials) and "failure_gp" in state.memo
+    state, batch = loop.ask(state, n=2)
+    assert all(t.metadata["acquisition"] == "qlognehvi" for t in batch)
+    prediction = loop.predict(state, [t.params for t in batch])
+    assert prediction.failure is not None and prediction.median.shape == (2, 2)
