@@ -57,6 +57,7 @@ from botorch.sampling import SobolQMCNormalSampler
 
 from asktell.acquisition.bo import MC_SAMPLES, AcquisitionInputs, OptimizerSettings, maximize
 from asktell.acquisition.constrained import _Scaled, quiet
+from asktell.pareto import non_dominated
 from asktell.surrogates.warp import inverse_log_warp
 
 MULTIOBJECTIVE = ("qlognehvi", "parego")
@@ -64,6 +65,7 @@ HYPERVOLUME_OBJECTIVES = 4  # the default uses qLogNEHVI up to this many objecti
 # the approximation level of qLogNEHVI's box decompositions by number of objectives (0: exact);
 # BoTorch's get_default_partitioning_alpha for the others
 PARTITIONING_ALPHA = {2: 0.0, 3: 0.0, 4: 1e-2}
+MAX_CENTERS = 8  # front points an ask sprays L-BFGS restarts around
 HYPERVOLUME_SAMPLES = 64  # qLogNEHVI's quasi-MC samples from 4 objectives on (MC_SAMPLES below)
 
 
@@ -205,6 +207,23 @@ def probability_of_feasibility(inputs: MultiObjectiveInputs, q: int) -> Acquisit
     return qLogProbabilityOfFeasibility(
         inputs.model, constraints=inputs.callables() or [], sampler=inputs.sampler(), X_pending=inputs.pending
     )
+
+
+def front_centers(
+    X: torch.Tensor, y: torch.Tensor, feasible: torch.Tensor, violation: torch.Tensor
+) -> torch.Tensor:
+    """Where a multi-objective ask sprays L-BFGS restarts: the observed points (``X``: ``n x d``,
+    values ``y``: ``n x m``, minimized) on the front of the feasible ones, at most
+    :data:`MAX_CENTERS` spread along the first objective; while none is feasible, the three that
+    violate their constraints least (``violation``: ``n``)."""
+    if not bool(feasible.any()):
+        return X[torch.topk(-violation, min(3, X.shape[0])).indices]
+    rows = torch.nonzero(feasible).reshape(-1)
+    front = rows[torch.from_numpy(non_dominated(y[rows].numpy()))]
+    front = front[torch.argsort(y[front, 0], stable=True)]
+    if front.shape[0] > MAX_CENTERS:
+        front = front[torch.linspace(0, front.shape[0] - 1, MAX_CENTERS).round().long()]
+    return X[front]
 
 
 @contextlib.contextmanager

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, NotRequired, TypedDict
@@ -54,7 +55,7 @@ from asktell.acquisition.constrained import (
     quiet,
 )
 from asktell.acquisition.constrained import build as build_constrained
-from asktell.acquisition.multiobjective import MULTIOBJECTIVE, MultiObjectiveInputs, resolve
+from asktell.acquisition.multiobjective import MULTIOBJECTIVE, MultiObjectiveInputs, front_centers, resolve
 from asktell.acquisition.multiobjective import points as multiobjective_points
 from asktell.checks import MAX_NOISE_STD, MAX_SIZE, check_choice, check_positive
 from asktell.errors import ConfigError, StateError
@@ -491,10 +492,16 @@ class BayesOpt(Loop):
         else:
             warm = [memo["gp"], *memo.get("objective_gps", [None] * (y.shape[-1] - 1))]
             warps = [memo["warped"], *memo.get("objective_warped", [False] * (y.shape[-1] - 1))]
-            fits = [
-                self._fit_objective(state, X, y[:, j], warm[j], warps[j], cold, options)
-                for j in range(y.shape[-1])
-            ]
+            with warnings.catch_warnings():
+                # one objective may be constant while the others vary (one objective alone is
+                # not modelled then); BoTorch notes that its standardized data has no spread
+                warnings.filterwarnings(
+                    "ignore", message="Data \\(outcome observations\\) is not standardized"
+                )
+                fits = [
+                    self._fit_objective(state, X, y[:, j], warm[j], warps[j], cold, options)
+                    for j in range(y.shape[-1])
+                ]
             first = replace(fits[0], more=tuple(fits[1:]))
         if not self._constrained(state):
             return first
@@ -707,7 +714,7 @@ class BayesOpt(Loop):
             Y_observed=-y,
             X_pending=encode_points(state.space, pending),
             seed=derive_seed(state.seed, "qmc", state.counter) % (2**31),
-            centers=_front_centers(surrogate.X, y, feasible, violation),
+            centers=front_centers(surrogate.X, y, feasible, violation),
             ref_point=-torch.tensor(ref, dtype=torch.float64),
             warped=tuple(o.y if o.warped else None for o in objectives),
             thresholds=torch.tensor([o.threshold for o in outcomes], dtype=torch.float64),
@@ -859,9 +866,6 @@ class BayesOpt(Loop):
         return [state.completed[int(i)] for i in keep]
 
 
-MAX_CENTERS = 8  # front points a multi-objective ask sprays restarts around
-
-
 def _trajectory(state: State) -> tuple[torch.Tensor, torch.Tensor]:
     """The completed trials as ``X`` (``n x d``) and their values: ``n`` for one objective
     (:func:`asktell.loops.trajectory.trajectory`), ``n x m`` for ``m``."""
@@ -872,23 +876,6 @@ def _trajectory(state: State) -> tuple[torch.Tensor, torch.Tensor]:
     values = [list(t.value) for t in done]  # type: ignore[arg-type]
     Y = torch.tensor(values, dtype=torch.float64).reshape(len(done), state.n_objectives)
     return X, Y
-
-
-def _front_centers(
-    X: torch.Tensor, y: torch.Tensor, feasible: torch.Tensor, violation: torch.Tensor
-) -> torch.Tensor:
-    """Where a multi-objective ask sprays L-BFGS restarts: the observed points (``X``: ``n x d``,
-    values ``y``: ``n x m``, minimized) on the front of the feasible ones, at most
-    :data:`MAX_CENTERS` spread along the first objective; while none is feasible, the three that
-    violate their constraints least (``violation``: ``n``)."""
-    if not bool(feasible.any()):
-        return X[torch.topk(-violation, min(3, X.shape[0])).indices]
-    rows = torch.nonzero(feasible).reshape(-1)
-    front = rows[torch.from_numpy(non_dominated(y[rows].numpy()))]
-    front = front[torch.argsort(y[front, 0], stable=True)]
-    if front.shape[0] > MAX_CENTERS:
-        front = front[torch.linspace(0, front.shape[0] - 1, MAX_CENTERS).round().long()]
-    return X[front]
 
 
 def _objective_bands(surrogate: Surrogate, X: torch.Tensor) -> list[torch.Tensor]:

@@ -239,3 +239,21 @@ def test_the_fused_kernel_is_kept_off_and_restored():
     with mo.pure_python_kernels():
         assert logei._load_attempted is True and logei._C is None
     assert (logei._load_attempted, logei._C) == before
+
+
+def test_restarts_are_sprayed_around_the_feasible_front():
+    X = torch.arange(12, dtype=torch.float64).reshape(12, 1) / 12
+    front = torch.tensor([[float(i), 11.0 - i] for i in range(12)], dtype=torch.float64)  # all on it
+    feasible = torch.ones(12, dtype=torch.bool)
+    centers = mo.front_centers(X, front, feasible, torch.zeros(12))
+    assert centers.shape == (mo.MAX_CENTERS, 1)  # spread along the first objective, both ends in
+    assert centers[0, 0] == X[0, 0] and centers[-1, 0] == X[-1, 0]
+    y = front.clone()
+    y[3] = torch.tensor([20.0, 20.0])  # dominated
+    feasible[5] = False  # infeasible: not a center, though on the front
+    chosen = {float(x) for x in mo.front_centers(X[:8], y[:8], feasible[:8], torch.zeros(8)).reshape(-1)}
+    assert chosen == {float(X[i, 0]) for i in (0, 1, 2, 4, 6, 7)}
+    none = torch.zeros(12, dtype=torch.bool)
+    violation = torch.linspace(1.0, 0.0, 12)
+    least = mo.front_centers(X, y, none, violation).reshape(-1).tolist()
+    assert least == [float(X[i, 0]) for i in (11, 10, 9)]
