@@ -285,3 +285,20 @@ def test_failures_as_a_constraint_with_several_objectives():
     assert all(t.metadata["acquisition"] == "qlognehvi" for t in batch)
     prediction = loop.predict(state, [t.params for t in batch])
     assert prediction.failure is not None and prediction.median.shape == (2, 2)
+
+
+def test_a_tell_is_the_data_layers_alone_so_the_shell_may_skip_the_loop():
+    """BayesOpt has no tell hook: the registry says its tells of any number of objectives are the
+    data layer's (``asktell tell`` then imports no torch), and that is exactly the loop's tell,
+    reference point inference included."""
+    from asktell.registry import tells_with_data_only
+    from asktell.state import append_trial, finish_trial
+
+    assert tells_with_data_only("bayesopt", 3) and tells_with_data_only("bayesopt", 2, constrained=True)
+    loop = BayesOpt(n_init=5, **FAST)
+    state = run(loop, 4)
+    state, (trial,) = loop.ask(state)
+    assert state.ref_point is None
+    told = loop.tell(state, trial.id, [1.0, 2.0])
+    assert told == finish_trial(state, trial.id, [1.0, 2.0]) and told.ref_point is not None
+    assert loop.add(state, trial.params, [3.0, 4.0]) == append_trial(state, trial.params, [3.0, 4.0])
