@@ -1069,7 +1069,9 @@ prediction = loop.predict(state, points)
 for name, outcome in prediction.constraints.items():
     print(f"{name:12s} mean {outcome.mean.tolist()}  P(kept) {outcome.probability.tolist()}")
 print("P(feasible)", prediction.feasibility.tolist())
-plot_constraints(state);
+fig, axes = plt.subplots(len(CONSTRAINTS), 1, sharex=True, figsize=(5.5, 6), layout="constrained")
+plot_constraints(state, axes=axes)  # asktell's plots draw into given axes, or return a Figure
+plt.show()
 """),
     md("""
 ## CONFIG: optimism, and a verdict when nothing is feasible
