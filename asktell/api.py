@@ -20,10 +20,9 @@ from typing import Any
 from asktell.checks import check_positive
 from asktell.constraints import parse_constraints
 from asktell.errors import ConfigError, StateError
-from asktell.pareto import reference_trials
 from asktell.registry import loop_class
 from asktell.space import Space
-from asktell.state import FAILED, State, Trial
+from asktell.state import FAILED, State, Trial, reference_point_wait
 
 
 def load(text: str | bytes) -> tuple[Any, State]:
@@ -120,8 +119,7 @@ class Result:
             found = "no completed trial yet"
         point = state.ref_point
         if point is None:
-            needed = reference_trials(state.space.dim)
-            return f"{found}; no reference point yet (inferred after {needed} completed trials)"
+            return f"{found}; no reference point yet ({reference_point_wait(state)})"
         how = "inferred" if state.problem.ref_point_inferred else "given"
         shown = "[" + ", ".join(f"{x:.6g}" for x in point) + "]"
         return f"{found}; hypervolume {state.hypervolume():.6g} (reference point {shown}, {how})"

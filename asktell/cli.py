@@ -98,7 +98,7 @@ from asktell.registry import (
     tells_with_data_only,
 )
 from asktell.space import Real, Space
-from asktell.state import COMPLETED, FAILED, State, append_trial, finish_trial
+from asktell.state import COMPLETED, FAILED, State, append_trial, finish_trial, reference_point_wait
 from asktell.statefile import (
     locked_state_file,
     read_state_file,
@@ -562,11 +562,12 @@ def _reference_text(state: State) -> str:
     if point is None:
         so_far = len(state.completed)
         return (
-            f"no reference point yet: inferred after {needed} completed trials ({so_far} so far), "
+            f"no reference point yet: {reference_point_wait(state)} ({so_far} so far), "
             "or given at init with --ref-point"
         )
+    first = f"the first {needed} completed trials"
     how = (
-        f"inferred from the first {needed} completed trials"
+        ("inferred from the feasible ones of " if state.problem.constrained else "inferred from ") + first
         if state.problem.ref_point_inferred
         else "given at init"
     )

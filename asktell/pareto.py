@@ -33,7 +33,8 @@ _BLOCK = 512  # rows compared at once by non_dominated
 
 def reference_trials(dim: int) -> int:
     """The number of completed trials after which a multi-objective state infers its reference
-    point: the size of asktell's default initial design for ``dim`` parameters."""
+    point (once one of them is feasible: :func:`asktell.state.reference_point_for`): the size of
+    asktell's default initial design for ``dim`` parameters."""
     return min(max(5, dim + 1), 20)
 
 

@@ -127,10 +127,10 @@ class Problem:
             reports a value for; given as strings (``"mem <= 4"``), objects or Constraints.
         ref_point: for several objectives, the reference point of the run's hypervolumes
             (``n_objectives`` finite numbers, minimized like the values: a point counts where it
-            is below it in every objective). Given at ``init``, or None until the tell that
-            completes ``reference_trials(dim)`` trials stores one inferred from their values
-            (:func:`asktell.pareto.infer_reference_point`), so every hypervolume of a run is
-            measured against the same point.
+            is below it in every objective). Given at ``init``, or None until the first tell
+            after which ``reference_trials(dim)`` trials have completed and one of them is
+            feasible stores one inferred from the feasible values (:func:`reference_point_for`),
+            so every hypervolume of a run is measured against the same point.
         ref_point_inferred: whether ``ref_point`` was inferred (not given).
     """
 
@@ -432,8 +432,8 @@ class State:
         if ref_point is None:
             if self.ref_point is None:
                 raise StateError(
-                    "no reference point yet: give ref_point at init, or wait for the first "
-                    f"{reference_trials(self.space.dim)} completed trials (it is inferred from them)."
+                    f"no reference point yet: give ref_point at init; otherwise it is "
+                    f"{reference_point_wait(self)} ({len(self.completed)} so far)."
                 )
             ref_point = self.ref_point
         ref = np.asarray(ref_point, dtype=np.float64).reshape(-1)
@@ -556,17 +556,39 @@ def _values(trials: Sequence[Trial], n_objectives: int) -> np.ndarray:
     return np.asarray([t.value for t in trials], dtype=np.float64).reshape(len(trials), n_objectives)
 
 
+def reference_point_for(values: Any, feasible: Sequence[bool], dim: int) -> np.ndarray | None:
+    """The reference point a run of ``dim`` parameters infers from its completed trials (``values``
+    ``n x m``, ``feasible`` ``n`` booleans), or None while it infers none: fewer than
+    ``reference_trials(dim)`` completed, or none feasible. It is inferred from the *feasible*
+    values (:func:`asktell.pareto.infer_reference_point`), which the front and the hypervolume
+    count: infeasible values better than every feasible one would put the point inside the
+    feasible region, where nothing feasible dominates anything."""
+    mask = np.asarray(feasible, dtype=bool)
+    if mask.size < reference_trials(dim) or not mask.any():
+        return None
+    return infer_reference_point(np.asarray(values, dtype=np.float64)[mask])
+
+
+def reference_point_wait(state: State) -> str:
+    """When a multi-objective state without a reference point infers one, in words:
+    ``"inferred after 5 completed trials"`` (``", one of them feasible"`` when constrained)."""
+    text = f"inferred after {reference_trials(state.space.dim)} completed trials"
+    return text + (", one of them feasible" if state.problem.constrained else "")
+
+
 def with_reference_point(state: State) -> State:
-    """``state`` with its inferred reference point, when a multi-objective problem has none yet
-    and ``reference_trials(dim)`` trials have completed (else ``state`` itself): the values of
-    every completed trial, feasible or not, set the scale of the run's hypervolumes once."""
+    """``state`` with its inferred reference point (:func:`reference_point_for`), when a
+    multi-objective problem has none yet and the completed trials now give one (else ``state``
+    itself): called at every tell, so the point is set once, at the first tell that allows it."""
     problem = state.problem
     if problem.n_objectives == 1 or problem.ref_point is not None:
         return state
     done = state.completed
-    if len(done) < reference_trials(state.space.dim):
+    point = reference_point_for(
+        _values(done, problem.n_objectives), [bool(t.feasible) for t in done], state.space.dim
+    )
+    if point is None:
         return state
-    point = infer_reference_point(_values(done, problem.n_objectives))
     return replace(state, problem=replace(problem, ref_point=tuple(point.tolist()), ref_point_inferred=True))
 
 

@@ -697,11 +697,12 @@ class BayesOpt(Loop):
         observed feasible front, or the least infeasible points)."""
         objectives = surrogate.objectives
         y = torch.stack([o.y for o in objectives], dim=-1)  # n x m, minimized
-        ref = state.ref_point
-        if ref is None:
-            ref = tuple(infer_reference_point(y.numpy()).tolist())
-        outcomes = surrogate.outcomes
         feasible = torch.tensor([bool(t.feasible) for t in state.completed])
+        ref = state.ref_point
+        if ref is None:  # as the state will infer it: from the feasible values (all, before any)
+            known = y[feasible] if bool(feasible.any()) else y
+            ref = tuple(infer_reference_point(known.numpy()).tolist())
+        outcomes = surrogate.outcomes
         scales = torch.tensor([o.scale for o in outcomes], dtype=torch.float64)
         C = surrogate.C
         violation = (

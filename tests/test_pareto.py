@@ -234,3 +234,25 @@ def test_the_history_of_a_sequence_is_each_prefixs_hypervolume(m):
     np.testing.assert_allclose(history_of(np.vstack([Y]), ref), expected, rtol=1e-10, atol=1e-14)
     repeated = np.vstack([Y[:3], Y[:3]])  # repeated points add nothing
     assert history_of(repeated, ref)[-1] == pytest.approx(hypervolume(Y[:3], ref))
+
+
+def test_the_reference_point_comes_from_the_feasible_trials():
+    # infeasible points (y < 0.7) are better than every feasible one: a point inferred from them
+    # would lie inside the feasible region, and the run's hypervolume would stay 0
+    loop = Sobol()
+    state = loop.init(SPACE, seed=0, n_objectives=2, constraints=["y >= 0.7"])
+    k = reference_trials(SPACE.dim)
+    for _ in range(40):
+        state, (trial,) = loop.ask(state)
+        x, y = trial.params["x"], trial.params["y"]
+        state = loop.tell(state, trial.id, [x + y, 1.0 - x + y], constraints={"y": y})
+        done = state.completed
+        if len(done) >= k and not any(t.feasible for t in done):
+            assert state.ref_point is None  # no feasible trial yet: nothing to infer from
+    feasible = np.array([t.value for t in state.feasible])
+    assert state.ref_point is not None and (feasible.min(0) < np.array(state.ref_point)).all()
+    assert state.hypervolume() > 0
+    told = state.completed  # told in id order here
+    at = next(n for n in range(k, len(told) + 1) if any(t.feasible for t in told[:n]))  # the inferring tell
+    values = np.array([t.value for t in told[:at] if t.feasible])
+    np.testing.assert_allclose(state.ref_point, our_reference_point(values))

@@ -52,8 +52,10 @@ Several objectives. A study of several directions is a multi-objective problem o
   space, or a value is infinite: a failed trial here) is not on asktell's front.
 - *The reference point* of the hypervolumes: ``ref_point=`` in the study's units (a ``maximize``
   direction's entry is negated with the values), or, as asktell's states do, inferred from the
-  values of the first ``asktell.pareto.reference_trials(dim)`` completed trials (in order of
-  completion) and then fixed: the rebuilt state has the same reference point on every ask.
+  feasible values once ``asktell.pareto.reference_trials(dim)`` trials have completed (in order of
+  completion) and one of them is feasible, and then fixed. The rebuilt state has the same
+  reference point on every ask as long as the trials it is rebuilt from stay the same (a relative
+  search space that changes can change them: then so does the point).
 - *The loop* must optimize that many objectives (``loop.max_objectives``: BayesOpt, whose
   qLogNEHVI models each objective, Sobol, RandomSearch); another is refused with a ConfigError
   at the first ask, naming those that do.
@@ -118,9 +120,9 @@ from optuna.trial import FrozenTrial, TrialState
 
 from asktell.constraints import MAX_NAME_LENGTH, Constraint
 from asktell.errors import AskTellError, ConfigError, ParamError, StateError
-from asktell.pareto import infer_reference_point, reference_trials
+from asktell.pareto import reference_trials
 from asktell.space import Categorical, Integer, Param, Real, Space
-from asktell.state import COMPLETED, FAILED, PENDING, State, Trial, check_value
+from asktell.state import COMPLETED, FAILED, PENDING, State, Trial, check_value, reference_point_for
 
 _MEMO_KEY = "asktell:memo"
 _PARAMS_KEY = "asktell:params"
@@ -477,16 +479,22 @@ class AskTellSampler(BaseSampler):
     @staticmethod
     def _with_reference(state: State, trials: Sequence[Trial], completion: list[tuple[Any, int, int]]) -> Any:
         """The problem with the reference point a live state would hold: the given one, or the one
-        inferred at the tell that completed the first ``reference_trials(dim)`` trials (here: the
-        first in order of completion), from their values."""
+        inferred at the first tell (here: in order of completion) after which the completed trials
+        give one (:func:`asktell.state.reference_point_for`: ``reference_trials(dim)`` completed,
+        one of them feasible; from the feasible values)."""
         problem = state.problem
         k = reference_trials(state.space.dim)
         if problem.n_objectives == 1 or problem.ref_point is not None or len(completion) < k:
             return problem
         completion.sort(key=lambda row: (row[0] is None, row[0] or 0, row[1]))
-        first = [trials[i].value for _, _, i in completion[:k]]
-        point = infer_reference_point(first)
-        return replace(problem, ref_point=tuple(point.tolist()), ref_point_inferred=True)
+        ordered = [trials[i] for _, _, i in completion]
+        values = [t.value for t in ordered]
+        feasible = [bool(t.feasible) for t in ordered]
+        for size in range(k, len(ordered) + 1):
+            point = reference_point_for(values[:size], feasible[:size], state.space.dim)
+            if point is not None:
+                return replace(problem, ref_point=tuple(point.tolist()), ref_point_inferred=True)
+        return problem
 
     @staticmethod
     def _params_of(frozen: FrozenTrial, space_key: str, mapped: dict[str, _Mapped]) -> dict[str, Any] | None:

@@ -106,7 +106,6 @@ from asktell.errors import (
     TrialFinished,
     Unauthorized,
 )
-from asktell.pareto import reference_trials
 from asktell.registry import loop_class
 from asktell.service import models as m
 from asktell.service.storage import (
@@ -121,7 +120,7 @@ from asktell.service.storage import (
 )
 from asktell.service.tables import served
 from asktell.space import Space
-from asktell.state import COMPLETED, FAILED, PENDING, State
+from asktell.state import COMPLETED, FAILED, PENDING, State, reference_point_wait
 
 MAX_BODY_BYTES = 1 << 20  # 1 MiB: every request but a state import
 MAX_STATE_BYTES = 64 << 20  # 64 MiB: PUT /studies/{name}/state
@@ -431,9 +430,8 @@ def _pareto(state: State) -> dict[str, Any]:
     elif state.n_objectives == 1:
         answer["detail"] = "one objective: no hypervolume (the front is the best trial, as GET .../best)"
     else:
-        needed, done = reference_trials(state.space.dim), len(state.completed)
         answer["detail"] = (
-            f"no reference point yet: inferred after {needed} completed trials ({done} so far), or "
+            f"no reference point yet: {reference_point_wait(state)} ({len(state.completed)} so far), or "
             "given at creation (ref_point)"
         )
     return answer

@@ -23,7 +23,7 @@ objectives (and on C2DTLZ2 the raw constraint slack).
   ``>= 0`` (``evaluate_slack_true``; ``is_feasible`` is ``slack >= 0``), asktell's ``"s1 >= 0"``
   (Optuna and BoTorch's acquisitions take ``c = -slack <= 0``). Shifted per seed.
 
-Three ``max_hv`` values (BraninCurrin, VehicleSafety, CarSideImpact, and C2DTLZ2's) are
+Four ``max_hv`` values (BraninCurrin's, VehicleSafety's, CarSideImpact's and C2DTLZ2's) are
 approximations: a run may beat them. ``max_hv - hv`` is then floored at :data:`HV_FLOOR` times
 ``max_hv`` (the run counts as having reached the front) and the report says how many runs did.
 

@@ -575,7 +575,7 @@ class Federated(Loop):
         problem = Problem(
             n_objectives=n_objectives,
             constraints=tuple(constraints or ()),
-            ref_point=None if ref_point is None else tuple(ref_point),
+            ref_point=ref_point,  # type: ignore[arg-type]  # Problem checks it
         )
         self._check_problem(problem)
         server = self.server_init(space, 1, seed)
