@@ -562,15 +562,16 @@ class AskTellSearchCV(BaseSearchCV):
         if feasible.any():
             rows = np.flatnonzero(feasible)
         elif "feasible" in results:
-            rows = self._closest_to_feasible(results)
+            rows = self._closest_to_feasible(results, stacklevel=6)  # one frame deeper
         else:  # every candidate failed: scikit-learn's rank (all tied at the end)
             return int(BaseSearchCV._select_best_index(refit, refit_metric, results))
         # lexsort sorts by its last key first; stable, so ties go to the first row
         order = np.lexsort(np.nan_to_num(stacked[rows], nan=np.inf).T[::-1])
         return int(rows[order[0]])
 
-    def _closest_to_feasible(self, results: Mapping[str, Any]) -> np.ndarray:
-        """The rows of least total violation, with an :class:`InfeasibleSearchWarning`."""
+    def _closest_to_feasible(self, results: Mapping[str, Any], stacklevel: int = 5) -> np.ndarray:
+        """The rows of least total violation, with an :class:`InfeasibleSearchWarning` pointing
+        ``stacklevel`` frames up: the user's call of ``fit``, through scikit-learn's wrapper."""
         constraints = parse_constraints(self.constraints)
         columns = [_outcome_column(c.name, list(results)) for c in constraints]
         violation = _violations(constraints, columns, results)
@@ -581,6 +582,6 @@ class AskTellSearchCV(BaseSearchCV):
             "(the least total violation relative to each bound): see cv_results_['feasible'], "
             "search longer or loosen the bounds.",
             InfeasibleSearchWarning,
-            stacklevel=4,
+            stacklevel=stacklevel,
         )
         return closest

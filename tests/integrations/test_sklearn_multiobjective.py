@@ -310,3 +310,20 @@ def test_bayesopt_is_told_several_objectives(regression):
     assert search.state_.loop_name == "bayesopt" and search.state_.n_objectives == 2
     assert [t.metadata["model"] for t in search.state_.trials][-1] == "gp"
     assert search.best_index_ in search.pareto_front_
+
+
+@pytest.mark.parametrize("objectives", [None, ["accuracy", "fit_time"]])
+def test_the_infeasible_search_warning_points_at_the_users_fit(iris, objectives):
+    X, y = iris
+    search = AskTellSearchCV(
+        LogisticRegression(max_iter=200),
+        Space({"C": Real(0.1, 1.0, log=True)}),
+        loop=Sobol(),
+        n_iter=2,
+        cv=2,
+        constraints=["fit_time <= -1"],  # no fit takes negative time
+        objectives=objectives,
+    )
+    with pytest.warns(InfeasibleSearchWarning) as caught:
+        search.fit(X, y)
+    assert [w.filename for w in caught if w.category is InfeasibleSearchWarning] == [__file__]
