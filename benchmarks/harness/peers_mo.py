@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from asktell.pareto import non_dominated
+from asktell.pareto import hypervolume_history
 from asktell.space import Real, Space
 from benchmarks.harness.peers import (
     Batch,
@@ -80,11 +80,9 @@ class MOMethod(Method):
         record = {"method": self.name, "problem": problem.name, "seed": seed, "budget": problem.budget}
         values: list[list[float]] = []
         feasible: list[bool] = []
-        hvs: list[float] = []
         wall: list[float] = []
         cpu: list[float] = []
-        front = np.zeros((0, problem.n_objectives))
-        hv, error, setup = 0.0, None, 0.0
+        error, setup = None, 0.0
         session: Any = None
         start = time.perf_counter()
         try:
@@ -106,11 +104,6 @@ class MOMethod(Method):
                     ok = outcomes is None or instance.feasible(outcomes)
                     values.append(y)
                     feasible.append(ok)
-                    if ok and not (front <= np.asarray(y)).all(-1).any():  # not weakly dominated
-                        front = np.vstack([front, y])
-                        front = front[non_dominated(front)]
-                        hv = problem.hypervolume(front)
-                    hvs.append(hv)
                 wall += [w / len(batch)] * len(batch)
                 cpu += [c / len(batch)] * len(batch)
         except Exception as exc:  # a method's failure is data, not a crash
@@ -126,7 +119,7 @@ class MOMethod(Method):
             "n_objectives": problem.n_objectives,
             "values": values,
             "feasible": feasible,
-            "hv": hvs,
+            "hv": _feasible_history(problem, values, feasible),
             "overhead_s": wall,
             "overhead_cpu_s": cpu,
             "setup_s": setup,
@@ -137,6 +130,19 @@ class MOMethod(Method):
 
 
 # --- asktell ---------------------------------------------------------------------------------------
+def _feasible_history(problem: MOProblem, values: list[list[float]], feasible: list[bool]) -> list[float]:
+    """The hypervolume of the feasible values so far, after each evaluation (w.r.t. the problem's
+    reference point): :func:`asktell.pareto.hypervolume_history` of the feasible ones, held across
+    the infeasible ones."""
+    kept = [y for y, ok in zip(values, feasible, strict=True) if ok]
+    volumes = iter(hypervolume_history(np.asarray(kept).reshape(-1, problem.n_objectives), problem.ref_point))
+    out, hv = [], 0.0
+    for ok in feasible:
+        hv = float(next(volumes)) if ok else hv
+        out.append(hv)
+    return out
+
+
 class _AskTellMOSession(_AskTellSession, MOSession):
     """An asktell loop on a multi-objective problem: ``init(space, seed=, n_objectives=m,
     ref_point=, constraints=)``, then the shared session's ask and tell (its values a list)."""
