@@ -15,6 +15,7 @@ import asktell
 from asktell import Categorical, Integer, Real, Space
 from asktell.errors import ConfigError, StateError
 from asktell.loops import BayesOpt, Sobol
+from asktell.pareto import non_dominated
 from asktell.state import State
 
 FAST = dict(num_restarts=2, raw_samples=32, acq_maxiter=20, max_fit_iter=40)
@@ -256,6 +257,10 @@ def test_recommend_points_to_the_front_and_recommend_front_gives_it():
     front = noisy.recommend_front(state)
     assert front and all(t in state.completed for t in front)
     assert [t.id for t in front] == sorted(t.id for t in front)
+    # noisy: the trials whose posterior medians (predict's) no other completed trial's dominate
+    medians = noisy.predict(state, [t.params for t in state.completed]).median.numpy()
+    expected = [t for t, keep in zip(state.completed, non_dominated(medians), strict=True) if keep]
+    assert front == expected
     single = run(noisy, 7, f=lambda p: branin_currin(p)[0], m=1)
     assert noisy.recommend_front(single) == [noisy.recommend(single)]
 
