@@ -55,6 +55,7 @@ from asktell.acquisition.constrained import (
     quiet,
 )
 from asktell.acquisition.constrained import build as build_constrained
+from asktell.acquisition.fast import fast_acquisition
 from asktell.acquisition.multiobjective import MULTIOBJECTIVE, MultiObjectiveInputs, front_centers, resolve
 from asktell.acquisition.multiobjective import points as multiobjective_points
 from asktell.checks import MAX_NOISE_STD, MAX_SIZE, check_choice, check_positive
@@ -73,6 +74,7 @@ from asktell.registry import register_loop
 from asktell.rng import derive_seed
 from asktell.space import Categorical
 from asktell.state import COMPLETED, FAILED, Problem, State, Trial
+from asktell.surrogates.cached import CachedPosterior
 from asktell.surrogates.gp import GPFit, fit_gp
 from asktell.surrogates.outcomes import (
     FAILURE,
@@ -87,6 +89,14 @@ from asktell.surrogates.outcomes import (
 )
 from asktell.surrogates.seeding import torch_global_seed, torch_rng
 from asktell.surrogates.warp import inverse_log_warp, log_evidence, log_warp, log_warp_jacobian
+
+COLD, WARM, CONDITIONED = "cold", "warm", "conditioned"  # how an ask gets its GPs
+FAST = "fast path"  # what _optimize says when the fast path ran
+REFIT_GROWTH = 0.25  # refit="auto": fit when the data grew by a quarter since the last fit
+COLD_GROWTH = 1.5  # refit="auto": a fit is cold when the data grew by half since the last cold fit
+# refit="auto": fit when the newest points' mean leave-one-out z^2 under the stored hyperparameters
+# exceeds this (about 1 when they are right; 4: the new points are missed by 2 sd on average)
+STALE_Z2 = 4.0
 
 
 @dataclass(frozen=True)
@@ -106,6 +116,10 @@ class Surrogate:
         more: with several objectives, the 2nd to ``m``-th objectives' surrogates (each on the
             same ``X``, with its own ``y``, ``Y``, warp and fit; no outcomes); the fields above are
             the first objective's. Empty for one objective.
+        plan: how the ask got its GPs: ``"cold"``, ``"warm"`` (fitted) or ``"conditioned"`` (the
+            stored hyperparameters, no fit).
+        stale_z2: when the ask checked the stored hyperparameters, the newest points' evidence
+            against them (:func:`stale_z2`); None otherwise.
     """
 
     fit: GPFit
@@ -116,6 +130,8 @@ class Surrogate:
     outcomes: tuple[OutcomeFit, ...] = ()
     C: torch.Tensor | None = None
     more: tuple[Surrogate, ...] = ()
+    plan: str = "warm"
+    stale_z2: float | None = None
 
     @property
     def objectives(self) -> tuple[Surrogate, ...]:
@@ -187,6 +203,10 @@ BayesOptMemo = TypedDict(  # noqa: UP013 - the class form would hide NotRequired
         "sobol_issued": int,  # points of the initial design (and fallbacks) handed out
         "gp": Hyperparameters | None,  # the last fit's hyperparameters: the next fit's warm start
         "fits": int,  # model fits so far (every ``cold_fit_every``-th is cold)
+        # completed trials at the last fit (refit="auto" fits again when they grew by a quarter);
+        # absent in states from before the rule: their next model-based ask fits
+        "fitted_n": NotRequired[int],
+        "cold_n": NotRequired[int],  # completed trials at the last cold fit (refit="auto")
         "warped": bool,  # whether the last cold fit chose the log warp
         # several objectives only (absent otherwise): "gp" and "warped" are the first objective's,
         # these the 2nd to m-th objectives' (m - 1 entries each, in objective order)
@@ -233,6 +253,11 @@ class BayesOpt(Loop):
         cold_fit_every: every this many model fits, fit cold again (escapes a poor local optimum
             of the marginal likelihood that warm starts would keep). Stored states may call it
             ``refit_every``.
+        refit: ``"auto"`` (default): an ask fits its GPs only when the data grew by a quarter
+            since the last fit, or when the newest points' leave-one-out residuals under the
+            stored hyperparameters say those went stale (mean ``z^2`` above 4); otherwise it
+            conditions on the data with the stored hyperparameters, no L-BFGS. ``"always"``:
+            every model-based ask fits (warm-started).
         fit_subset: with more completed trials than this, the hyperparameters are fitted on a
             random subset of this size (a new one per ask) and the GP conditions on all trials
             with them: each L-BFGS step of a fit costs O(n^3) in the number of trials, and an ask
@@ -241,6 +266,9 @@ class BayesOpt(Loop):
             a GP of the failure indicator over every finished trial, whose probability of staying
             below 1/2 multiplies into the feasibility (:mod:`asktell.surrogates.outcomes`).
             Without it (default) failed trials are ignored by the models.
+        fast_path: asks for one point with nothing pending evaluate ``"qlognei"`` and ``"logei"``
+            from a cached Cholesky factor (:mod:`asktell.acquisition.fast`: BoTorch's values, in
+            a fraction of the time); ``False`` runs BoTorch's acquisition functions as they are.
     """
 
     acquisition: str = "qlognei"
@@ -257,6 +285,8 @@ class BayesOpt(Loop):
     cold_fit_every: int = 10
     fit_subset: int = 256
     model_failures: bool = False
+    fast_path: bool = True
+    refit: str = "auto"
     name = "bayesopt"
     max_objectives = None
     supports_constraints = True
@@ -281,6 +311,8 @@ class BayesOpt(Loop):
         check_positive("beta", self.beta, allow_zero=True)
         check_choice("warp", self.warp, ("auto", "log", "none"))
         check_choice("model_failures", self.model_failures, (False, True))
+        check_choice("fast_path", self.fast_path, (False, True))
+        check_choice("refit", self.refit, ("auto", "always"))
         if self.model_failures and self.acquisition not in (*CONSTRAINED, *MULTIOBJECTIVE):
             raise ConfigError(
                 f"model_failures=True makes failures a constraint, and acquisition "
@@ -321,6 +353,12 @@ class BayesOpt(Loop):
         for key in ("sobol_issued", "fits"):
             if memo[key] < 0:
                 raise StateError(f"the memo's {key} must be >= 0, got {memo[key]}.")
+        for key in ("fitted_n", "cold_n"):
+            if key in memo and not 0 <= memo[key] <= len(state.completed):
+                raise StateError(
+                    f"the memo's {key} is {memo[key]}, but the state has "
+                    f"{len(state.completed)} completed trials; the state was edited or mixed up."
+                )
         if "constraint_gps" in memo:
             names = state.problem.outcome_names
             stored = list(memo["constraint_gps"])
@@ -422,7 +460,9 @@ class BayesOpt(Loop):
                 elif surrogate.outcomes:
                     X_new, extra = self._optimize_constrained(state, surrogate, pending, q=q)
                 else:
-                    X_new = self._optimize(state, surrogate, pending, q=q)
+                    X_new, acquisition = self._optimize(state, surrogate, pending, q=q)
+                    if acquisition == FAST:
+                        acquisition, extra = self.acquisition, {"fast_path": True}
                 notes = surrogate.notes
             except Exception as exc:  # noqa: BLE001 - a failed optimization must not fail the ask
                 X_new = None
@@ -431,9 +471,14 @@ class BayesOpt(Loop):
                     f"acquisition optimization failed ({type(exc).__name__}: {exc})",
                 ]
             acq_seconds = time.perf_counter() - start
+        refitted = surrogate.plan != CONDITIONED
         fitted: dict[str, Any] = {
             "gp": surrogate.fit.hyperparameters,
-            "fits": state.memo["fits"] + 1,
+            "fits": state.memo["fits"] + refitted,
+            "fitted_n": int(X.shape[0]) if refitted else state.memo["fitted_n"],
+            "cold_n": int(X.shape[0])
+            if surrogate.plan == COLD
+            else state.memo.get("cold_n", int(X.shape[0])),
             "warped": surrogate.warped,
         }
         if surrogate.more:
@@ -453,10 +498,13 @@ class BayesOpt(Loop):
             "acquisition": acquisition,
             "n_train": int(X.shape[0]),
             "warm_start": surrogate.fit.warm_started,
+            "fit": surrogate.plan,
             "fit_seconds": surrogate.seconds,
             "acq_seconds": acq_seconds,
             **{k: v for k, v in extra.items() if v},
         }
+        if surrogate.stale_z2 is not None:
+            info["stale_z2"] = surrogate.stale_z2
         if notes:
             info["fallback"] = "; ".join(notes)
         deduped = self._dedupe(state, state.space.decode_many(X_new), design)
@@ -471,21 +519,71 @@ class BayesOpt(Loop):
         return [i for i, p in enumerate(state.space.params.values()) if isinstance(p, Categorical)]
 
     def _fit(self, state: State, X: torch.Tensor, y: torch.Tensor) -> Surrogate:
-        """Fit the GP on ``X`` (``n x d``) and ``y`` (``n``; with ``m`` objectives ``n x m``, one GP
-        per column), warm-started from the state's memo; a cold fit every ``cold_fit_every`` fits.
+        """The ask's GPs on ``X`` (``n x d``) and ``y`` (``n``; with ``m`` objectives ``n x m``, one
+        GP per column), and on the outcomes of a constrained problem, as :meth:`_fit_plan` says:
+        conditioned on the data with the memo's hyperparameters, or fitted (warm-started from
+        them, or cold). A conditioned surrogate whose newest points the stored hyperparameters
+        predict badly (:func:`stale_z2` above :data:`STALE_Z2`) is fitted warm after all.
+        The memo is only read.
+        """
+        plan = self._fit_plan(state, X.shape[0])
+        surrogate = self._fit_models(state, X, y, plan)
+        if plan != CONDITIONED:
+            return surrogate
+        score = stale_z2(surrogate, X.shape[0] - int(state.memo["fitted_n"]))
+        if score <= STALE_Z2:
+            return replace(surrogate, plan=CONDITIONED, stale_z2=score)
+        refit = self._fit_models(state, X, y, self._due_fit(state))
+        refit.fit.seconds += surrogate.seconds  # the ask paid for both
+        return replace(refit, stale_z2=score)
+
+    def _fit_plan(self, state: State, n: int) -> str:
+        """How this ask gets its GPs from ``n`` completed trials: ``"cold"``, ``"warm"`` or
+        ``"conditioned"``.
+
+        With ``refit="always"`` every ask fits (warm-started, cold every ``cold_fit_every``-th
+        fit). With ``"auto"`` an ask fits only when the data grew by :data:`REFIT_GROWTH` since
+        the last fit (the schedule; a state from before this rule, without ``fitted_n``, fits),
+        and otherwise conditions on the data with the stored hyperparameters, which
+        :meth:`_fit` checks against the new points' evidence.
+        """
+        memo = state.memo
+        if memo["gp"] is None:
+            return COLD
+        if self.refit == "auto" and "fitted_n" in memo:
+            fitted_n = int(memo["fitted_n"])
+            if n < fitted_n + max(1, math.ceil(REFIT_GROWTH * fitted_n)):
+                return CONDITIONED
+        return self._due_fit(state)
+
+    def _due_fit(self, state: State) -> str:
+        """The fit an ask makes when it fits: cold every ``cold_fit_every``-th fit and, with
+        ``refit="auto"``, when the data grew by :data:`COLD_GROWTH` since the last cold fit (the
+        warp choice and an escape from a poor local optimum of the marginal likelihood matter
+        most while the data are few); else warm."""
+        memo = state.memo
+        if memo["fits"] % self.cold_fit_every == 0:
+            return COLD
+        if self.refit == "auto" and "cold_n" in memo and len(state.completed) >= COLD_GROWTH * memo["cold_n"]:
+            return COLD
+        return WARM
+
+    def _fit_models(self, state: State, X: torch.Tensor, y: torch.Tensor, plan: str) -> Surrogate:
+        """Every GP of the ask, as ``plan`` says (see :meth:`_fit`).
 
         With ``warp="auto"``, each cold fit also fits the log-warped values and keeps the model
         whose marginal likelihood of the *original* values is higher (the warped one's includes
         the log map's Jacobian), so the choice is a likelihood comparison, not a threshold; with
-        several objectives each makes its own choice. The memo is only read.
+        several objectives each makes its own choice.
         """
         memo = state.memo
-        cold = memo["gp"] is None or memo["fits"] % self.cold_fit_every == 0
+        cold = plan == COLD
         options: dict[str, Any] = {
             "cat_dims": self._cat_dims(state),
             "noise_std": self.noise_std,
             "max_fit_iter": self.max_fit_iter,
             "min_noise": self.min_noise,
+            "warm_fit_iter": 0 if plan == CONDITIONED else self.warm_fit_iter,
         }
         if y.ndim == 1:
             first = self._fit_objective(state, X, y, memo["gp"], memo["warped"], cold, options)
@@ -503,6 +601,7 @@ class BayesOpt(Loop):
                     for j in range(y.shape[-1])
                 ]
             first = replace(fits[0], more=tuple(fits[1:]))
+        first = replace(first, plan=plan)
         if not self._constrained(state):
             return first
         outcomes, C = self._fit_outcomes(state, X, cold, options)
@@ -552,9 +651,10 @@ class BayesOpt(Loop):
         """Fit one GP on ``X`` (``n x d``) and ``Y`` (``n x 1``) from ``warm_start`` (None: cold);
         with more than ``fit_subset`` points, on a random subset (drawn from ``key``), then
         conditioned on all of them with those hyperparameters."""
-        warm_iter, subset_seconds = self.warm_fit_iter, 0.0
+        options = dict(options)
+        warm_iter, subset_seconds = options.pop("warm_fit_iter"), 0.0
         given = warm_start
-        if X.shape[0] > self.fit_subset:
+        if X.shape[0] > self.fit_subset and (warm_start is None or warm_iter > 0):
             generator = torch_rng(state.seed, key, state.counter)
             rows = torch.randperm(X.shape[0], generator=generator)[: self.fit_subset]
             subset_fit = fit_gp(X[rows], Y[rows], warm_start=warm_start, warm_fit_iter=warm_iter, **options)
@@ -608,8 +708,10 @@ class BayesOpt(Loop):
 
     def _optimize(
         self, state: State, surrogate: Surrogate, pending: list[dict[str, Any]], q: int
-    ) -> torch.Tensor:
-        """The acquisition's ``q x d`` maximizers, given the trials still ``pending`` (dicts)."""
+    ) -> tuple[torch.Tensor, str]:
+        """The acquisition's ``q x d`` maximizers, given the trials still ``pending`` (dicts), and
+        the acquisition that ran: its name, or :data:`FAST` when the fast path computed it
+        (:mod:`asktell.acquisition.fast`; the trial's ``metadata["fast_path"]`` says so)."""
         inputs = AcquisitionInputs(
             model=surrogate.fit.model,
             X_observed=surrogate.X,
@@ -618,14 +720,16 @@ class BayesOpt(Loop):
             seed=derive_seed(state.seed, "qmc", state.counter) % (2**31),
             options={"beta": self.beta},
         )
-        return optimize(
-            self.acquisition,
-            inputs,
-            q,
-            discrete_dims=state.space.discrete_dims(),
-            cat_dims=state.space.categorical_dims(),
-            settings=OptimizerSettings(self.num_restarts, self.raw_samples, self.acq_maxiter),
-        )
+        dims = {"discrete_dims": state.space.discrete_dims(), "cat_dims": state.space.categorical_dims()}
+        settings = OptimizerSettings(self.num_restarts, self.raw_samples, self.acq_maxiter)
+        fast = None
+        if self.fast_path:
+            fast = fast_acquisition(
+                self.acquisition, inputs.model, surrogate.X, surrogate.Y, inputs.sampler(), q, len(pending)
+            )
+        if fast is not None:
+            return maximize(fast, inputs, q, settings=settings, **dims), FAST
+        return optimize(self.acquisition, inputs, q, settings=settings, **dims), self.acquisition
 
     def _optimize_constrained(
         self, state: State, surrogate: Surrogate, pending: list[dict[str, Any]], q: int
@@ -865,6 +969,18 @@ class BayesOpt(Loop):
             rows = rows[likely]
         keep = rows[torch.from_numpy(non_dominated(means[rows].numpy()))]
         return [state.completed[int(i)] for i in keep]
+
+
+def stale_z2(surrogate: Surrogate, n_new: int) -> float:
+    """The evidence that stored hyperparameters went stale: the largest, over the ask's objective
+    and constraint GPs (conditioned on all ``n`` points with them), of the mean leave-one-out
+    ``z^2`` of the ``n_new`` newest points (:meth:`CachedPosterior.loo_z2`; about 1 when the
+    hyperparameters fit the data). 0.0 without new points."""
+    if n_new <= 0:
+        return 0.0
+    models = [o.fit.model for o in surrogate.objectives]
+    models += [o.fit.model for o in surrogate.outcomes if o.constraint is not None]
+    return max(float(CachedPosterior(m).loo_z2()[-n_new:].mean()) for m in models)
 
 
 def _trajectory(state: State) -> tuple[torch.Tensor, torch.Tensor]:

@@ -238,7 +238,7 @@ def test_recommend_picks_a_likely_feasible_point():
 def test_outcome_gps_warm_start_from_the_memo(monkeypatch):
     from asktell.loops import bayesopt
 
-    loop = BayesOpt(n_init=5, **FAST)
+    loop = BayesOpt(n_init=5, refit="always", **FAST)  # every ask fits: warm from the memo
     state = run(loop, 6)
     calls = []
 
@@ -269,7 +269,7 @@ def test_an_unconstrained_run_keeps_its_memo_as_before():
     for _ in range(5):
         state, (t,) = loop.ask(state)
         state = loop.tell(state, t.id, objective(t.params))
-    assert sorted(state.memo) == ["fits", "gp", "sobol_issued", "warped"]
+    assert sorted(state.memo) == ["cold_n", "fits", "fitted_n", "gp", "sobol_issued", "warped"]
 
 
 def _corrupted(state, **changes):
