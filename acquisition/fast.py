@@ -24,6 +24,7 @@ Shapes: the acquisition functions take ``b x 1 x d`` points and return ``b`` val
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import torch
 from botorch.acquisition import AcquisitionFunction, qLogNoisyExpectedImprovement
@@ -82,8 +83,8 @@ class FastqLogNEI(qLogNoisyExpectedImprovement):
             cache = self.cache
             k_Xb = cache.kernel(cache.X, self.X_baseline).to_dense()  # n x n_b
             self._Kinv_k_Xb = torch.cholesky_solve(k_Xb, cache.L)  # K^{-1} k(X, X_b): n x n_b
-        S = self.sampler.sample_shape.numel()
-        self._z = self.sampler.base_samples.reshape(S, -1)  # S x (n_b + 1)
+        drawn: Any = self.sampler  # its base samples were set by BoTorch's path above (typed loosely)
+        self._z = drawn.base_samples.reshape(drawn.sample_shape.numel(), -1)  # S x (n_b + 1)
 
     def _get_samples_and_objectives(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if X.shape[-2] != 1 or X.ndim != 3:

@@ -24,6 +24,8 @@ to tell when stored hyperparameters went stale.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from botorch.models.gpytorch import GPyTorchModel
 from gpytorch.settings import min_variance
@@ -39,21 +41,22 @@ class CachedPosterior:
     """
 
     def __init__(self, model: GPyTorchModel):
-        if getattr(model, "input_transform", None) is not None:
+        gp: Any = model  # GPyTorch's modules are untyped: their submodules read as Tensor | Module
+        if getattr(gp, "input_transform", None) is not None:
             raise ValueError("CachedPosterior does not support input transforms.")
-        X = model.train_inputs[0]  # n x d
-        y = model.train_targets  # n, standardized
+        X = gp.train_inputs[0]  # n x d
+        y = gp.train_targets  # n, standardized
         with torch.no_grad():
             self.X = X.detach()
-            self.constant = model.mean_module.constant.detach().reshape(())
-            noise = model.likelihood.noise.detach().reshape(-1).expand(X.shape[0])
-            K = model.covar_module(self.X).to_dense() + torch.diag(noise)
+            self.constant = gp.mean_module.constant.detach().reshape(())
+            noise = gp.likelihood.noise.detach().reshape(-1).expand(X.shape[0])
+            K = gp.covar_module(self.X).to_dense() + torch.diag(noise)
             self.L = psd_safe_cholesky(K)
             residual = (y.detach() - self.constant).unsqueeze(-1)
             self.alpha = torch.cholesky_solve(residual, self.L).squeeze(-1)  # n
         self.noise = noise
-        self.kernel = model.covar_module
-        transform = getattr(model, "outcome_transform", None)
+        self.kernel: Any = gp.covar_module
+        transform = getattr(gp, "outcome_transform", None)
         if transform is not None:
             self.shift = transform.means.detach().reshape(())
             self.scale = transform.stdvs.detach().reshape(())

@@ -12,6 +12,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 
@@ -126,3 +128,20 @@ def test_service_report_of_saved_rows(tmp_path, capsys):
     assert goals[0].endswith("met by 5.00x")  # 50 cycles/s against 10
     assert goals[1].endswith("missed by 1.25x")  # ask p99 = 5x p50, the goal 4x
     assert out[-1].startswith("note: Optuna random 16 clients: 2 errors")
+
+
+def test_profile_of_one_ask(tmp_path, capsys):
+    """The ask profile: every method timed on the same data, asktell's time split into its parts."""
+    from benchmarks import profile_ask
+
+    out = tmp_path / "profile.json"
+    profile_ask.main(["--cases", "branin:12", "--steps", "2", "--out", str(out)])
+    printed = capsys.readouterr().out
+    (row,) = json.loads(out.read_text())["cases"]
+    assert (row["problem"], row["n"], row["steps"]) == ("branin", 12, 2)
+    for method in ("asktell", "asktell-main"):
+        r = row[method]
+        assert r["total"] > 0 and r["fit"] > 0 and r["acq"] > 0
+        assert r["fit"] + r["acq"] + r["rest"] == pytest.approx(r["total"])
+    assert row["asktell-main"]["plans"] == ["cold", "warm"]  # main: every ask fits
+    assert row["optuna-gp"]["total"] > 0 and "x GPSampler" in printed

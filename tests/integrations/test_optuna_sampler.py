@@ -81,7 +81,11 @@ def test_a_study_with_rdb_storage_runs_and_resumes_from_the_database(tmp_path):
     # memo (warm start included) is read back from the database, not kept in the sampler.
     assert "asktell:memo:0" not in trials[0].system_attrs
     memos = [json.loads(t.system_attrs["asktell:memo:0"])["memo"] for t in trials[1:]]
-    assert [m["fits"] for m in memos] == [0, 0, 1, 2, 3, 4, 5, 6]
+    fits = [m["fits"] for m in memos]
+    assert fits[:5] == [0, 0, 1, 2, 3]  # while the data are few (n = 3, 4, 5) every ask fits
+    # after the reload the count runs on from the database's memo (a lost memo would restart at 1);
+    # it may stand still: refit="auto" conditions on stored hyperparameters between fits
+    assert fits == sorted(fits) and fits[5] >= fits[4] and fits[-1] > fits[4]
     assert all(m["gp"] for m in memos[2:])
     assert again.best_value <= min(t.value for t in trials[:3])
 
