@@ -18,11 +18,15 @@ Registered names (``ACQUISITIONS``):
 :func:`optimize` maximizes one with BoTorch's optimizers: ``optimize_acqf`` (multi-start L-BFGS-B
 from the best of ``raw_samples`` random points) on real spaces, and
 ``optimize_acqf_mixed_alternating`` when the space has integer or categorical coordinates, so those
-are only proposed at their allowed values.
+are only proposed at their allowed values. A space of integer and categorical coordinates only,
+with at most :data:`ENUMERATION_LIMIT` (4096) points, is searched exhaustively instead: the
+acquisition is evaluated at every point not asked yet (``optimize_acqf_discrete``, greedy
+sequential for a batch), so an ask never lands on a known point there while one is left.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,7 +46,7 @@ from botorch.acquisition.analytic import LogProbabilityOfImprovement
 from botorch.acquisition.thompson_sampling import PathwiseThompsonSampling
 from botorch.exceptions.warnings import OptimizationWarning
 from botorch.models.model import Model
-from botorch.optim import optimize_acqf
+from botorch.optim import optimize_acqf, optimize_acqf_discrete
 from botorch.optim.optimize_mixed import optimize_acqf_mixed_alternating
 from botorch.sampling import SobolQMCNormalSampler
 from linear_operator.utils.warnings import NumericalWarning
@@ -50,6 +54,9 @@ from linear_operator.utils.warnings import NumericalWarning
 from asktell.errors import RegistryError
 
 MC_SAMPLES = 128  # quasi-MC samples of the batch acquisition functions
+# a space of integer and categorical coordinates only, with at most this many points, is searched
+# by evaluating the acquisition at every point not asked yet (BoTorch's optimize_acqf_discrete)
+ENUMERATION_LIMIT = 4096
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,9 @@ class AcquisitionInputs:
         seed: seed of the quasi-MC sampler.
         options: per-function options (``beta`` for UCB).
         centers: ``c x d`` points to spray L-BFGS restarts around (None: the best 3 observed).
+        X_avoid: ``a x d`` points never to propose (every trial asked so far and this ask's own
+            earlier points); None: the observed and pending ones. Used where the space is small
+            enough to enumerate.
     """
 
     model: Model
@@ -73,6 +83,7 @@ class AcquisitionInputs:
     seed: int
     options: dict[str, Any] = field(default_factory=dict)
     centers: torch.Tensor | None = None
+    X_avoid: torch.Tensor | None = None
 
     @property
     def pending(self) -> torch.Tensor | None:
@@ -282,7 +293,46 @@ def initial_conditions(
     return X[top]
 
 
+def enumeration(
+    d: int, discrete_dims: dict[int, list[float]], cat_dims: dict[int, list[float]], fixed: dict[int, float]
+) -> torch.Tensor | None:
+    """Every point of a space whose ``d`` coordinates are all integer, categorical or fixed
+    (encoded values: ``N x d``), or None when a coordinate is continuous or there are more than
+    :data:`ENUMERATION_LIMIT` points."""
+    values: list[list[float]] = []
+    for i in range(d):
+        if i in fixed:
+            values.append([fixed[i]])
+        elif i in discrete_dims or i in cat_dims:
+            values.append(list(discrete_dims.get(i, cat_dims.get(i, []))))
+        else:
+            return None
+    if math.prod(len(v) for v in values) > ENUMERATION_LIMIT:
+        return None
+    grids = [torch.tensor(v, dtype=torch.float64) for v in values]
+    return torch.cartesian_prod(*grids).reshape(-1, d)
+
+
+def unasked(choices: torch.Tensor, avoid: torch.Tensor) -> torch.Tensor:
+    """The rows of ``choices`` (``N x d``) that are none of ``avoid``'s (``a x d``)."""
+    if avoid.shape[0] == 0:
+        return choices
+    # the direct distance: cdist's default matrix-product form is off by ~1e-8 for equal rows
+    distance = torch.cdist(choices, avoid.to(choices), compute_mode="donot_use_mm_for_euclid_dist")
+    taken = (distance < 1e-9).any(-1)
+    return choices[~taken]
+
+
 def _maximize(acq, bounds, q, discrete_dims, cat_dims, fixed, settings, inputs) -> torch.Tensor:
+    choices = enumeration(bounds.shape[-1], discrete_dims, cat_dims, fixed)
+    if choices is not None:
+        avoid = inputs.X_avoid
+        if avoid is None:
+            avoid = torch.cat([inputs.X_observed, inputs.X_pending.reshape(-1, bounds.shape[-1])])
+        remaining = unasked(choices, avoid)
+        if remaining.shape[0] >= q:  # else every point was asked: the caller's dedupe says so
+            candidates, _ = optimize_acqf_discrete(acq, q=q, choices=remaining, unique=True)
+            return candidates
     if discrete_dims or cat_dims:
         candidates, _ = optimize_acqf_mixed_alternating(
             acq,

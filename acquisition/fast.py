@@ -29,9 +29,11 @@ from typing import Any
 import torch
 from botorch.acquisition import AcquisitionFunction, qLogNoisyExpectedImprovement
 from botorch.acquisition.analytic import _log_ei_helper
+from botorch.exceptions.warnings import BotorchWarning
 from botorch.models.gpytorch import GPyTorchModel
 from botorch.sampling import MCSampler
 from linear_operator.utils.cholesky import psd_safe_cholesky
+from linear_operator.utils.errors import NotPSDError
 from linear_operator.utils.warnings import NumericalWarning
 
 from asktell.surrogates.cached import CachedPosterior
@@ -99,7 +101,15 @@ class FastqLogNEI(qLogNoisyExpectedImprovement):
         var_x = (k_xx - (v * v).sum(-2)) * s2  # b
         bl = torch.linalg.solve_triangular(self._baseline_L, cov_xb.transpose(-1, -2), upper=False)
         bl = bl.transpose(-1, -2)  # b x n_b
-        br = psd_safe_cholesky((var_x - (bl * bl).sum(-1)).reshape(-1, 1, 1)).reshape(-1, 1)  # b x 1
+        try:
+            br = psd_safe_cholesky((var_x - (bl * bl).sum(-1)).reshape(-1, 1, 1)).reshape(-1, 1)  # b x 1
+        except NotPSDError:
+            # the new block is negative beyond jitter (an ill-conditioned baseline factor next to
+            # observed points): BoTorch's own path, which falls back to plain sampling then (and
+            # says so; the fallback changes nothing the ask reports)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", BotorchWarning)
+                return super()._get_samples_and_objectives(X)
         row = torch.cat([bl, br], dim=-1)  # b x (n_b + 1)
         samples = (mean.unsqueeze(0) + self._z @ row.transpose(-1, -2)).unsqueeze(-1).unsqueeze(-1)
         return samples, self.objective(samples, X=X)  # S x b x 1 x 1, S x b x 1

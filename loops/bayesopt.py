@@ -717,6 +717,7 @@ class BayesOpt(Loop):
             X_observed=surrogate.X,
             Y_observed=surrogate.Y,
             X_pending=encode_points(state.space, pending),
+            X_avoid=_asked(state, pending),
             seed=derive_seed(state.seed, "qmc", state.counter) % (2**31),
             options={"beta": self.beta},
         )
@@ -766,6 +767,7 @@ class BayesOpt(Loop):
             X_observed=surrogate.X,
             Y_observed=surrogate.Y,
             X_pending=encode_points(state.space, pending),
+            X_avoid=_asked(state, pending),
             seed=derive_seed(state.seed, "qmc", state.counter) % (2**31),
             options={"beta": self.beta},
             centers=incumbents(surrogate.X, surrogate.Y.reshape(-1), feasible, violation),
@@ -818,6 +820,7 @@ class BayesOpt(Loop):
             X_observed=surrogate.X,
             Y_observed=-y,
             X_pending=encode_points(state.space, pending),
+            X_avoid=_asked(state, pending),
             seed=derive_seed(state.seed, "qmc", state.counter) % (2**31),
             centers=front_centers(surrogate.X, y, feasible, violation),
             ref_point=-torch.tensor(ref, dtype=torch.float64),
@@ -969,6 +972,14 @@ class BayesOpt(Loop):
             rows = rows[likely]
         keep = rows[torch.from_numpy(non_dominated(means[rows].numpy()))]
         return [state.completed[int(i)] for i in keep]
+
+
+def _asked(state: State, pending: list[dict[str, Any]]) -> torch.Tensor:
+    """Every point asked so far, finished (completed or failed) and ``pending`` (the pending
+    trials' and this ask's own earlier points), encoded: ``a x d``. An enumerated space proposes
+    none of them."""
+    finished = [t.params for t in state.with_status(COMPLETED, FAILED)]
+    return encode_points(state.space, finished + pending)
 
 
 def stale_z2(surrogate: Surrogate, n_new: int) -> float:

@@ -58,6 +58,7 @@ def _value_and_grad(acq, x):
 def test_the_cached_posterior_is_botorchs(kind, seed):
     model, X, _, g = _model(kind, seed)
     cache = CachedPosterior(model)
+    assert cache.written_out  # every kernel build_gp makes: the written-out formulas are tested here
     x = _points(kind, g, X).squeeze(-2)
     posterior = model.posterior(x)
     mean, variance = cache.mean_and_variance(x)
@@ -121,6 +122,22 @@ def test_the_fast_path_applies_to_one_point_with_nothing_pending():
     assert fast_acquisition("ucb", model, X, Y, sampler, 1, 0) is None  # no fast version
 
 
+def test_a_kernel_without_written_out_formulas_goes_through_gpytorch():
+    from botorch.models import SingleTaskGP
+    from gpytorch.kernels import MaternKernel
+
+    g = torch.Generator().manual_seed(3)
+    X, Y = torch.rand(12, 2, generator=g, dtype=DT), torch.rand(12, 1, generator=g, dtype=DT)
+    model = SingleTaskGP(X, Y, covar_module=MaternKernel(nu=2.5, ard_num_dims=2)).eval()
+    cache = CachedPosterior(model)
+    assert not cache.written_out
+    x = torch.rand(5, 2, generator=g, dtype=DT)
+    mean, variance = cache.mean_and_variance(x)
+    posterior = model.posterior(x)
+    torch.testing.assert_close(mean, posterior.mean.squeeze(-1).detach())
+    torch.testing.assert_close(variance, posterior.variance.squeeze(-1).detach())
+
+
 def test_fast_logei_refuses_batches():
     model, X, Y, _ = _model("inferred", 0)
     with pytest.raises(ValueError, match="one point per batch"):
@@ -143,3 +160,27 @@ def test_leave_one_out_residuals_match_refitting_without_each_point():
             mean = c + k @ torch.linalg.solve(K, Yt[keep] - c)
             var = 1.0 - k @ torch.linalg.solve(K, k) + noise
         assert float(z2[i]) == pytest.approx(float((Yt[i] - mean) ** 2 / var), rel=1e-6)
+
+
+def test_a_new_block_that_is_not_positive_falls_back_to_botorchs_path(monkeypatch):
+    """Next to observed points the dense new block can be negative beyond jitter; the fast path
+    then samples as BoTorch does (which has its own fallback), and still returns its values."""
+    from linear_operator.utils.errors import NotPSDError
+
+    from asktell.acquisition import fast
+
+    model, X, _, g = _model("noiseless", 0)
+
+    def build(cls, **kwargs):
+        torch.manual_seed(11)
+        return cls(model, X_baseline=X, sampler=SobolQMCNormalSampler(torch.Size([64]), seed=3), **kwargs)
+
+    ours = build(FastqLogNEI)
+    theirs = build(qLogNoisyExpectedImprovement, prune_baseline=True, cache_root=True)
+
+    def refuse(*args, **kwargs):
+        raise NotPSDError("not positive definite")
+
+    monkeypatch.setattr(fast, "psd_safe_cholesky", refuse)
+    x = _points("noiseless", g, X)
+    torch.testing.assert_close(ours(x), theirs(x))

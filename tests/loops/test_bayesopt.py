@@ -99,6 +99,7 @@ def test_discrete_space_never_repeats_a_point():
     state = run(loop, space, lambda p: p["k"] + (p["c"] == "a"), 6)
     keys = [(t.params["k"], t.params["c"]) for t in state.trials]
     assert len(set(keys)) == len(keys)
+    assert not [t for t in state.trials if "fallback" in t.metadata]  # enumerated: no replacements
 
 
 @pytest.mark.parametrize(
@@ -370,3 +371,55 @@ def test_the_fast_path_asks_what_botorchs_qlognei_asks():
     _, (plain,) = BayesOpt(n_init=5, fast_path=False, **FAST).ask(State.from_json(text))
     assert fast.metadata["fast_path"] is True and "fast_path" not in plain.metadata
     assert SPACE.encode(fast.params) == pytest.approx(SPACE.encode(plain.params), abs=1e-4)
+
+
+# --- small discrete spaces: the acquisition over every point not asked yet ----------------------
+def test_a_small_integer_space_is_searched_without_random_replacements():
+    """Tuning a k-NN-like pair of integers (100 points): main's continuous optimizer kept landing on
+    known points (35-48 of 64 asks became random replacements); enumeration never does."""
+    space = Space({"k": Integer(1, 10), "w": Integer(1, 10)})
+    state = run(
+        BayesOpt(n_init=4, **FAST), space, lambda p: (p["k"] - 3.3) ** 2 + 0.5 * (p["w"] - 7.6) ** 2, 24
+    )
+    keys = [(t.params["k"], t.params["w"]) for t in state.trials]
+    assert len(set(keys)) == len(keys)
+    assert not [t for t in state.trials if "fallback" in t.metadata]
+    assert state.best().value == pytest.approx(0.09 + 0.08)  # k = 3, w = 8: the grid's optimum
+
+
+def test_a_batch_from_an_enumerated_space_is_distinct_and_new():
+    space = Space({"k": Integer(0, 4), "c": Categorical(["a", "b", "c"])})  # 15 points
+    loop = BayesOpt(n_init=3, **FAST)
+    state = run(loop, space, lambda p: p["k"] + {"a": 0.0, "b": 0.5, "c": 2.0}[p["c"]], 5)
+    state, batch = loop.ask(state, n=4)
+    keys = [(t.params["k"], t.params["c"]) for t in state.trials]
+    assert len(set(keys)) == len(keys) == 9
+    assert not [t for t in batch if "fallback" in t.metadata]
+
+
+def test_enumeration_lists_every_point_of_a_small_discrete_space():
+    from asktell.acquisition.bo import ENUMERATION_LIMIT, enumeration
+
+    grid = enumeration(3, {0: [0.1, 0.5, 0.9]}, {1: [0.0, 1.0]}, {2: 0.25})
+    assert grid is not None and grid.shape == (6, 3)
+    assert {tuple(row) for row in grid.tolist()} == {
+        (a, b, 0.25) for a in (0.1, 0.5, 0.9) for b in (0.0, 1.0)
+    }
+    assert enumeration(2, {0: [0.0, 1.0]}, {}, {}) is None  # coordinate 1 is continuous
+    many = [i / 99 for i in range(100)]
+    assert ENUMERATION_LIMIT < 100 * 100 and enumeration(2, {0: many, 1: many}, {}, {}) is None
+
+
+def test_unasked_drops_exactly_the_known_rows_of_a_long_list():
+    """torch.cdist's default (matrix-product) distance is ~1e-8 off for equal rows beyond 25 rows;
+    the filter must still see them as equal."""
+    from asktell.acquisition.bo import unasked
+
+    values = [(i + 0.5) / 10 for i in range(10)]
+    choices = torch.cartesian_prod(
+        torch.tensor(values, dtype=torch.float64), torch.tensor(values, dtype=torch.float64)
+    )
+    avoid = choices[torch.arange(0, 100, 3)]
+    left = unasked(choices, avoid)
+    assert left.shape[0] == 100 - avoid.shape[0]
+    assert not (torch.cdist(left, avoid, compute_mode="donot_use_mm_for_euclid_dist") < 1e-9).any()
