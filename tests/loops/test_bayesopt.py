@@ -13,6 +13,7 @@ import asktell
 from asktell import Categorical, Integer, Real, Space
 from asktell.errors import ConfigError, ParamError, StateError
 from asktell.loops import BayesOpt
+from asktell.loops.bayesopt import stale_limit
 from asktell.state import State
 
 FAST = dict(num_restarts=2, raw_samples=64, acq_maxiter=25, max_fit_iter=40)
@@ -301,9 +302,9 @@ def test_most_asks_condition_on_stored_hyperparameters_without_fitting(monkeypat
     for earlier, later in zip(fitted_at, fitted_at[1:], strict=False):
         assert later <= earlier + max(1, math.ceil(0.25 * earlier))
     assert state.memo["fitted_n"] == fitted_at[-1] and state.memo["fits"] == len(fitted_at)
-    for t in state.trials:
+    for t in state.trials:  # a conditioned ask passed the test (the limit is largest for one point)
         if t.metadata.get("fit") == "conditioned":
-            assert t.metadata["stale_z2"] <= 4.0
+            assert t.metadata["stale_z2"] <= stale_limit(1)
 
 
 def test_stale_hyperparameters_are_refitted_when_new_points_contradict_them(monkeypatch):
@@ -315,8 +316,13 @@ def test_stale_hyperparameters_are_refitted_when_new_points_contradict_them(monk
     assert trial.metadata["fit"] == "cold" and state.memo["fitted_n"] == 6
     state = loop.add(state, {"x": 0.1, "y": 0.1}, 50.0)  # contradicts the model: z^2 in the thousands
     state, (trial,) = loop.ask(state)  # 7 < 6 + 2 trials: not due by the schedule
-    assert trial.metadata["stale_z2"] > 4.0 and trial.metadata["fit"] in ("warm", "cold")
+    assert trial.metadata["stale_z2"] > stale_limit(1) and trial.metadata["fit"] in ("warm", "cold")
     assert state.memo["fitted_n"] == 7
+
+
+def test_the_staleness_limit_is_the_chi_square_quantile_per_point():
+    # the 99% quantiles of chi-square(1), (2), (5), over the degrees of freedom
+    assert [round(stale_limit(k), 3) for k in (1, 2, 5)] == [6.635, 4.605, 3.017]
 
 
 def test_refit_always_fits_every_ask(monkeypatch):
@@ -423,3 +429,20 @@ def test_unasked_drops_exactly_the_known_rows_of_a_long_list():
     left = unasked(choices, avoid)
     assert left.shape[0] == 100 - avoid.shape[0]
     assert not (torch.cdist(left, avoid, compute_mode="donot_use_mm_for_euclid_dist") < 1e-9).any()
+
+
+def test_beyond_fit_subset_only_the_schedule_refits():
+    """Above ``fit_subset`` trials the hyperparameters come from a subset and the asked points are
+    predicted overconfidently; the evidence check would refit at every ask there, for nothing."""
+    loop = BayesOpt(n_init=6, fit_subset=6, **FAST)
+    state = run(loop, SPACE, lambda p: 0.01 * p["x"], 8)
+    state, (trial,) = loop.ask(state)
+    state = loop.tell(state, trial.id, 50.0)  # contradicts the model: would fail the staleness test
+    fitted_n, n = state.memo["fitted_n"], len(state.completed)
+    assert n > 6 and n < fitted_n + max(1, math.ceil(0.25 * fitted_n))  # not due by the schedule
+    _, (trial,) = loop.ask(state)
+    assert trial.metadata["fit"] == "conditioned" and "stale_z2" not in trial.metadata
+    # the same state under a loop that fits on all its trials: the evidence check refits
+    wide = BayesOpt(n_init=6, fit_subset=256, **FAST)
+    _, (checked,) = wide.ask(State.from_json(state.to_json().replace('"fit_subset": 6', '"fit_subset": 256')))
+    assert checked.metadata["stale_z2"] > stale_limit(1) and checked.metadata["fit"] != "conditioned"
