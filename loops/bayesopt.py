@@ -44,10 +44,20 @@ from dataclasses import dataclass, field, replace
 from typing import Any, NotRequired, TypedDict
 
 import torch
+from botorch.acquisition import PosteriorMean
+from botorch.exceptions.warnings import OptimizationWarning
 from botorch.models import ModelListGP
+from botorch.optim import optimize_acqf
 from scipy.stats import chi2
 
-from asktell.acquisition.bo import ACQUISITIONS, AcquisitionInputs, OptimizerSettings, maximize, optimize
+from asktell.acquisition.bo import (
+    ACQUISITIONS,
+    AcquisitionInputs,
+    OptimizerSettings,
+    maximize,
+    optimize,
+    unasked,
+)
 from asktell.acquisition.constrained import (
     CONSTRAINED,
     ConstrainedInputs,
@@ -92,6 +102,8 @@ from asktell.surrogates.seeding import torch_global_seed, torch_rng
 from asktell.surrogates.warp import inverse_log_warp, log_evidence, log_warp, log_warp_jacobian
 
 COLD, WARM, CONDITIONED = "cold", "warm", "conditioned"  # how an ask gets its GPs
+POLISH_SHARE = 0.1  # budget: the last tenth of the trials polish the incumbent
+POLISH_RADIUS = 0.05  # half-width of the polishing box, as a share of each coordinate's range
 FAST = "fast path"  # what _optimize says when the fast path ran
 REFIT_GROWTH = 0.25  # refit="auto": fit when the data grew by a quarter since the last fit
 COLD_GROWTH = 1.5  # refit="auto": a fit is cold when the data grew by half since the last cold fit
@@ -261,6 +273,14 @@ class BayesOpt(Loop):
             chi-square quantile; up to ``fit_subset`` completed trials); otherwise it
             conditions on the data with the stored hyperparameters, no L-BFGS. ``"always"``:
             every model-based ask fits (warm-started).
+        budget: the number of trials the run will ask in all, when known (``minimize`` passes
+            its ``n_trials``). The last tenth of them (at least one) *polish* the incumbent:
+            a one-point ask with nothing pending, on a problem with one objective and no
+            constraints, maximizes the posterior mean (BoTorch's ``PosteriorMean``) inside a
+            box of half-width 0.05 of each coordinate's range around the incumbent (the
+            completed point of best posterior mean), integer and categorical coordinates
+            fixed at its values; ``metadata["polish"]`` says so. Where that point repeats a
+            known one, the regular acquisition runs. None (default): no polishing.
         fit_subset: with more completed trials than this, the hyperparameters are fitted on a
             random subset of this size (a new one per ask) and the GP conditions on all trials
             with them: each L-BFGS step of a fit costs O(n^3) in the number of trials, and an ask
@@ -290,6 +310,7 @@ class BayesOpt(Loop):
     model_failures: bool = False
     fast_path: bool = True
     refit: str = "auto"
+    budget: int | None = None
     name = "bayesopt"
     max_objectives = None
     supports_constraints = True
@@ -316,6 +337,7 @@ class BayesOpt(Loop):
         check_choice("model_failures", self.model_failures, (False, True))
         check_choice("fast_path", self.fast_path, (False, True))
         check_choice("refit", self.refit, ("auto", "always"))
+        check_positive("budget", self.budget, integer=True, allow_none=True, at_most=MAX_SIZE)
         if self.model_failures and self.acquisition not in (*CONSTRAINED, *MULTIOBJECTIVE):
             raise ConfigError(
                 f"model_failures=True makes failures a constraint, and acquisition "
@@ -456,6 +478,7 @@ class BayesOpt(Loop):
             surrogate = self._fit(state, X, y)
             start = time.perf_counter()
             extra: dict[str, Any] = {}  # what the constrained acquisition says about the asks
+            X_new: torch.Tensor | None
             try:
                 if surrogate.more:
                     acquisition = resolve(self.acquisition, state.n_objectives)
@@ -463,7 +486,11 @@ class BayesOpt(Loop):
                 elif surrogate.outcomes:
                     X_new, extra = self._optimize_constrained(state, surrogate, pending, q=q)
                 else:
-                    X_new, acquisition = self._optimize(state, surrogate, pending, q=q)
+                    polished = self._polish(state, surrogate, pending, q) if self._polishing(state) else None
+                    if polished is not None:
+                        X_new, acquisition, extra = polished, "posterior_mean", {"polish": True}
+                    else:
+                        X_new, acquisition = self._optimize(state, surrogate, pending, q=q)
                     if acquisition == FAST:
                         acquisition, extra = self.acquisition, {"fast_path": True}
                 notes = surrogate.notes
@@ -740,6 +767,50 @@ class BayesOpt(Loop):
         if fast is not None:
             return maximize(fast, inputs, q, settings=settings, **dims), FAST
         return optimize(self.acquisition, inputs, q, settings=settings, **dims), self.acquisition
+
+    def _polishing(self, state: State) -> bool:
+        """Whether this ask is among the last :data:`POLISH_SHARE` of the ``budget``."""
+        if self.budget is None:
+            return False
+        return len(state.trials) >= self.budget - max(1, math.ceil(POLISH_SHARE * self.budget))
+
+    def _polish(
+        self, state: State, surrogate: Surrogate, pending: list[dict[str, Any]], q: int
+    ) -> torch.Tensor | None:
+        """The posterior mean's maximizer (``1 x d``; the model regresses the negated, maybe
+        warped, values, so it is the predicted minimizer) in a box of half-width
+        :data:`POLISH_RADIUS` around the completed point of best posterior mean, discrete and
+        categorical coordinates fixed there; None where polishing does not apply (a batch, a
+        pending point, no continuous coordinate) or its point repeats a known one."""
+        discrete = {**state.space.discrete_dims(), **state.space.categorical_dims()}
+        d = surrogate.X.shape[-1]
+        if q != 1 or pending or len(discrete) == d:
+            return None
+        model = surrogate.fit.model
+        with torch.no_grad():
+            center = surrogate.X[int(model.posterior(surrogate.X).mean.reshape(-1).argmax())]
+        lower = (center - POLISH_RADIUS).clamp(0.0, 1.0)
+        upper = (center + POLISH_RADIUS).clamp(0.0, 1.0)
+        fixed = {i: float(center[i]) for i in discrete}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.simplefilter("ignore", OptimizationWarning)
+            X, _ = optimize_acqf(
+                PosteriorMean(model),
+                bounds=torch.stack([lower, upper]),
+                q=1,
+                num_restarts=self.num_restarts,
+                raw_samples=self.raw_samples,
+                fixed_features=fixed or None,
+                options={"maxiter": self.acq_maxiter},
+            )
+        X = X.detach().reshape(1, d)
+        if bool(unasked(X, _asked(state, pending)).shape[0] == 0):
+            return None
+        point = state.space.decode_many(X)[0]
+        if _key(point) in {_key(t.params) for t in state.trials}:  # the same point once decoded
+            return None
+        return X
 
     def _optimize_constrained(
         self, state: State, surrogate: Surrogate, pending: list[dict[str, Any]], q: int

@@ -225,6 +225,10 @@ def test_noisy_recommendation_uses_the_posterior_mean():
         ({"noise_std": -1.0}, "noise_std"),
         ({"noise_std": float("nan")}, "noise_std"),
         ({"raw_samples": 1.5}, "raw_samples"),
+        ({"budget": 0}, "budget"),
+        ({"budget": 2.5}, "budget"),
+        ({"refit": "sometimes"}, "refit"),
+        ({"fast_path": "yes"}, "fast_path"),
     ],
 )
 def test_bad_configuration_is_refused(config, fragment):
@@ -446,3 +450,30 @@ def test_beyond_fit_subset_only_the_schedule_refits():
     wide = BayesOpt(n_init=6, fit_subset=256, **FAST)
     _, (checked,) = wide.ask(State.from_json(state.to_json().replace('"fit_subset": 6', '"fit_subset": 256')))
     assert checked.metadata["stale_z2"] > stale_limit(1) and checked.metadata["fit"] != "conditioned"
+
+
+# --- polishing the incumbent at the end of a known budget ----------------------------------------
+def test_the_last_tenth_of_a_budget_polishes_the_incumbent():
+    loop = BayesOpt(n_init=5, budget=20, **FAST)
+    state = run(loop, SPACE, quadratic, 20)
+    polished = [t for t in state.trials if t.metadata.get("polish")]
+    assert [t.id for t in polished] == [18, 19]  # ceil(0.1 * 20) = 2 asks
+    for t in polished:
+        assert t.metadata["acquisition"] == "posterior_mean"
+        earlier = state.completed[: t.id]
+        center = min(earlier, key=lambda e: quadratic(e.params))  # noiseless: the best observed
+        step = np.abs(SPACE.encode(t.params) - SPACE.encode(center.params))
+        assert float(step.max()) <= 0.05 + 1e-9  # inside the box around the incumbent
+    assert not [t for t in state.trials[:18] if t.metadata.get("polish")]
+    again = run(loop, SPACE, quadratic, 20)
+    assert [t.params for t in again.trials] == [t.params for t in state.trials]  # same seed, same asks
+
+
+def test_polishing_leaves_batches_pending_points_and_discrete_spaces_to_the_acquisition():
+    loop = BayesOpt(n_init=4, budget=8, **FAST)
+    state = run(loop, SPACE, quadratic, 6)
+    state, batch = loop.ask(state, n=2)  # a batch: no polishing
+    assert not [t for t in batch if t.metadata.get("polish")]
+    grid = Space({"k": Integer(0, 9), "c": Categorical(["a", "b"])})
+    state = run(BayesOpt(n_init=4, budget=8, **FAST), grid, lambda p: (p["k"] - 4) ** 2 + (p["c"] == "a"), 8)
+    assert not [t for t in state.trials if t.metadata.get("polish")]  # nothing continuous to polish
