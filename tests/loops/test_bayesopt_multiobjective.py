@@ -307,3 +307,10 @@ def test_a_tell_is_the_data_layers_alone_so_the_shell_may_skip_the_loop():
     told = loop.tell(state, trial.id, [1.0, 2.0])
     assert told == finish_trial(state, trial.id, [1.0, 2.0]) and told.ref_point is not None
     assert loop.add(state, trial.params, [3.0, 4.0]) == append_trial(state, trial.params, [3.0, 4.0])
+
+
+def test_several_objectives_fit_at_every_ask():
+    """refit="auto" applies to one unconstrained objective only (see BayesOpt._fits_less)."""
+    state = run(BayesOpt(n_init=5, **FAST), 8)
+    plans = [t.metadata["fit"] for t in model_trials(state)]
+    assert plans and "conditioned" not in plans and state.memo["fits"] == len(plans)
