@@ -92,9 +92,7 @@ def select_active_queries(
     if rule not in RULES:
         raise ConfigError(f"rule must be one of {sorted(RULES)}, got {rule!r}.")
     if not isinstance(m, int) or not isinstance(n_candidates, int) or not 0 <= m <= n_candidates:
-        raise ConfigError(
-            f"`0 <= m <= n_candidates` must hold for ints, got ({m=}, {n_candidates=})."
-        )
+        raise ConfigError(f"`0 <= m <= n_candidates` must hold for ints, got ({m=}, {n_candidates=}).")
     candidates = draw_candidates(x, n_candidates, radius, generator, bounds)
     if m == 0:
         return candidates[:0]
@@ -144,9 +142,7 @@ RULES: dict[str, Callable[[DerivedGP, Tensor, Tensor, int], Tensor]] = {
 """Active-query rules by name: ``(derived GP, 1 x d iterate, N x d candidates, m) -> m indices``."""
 
 
-def _check_box(
-    x: Tensor, radius: float | Tensor, bounds: Tensor | None
-) -> tuple[Tensor, Tensor, Tensor]:
+def _check_box(x: Tensor, radius: float | Tensor, bounds: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
     x = torch.as_tensor(x, dtype=_DTYPE)
     if x.dim() > 2 or (x.dim() == 2 and x.shape[0] != 1) or x.numel() == 0:
         raise ParamError(f"x must be a d or 1 x d tensor, got shape {tuple(x.shape)}.")

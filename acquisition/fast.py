@@ -74,9 +74,15 @@ class FastqLogNEI(qLogNoisyExpectedImprovement):
     (``b x 1 x d``); other shapes take BoTorch's path.
     """
 
-    def __init__(self, model: GPyTorchModel, X_baseline: torch.Tensor, sampler: MCSampler):
+    def __init__(
+        self,
+        model: GPyTorchModel,
+        X_baseline: torch.Tensor,
+        sampler: MCSampler,
+        cache: CachedPosterior | None = None,
+    ):
         super().__init__(model, X_baseline=X_baseline, sampler=sampler, prune_baseline=True, cache_root=True)
-        self.cache = CachedPosterior(model)
+        self.cache = cache if cache is not None else CachedPosterior(model)
         with torch.no_grad(), warnings.catch_warnings():
             # one evaluation on BoTorch's path sets the sampler's base samples for one new point
             # (at a baseline point, whose new block of the joint factor may need jitter: quiet)
@@ -123,15 +129,17 @@ def fast_acquisition(
     sampler: MCSampler,
     q: int,
     n_pending: int,
+    posterior: CachedPosterior | None = None,
 ) -> AcquisitionFunction | None:
     """The fast path's version of acquisition ``name`` for ``q`` points with ``n_pending`` pending
     ones, or None where there is none: ``"qlognei"`` (baseline ``X_observed``, ``n x d``, and
     ``sampler``) and ``"logei"`` (at the best of ``Y_observed``, ``n x 1``, maximized), for one
-    point with nothing pending."""
+    point with nothing pending. ``posterior``, when given, is ``model``'s cached posterior
+    (built by the caller already) and is reused rather than factored again."""
     if q != 1 or n_pending:
         return None
     if name == "qlognei":
-        return FastqLogNEI(model, X_observed, sampler)
+        return FastqLogNEI(model, X_observed, sampler, cache=posterior)
     if name == "logei":
-        return FastLogEI(model, Y_observed.max())
+        return FastLogEI(model, Y_observed.max(), cache=posterior)
     return None

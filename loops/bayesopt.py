@@ -134,6 +134,8 @@ class Surrogate:
             stored hyperparameters, no fit).
         stale_z2: when the ask checked the stored hyperparameters, the newest points' evidence
             against them (:func:`stale_z2`); None otherwise.
+        posterior: the objective GP's cached posterior when the staleness check built one (the
+            fast path's acquisition reuses its factor of the training covariance); else None.
     """
 
     fit: GPFit
@@ -146,6 +148,7 @@ class Surrogate:
     more: tuple[Surrogate, ...] = ()
     plan: str = "warm"
     stale_z2: float | None = None
+    posterior: CachedPosterior | None = None
 
     @property
     def objectives(self) -> tuple[Surrogate, ...]:
@@ -567,9 +570,10 @@ class BayesOpt(Loop):
             # the schedule alone: hyperparameters fitted on a subset predict the asked points
             # overconfidently (measured: z^2 of 8-29 at 500 Hartmann6 trials, refits or not)
             return replace(surrogate, plan=CONDITIONED)
-        score = stale_z2(surrogate, n_new)
+        posteriors = [CachedPosterior(model) for model in _checked_models(surrogate)]
+        score = stale_z2(posteriors, n_new)
         if n_new <= 0 or score <= stale_limit(n_new):
-            return replace(surrogate, plan=CONDITIONED, stale_z2=score)
+            return replace(surrogate, plan=CONDITIONED, stale_z2=score, posterior=posteriors[0])
         refit = self._fit_models(state, X, y, self._due_fit(state))
         refit.fit.seconds += surrogate.seconds  # the ask paid for both
         return replace(refit, stale_z2=score)
@@ -775,7 +779,14 @@ class BayesOpt(Loop):
         fast = None
         if self.fast_path:
             fast = fast_acquisition(
-                self.acquisition, inputs.model, surrogate.X, surrogate.Y, inputs.sampler(), q, len(pending)
+                self.acquisition,
+                inputs.model,
+                surrogate.X,
+                surrogate.Y,
+                inputs.sampler(),
+                q,
+                len(pending),
+                posterior=surrogate.posterior,
             )
         if fast is not None:
             return maximize(fast, inputs, q, settings=settings, **dims), FAST
@@ -1082,16 +1093,22 @@ def stale_limit(n_new: int) -> float:
     return float(chi2.ppf(STALE_LEVEL, n_new)) / n_new
 
 
-def stale_z2(surrogate: Surrogate, n_new: int) -> float:
-    """The evidence that stored hyperparameters went stale: the largest, over the ask's objective
-    and constraint GPs (conditioned on all ``n`` points with them), of the mean leave-one-out
-    ``z^2`` of the ``n_new`` newest points (:meth:`CachedPosterior.loo_z2`; about 1 when the
-    hyperparameters fit the data). 0.0 without new points."""
+def _checked_models(surrogate: Surrogate) -> list[Any]:
+    """The GPs whose stored hyperparameters the staleness check tests: the objectives' (the
+    first first) and the constraints'."""
+    models = [o.fit.model for o in surrogate.objectives]
+    return models + [o.fit.model for o in surrogate.outcomes if o.constraint is not None]
+
+
+def stale_z2(posteriors: list[CachedPosterior], n_new: int) -> float:
+    """The evidence that stored hyperparameters went stale: the largest, over the ask's
+    ``posteriors`` (its objective and constraint GPs, conditioned on all ``n`` points with them),
+    of the mean leave-one-out ``z^2`` of the ``n_new`` newest points
+    (:meth:`CachedPosterior.loo_z2`; about 1 when the hyperparameters fit the data). 0.0 without
+    new points."""
     if n_new <= 0:
         return 0.0
-    models = [o.fit.model for o in surrogate.objectives]
-    models += [o.fit.model for o in surrogate.outcomes if o.constraint is not None]
-    return max(float(CachedPosterior(m).loo_z2()[-n_new:].mean()) for m in models)
+    return max(float(p.loo_z2()[-n_new:].mean()) for p in posteriors)
 
 
 def _trajectory(state: State) -> tuple[torch.Tensor, torch.Tensor]:

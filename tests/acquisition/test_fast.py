@@ -122,6 +122,20 @@ def test_the_fast_path_applies_to_one_point_with_nothing_pending():
     assert fast_acquisition("ucb", model, X, Y, sampler, 1, 0) is None  # no fast version
 
 
+def test_a_given_cached_posterior_is_reused_not_factored_again():
+    model, X, Y, g = _model("inferred", 0)
+    posterior = CachedPosterior(model)
+    sampler = SobolQMCNormalSampler(torch.Size([64]), seed=0)
+    torch.manual_seed(11)
+    given = fast_acquisition("qlognei", model, X, Y, sampler, 1, 0, posterior=posterior)
+    torch.manual_seed(11)
+    own = fast_acquisition("qlognei", model, X, Y, SobolQMCNormalSampler(torch.Size([64]), seed=0), 1, 0)
+    assert given.cache is posterior and own.cache is not posterior
+    x = _points("inferred", g, X)
+    torch.testing.assert_close(given(x), own(x), rtol=0, atol=0)
+    assert fast_acquisition("logei", model, X, Y, sampler, 1, 0, posterior=posterior).cache is posterior
+
+
 def test_a_kernel_without_written_out_formulas_goes_through_gpytorch():
     from botorch.models import SingleTaskGP
     from gpytorch.kernels import MaternKernel

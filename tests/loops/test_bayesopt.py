@@ -15,6 +15,7 @@ from asktell.errors import ConfigError, ParamError, StateError
 from asktell.loops import BayesOpt
 from asktell.loops.bayesopt import stale_limit
 from asktell.state import State
+from asktell.surrogates.cached import CachedPosterior
 
 FAST = dict(num_restarts=2, raw_samples=64, acq_maxiter=25, max_fit_iter=40)
 SPACE = Space({"x": Real(-2.0, 2.0), "y": Real(-1.0, 3.0)})
@@ -309,6 +310,32 @@ def test_most_asks_condition_on_stored_hyperparameters_without_fitting(monkeypat
     for t in state.trials:  # a conditioned ask passed the test (the limit is largest for one point)
         if t.metadata.get("fit") == "conditioned":
             assert t.metadata["stale_z2"] <= stale_limit(1)
+
+
+def test_a_conditioned_ask_hands_its_staleness_posterior_to_the_fast_path(monkeypatch):
+    from asktell.loops import bayesopt
+
+    loop = BayesOpt(n_init=4, **FAST)
+    state = run(loop, SPACE, quadratic, 12)
+    seen = []
+    fast_acquisition = bayesopt.fast_acquisition
+
+    def spy(*args, **kwargs):
+        seen.append((args[1], kwargs["posterior"]))
+        return fast_acquisition(*args, **kwargs)
+
+    monkeypatch.setattr(bayesopt, "fast_acquisition", spy)
+    plans = []
+    for _ in range(8):
+        state, (trial,) = loop.ask(state)
+        state = loop.tell(state, trial.id, quadratic(trial.params))
+        plans.append(trial.metadata["fit"])
+    assert len(seen) == 8 and "conditioned" in plans
+    for plan, (model, posterior) in zip(plans, seen, strict=True):
+        # a conditioned ask's staleness check built the posterior; a fitted ask's acquisition builds its own
+        assert (posterior is not None) == (plan == "conditioned")
+        if posterior is not None:
+            torch.testing.assert_close(posterior.L, CachedPosterior(model).L, rtol=0, atol=0)
 
 
 def test_stale_hyperparameters_are_refitted_when_new_points_contradict_them(monkeypatch):
