@@ -313,6 +313,11 @@ def enumeration(
     return torch.cartesian_prod(*grids).reshape(-1, d)
 
 
+MIXED_OPTIONS: dict[str, Any] = {"num_spray_points": 20, "std_cont_perturbation": 0.05, "maxiter_alternating": 16}
+"""BoTorch's alternating mixed optimizer's options for mixed spaces (besides the continuous steps'
+iterations, which follow the loop's ``acq_maxiter``, at most 8)."""
+
+
 def unasked(choices: torch.Tensor, avoid: torch.Tensor) -> torch.Tensor:
     """The rows of ``choices`` (``N x d``) that are none of ``avoid``'s (``a x d``)."""
     if avoid.shape[0] == 0:
@@ -343,12 +348,7 @@ def _maximize(acq, bounds, q, discrete_dims, cat_dims, fixed, settings, inputs) 
             num_restarts=settings.num_restarts,
             raw_samples=settings.raw_samples,
             fixed_features=fixed or None,
-            options={
-                "maxiter_continuous": min(settings.maxiter, 8),
-                "num_spray_points": 20,
-                "std_cont_perturbation": 0.05,
-                "maxiter_alternating": 16,
-            },
+            options={**MIXED_OPTIONS, "maxiter_continuous": min(settings.maxiter, 8)},
         )
     else:
         candidates, _ = optimize_acqf(
