@@ -48,7 +48,6 @@ from botorch.acquisition import PosteriorMean
 from botorch.exceptions.warnings import OptimizationWarning
 from botorch.models import ModelListGP
 from botorch.optim import optimize_acqf
-from scipy.stats import chi2
 
 from asktell.acquisition.bo import (
     ACQUISITIONS,
@@ -78,6 +77,7 @@ from asktell.loops.base import (
     check_hyperparameters,
     check_sobol_count,
 )
+from asktell.loops.fit_plan import COLD, CONDITIONED, due_fit, plan_fit, stale_limit, stale_z2
 from asktell.loops.random import require_sobol_dims, uniform_points
 from asktell.loops.trajectory import encode_points, modelling_obstacle, sobol_design, trajectory
 from asktell.pareto import infer_reference_point, non_dominated
@@ -101,16 +101,9 @@ from asktell.surrogates.outcomes import (
 from asktell.surrogates.seeding import torch_global_seed, torch_rng
 from asktell.surrogates.warp import inverse_log_warp, log_evidence, log_warp, log_warp_jacobian
 
-COLD, WARM, CONDITIONED = "cold", "warm", "conditioned"  # how an ask gets its GPs
 POLISH_SHARE = 0.1  # budget: the last tenth of the trials polish the incumbent
 POLISH_RADIUS = 0.05  # half-width of the polishing box, as a share of each coordinate's range
 FAST = "fast path"  # what _optimize says when the fast path ran
-REFIT_GROWTH = 0.25  # refit="auto": fit when the data grew by a quarter since the last fit
-COLD_GROWTH = 1.5  # refit="auto": a fit is cold when the data grew by half since the last cold fit
-# refit="auto": fit when the k newest points' leave-one-out z^2 under the stored hyperparameters,
-# summed, exceed the chi-square(k) quantile at this level (a 1% test of "the hyperparameters still
-# fit": under them each z^2 is about chi-square(1))
-STALE_LEVEL = 0.99
 
 
 @dataclass(frozen=True)
@@ -579,23 +572,8 @@ class BayesOpt(Loop):
         return replace(refit, stale_z2=score)
 
     def _fit_plan(self, state: State, n: int) -> str:
-        """How this ask gets its GPs from ``n`` completed trials: ``"cold"``, ``"warm"`` or
-        ``"conditioned"``.
-
-        With ``refit="always"`` every ask fits (warm-started, cold every ``cold_fit_every``-th
-        fit). With ``"auto"`` an ask fits only when the data grew by :data:`REFIT_GROWTH` since
-        the last fit (the schedule; a state from before this rule, without ``fitted_n``, fits),
-        and otherwise conditions on the data with the stored hyperparameters, which
-        :meth:`_fit` checks against the new points' evidence.
-        """
-        memo = state.memo
-        if memo["gp"] is None:
-            return COLD
-        if self._fits_less(state) and "fitted_n" in memo:
-            fitted_n = int(memo["fitted_n"])
-            if n < fitted_n + max(1, math.ceil(REFIT_GROWTH * fitted_n)):
-                return CONDITIONED
-        return self._due_fit(state)
+        """How this ask gets its GPs from ``n`` completed trials (:func:`plan_fit`)."""
+        return plan_fit(state.memo, n, fits_less=self._fits_less(state), cold_fit_every=self.cold_fit_every)
 
     def _fits_less(self, state: State) -> bool:
         """Whether ``refit="auto"`` applies: one objective and no constraints (failures modelled
@@ -606,20 +584,13 @@ class BayesOpt(Loop):
         return self.refit == "auto" and not self._constrained(state) and state.n_objectives == 1
 
     def _due_fit(self, state: State) -> str:
-        """The fit an ask makes when it fits: cold every ``cold_fit_every``-th fit and, with
-        ``refit="auto"``, when the data grew by :data:`COLD_GROWTH` since the last cold fit (the
-        warp choice and an escape from a poor local optimum of the marginal likelihood matter
-        most while the data are few); else warm."""
-        memo = state.memo
-        if memo["fits"] % self.cold_fit_every == 0:
-            return COLD
-        if (
-            self._fits_less(state)
-            and "cold_n" in memo
-            and len(state.completed) >= COLD_GROWTH * memo["cold_n"]
-        ):
-            return COLD
-        return WARM
+        """The fit this ask makes when it fits (:func:`due_fit`)."""
+        return due_fit(
+            state.memo,
+            len(state.completed),
+            fits_less=self._fits_less(state),
+            cold_fit_every=self.cold_fit_every,
+        )
 
     def _fit_models(self, state: State, X: torch.Tensor, y: torch.Tensor, plan: str) -> Surrogate:
         """Every GP of the ask, as ``plan`` says (see :meth:`_fit`).
@@ -1086,29 +1057,11 @@ def _asked(state: State, pending: list[dict[str, Any]]) -> torch.Tensor:
     return encode_points(state.space, finished + pending)
 
 
-def stale_limit(n_new: int) -> float:
-    """The largest mean ``z^2`` of ``n_new`` points that does not reject the stored
-    hyperparameters: the chi-square(``n_new``) quantile at :data:`STALE_LEVEL`, over ``n_new``
-    (6.6 for one point, 4.6 for two, 3.0 for five)."""
-    return float(chi2.ppf(STALE_LEVEL, n_new)) / n_new
-
-
 def _checked_models(surrogate: Surrogate) -> list[Any]:
     """The GPs whose stored hyperparameters the staleness check tests: the objectives' (the
     first first) and the constraints'."""
     models = [o.fit.model for o in surrogate.objectives]
     return models + [o.fit.model for o in surrogate.outcomes if o.constraint is not None]
-
-
-def stale_z2(posteriors: list[CachedPosterior], n_new: int) -> float:
-    """The evidence that stored hyperparameters went stale: the largest, over the ask's
-    ``posteriors`` (its objective and constraint GPs, conditioned on all ``n`` points with them),
-    of the mean leave-one-out ``z^2`` of the ``n_new`` newest points
-    (:meth:`CachedPosterior.loo_z2`; about 1 when the hyperparameters fit the data). 0.0 without
-    new points."""
-    if n_new <= 0:
-        return 0.0
-    return max(float(p.loo_z2()[-n_new:].mean()) for p in posteriors)
 
 
 def _trajectory(state: State) -> tuple[torch.Tensor, torch.Tensor]:
