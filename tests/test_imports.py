@@ -79,6 +79,7 @@ def test_tell_add_and_show_in_a_shell_load_no_torch(tmp_path, loop):
             "asktell.loops.random",
             "asktell.loops.trajectory",
             "asktell.loops.adam",
+            "asktell.loops.fit_plan",  # BayesOpt's fit schedule
         )
     ] == []  # ...and only it (with the modules it builds on)
     for argv in (
