@@ -313,7 +313,11 @@ def enumeration(
     return torch.cartesian_prod(*grids).reshape(-1, d)
 
 
-MIXED_OPTIONS: dict[str, Any] = {"num_spray_points": 20, "std_cont_perturbation": 0.05, "maxiter_alternating": 16}
+MIXED_OPTIONS: dict[str, Any] = {
+    "num_spray_points": 20,
+    "std_cont_perturbation": 0.05,
+    "maxiter_alternating": 16,
+}
 """BoTorch's alternating mixed optimizer's options for mixed spaces (besides the continuous steps'
 iterations, which follow the loop's ``acq_maxiter``, at most 8)."""
 
