@@ -28,7 +28,8 @@ from pathlib import Path
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "main_097271f.json"
 
 
-def _replay(loop, state, recorded):
+def replay(loop, state, recorded: list[list[dict]]) -> list[list[dict]]:
+    """Ask as the recording did, tell the recorded values; returns the asked params per step."""
     asked = []
     for step in recorded:
         state, trials = loop.ask(state, n=len(step))
@@ -51,11 +52,11 @@ def main(out: str) -> None:
     cases = []
     for case in fixture["cases"]:
         loop = loop_class(case["loop"]).from_config(case["config"])  # main: n_objectives in the config
-        from_init = _replay(
+        from_init = replay(
             loop, loop.init(Space.from_dict(case["space"]), seed=case["seed"]), case["from_init"]
         )
         loop, state = asktell.load(json.dumps(case["state"]))
-        cases.append({"from_init": from_init, "after": _replay(loop, state, case["after"])})
+        cases.append({"from_init": from_init, "after": replay(loop, state, case["after"])})
     machine = f"{platform.machine()}, torch CPU capability {torch.backends.cpu.get_cpu_capability()}"
     record = {"commit": fixture["commit"], "code": asktell.__file__, "machine": machine, "cases": cases}
     Path(out).write_text(json.dumps(record, indent=1) + "\n")

@@ -25,6 +25,7 @@ import json
 from pathlib import Path
 
 import pytest
+from record_main import replay as _replay  # the same replay records main's asks
 
 import asktell
 from asktell import Space
@@ -63,17 +64,6 @@ def _case_id(case: dict) -> str:
     warp = case["config"].get("warp")
     tag = {"none": "-none"}.get(warp, "-auto" if case["loop"] == "bayesopt" else "")
     return f"{case['loop']}{tag}-seed{case['seed']}-n{case['batch']}-obj{case['n_objectives']}"
-
-
-def _replay(loop, state, recorded: list[list[dict]]):
-    """Ask as the recording did, tell the recorded values; returns the asked params per step."""
-    asked = []
-    for step in recorded:
-        state, trials = loop.ask(state, n=len(step))
-        asked.append([t.params for t in trials])
-        for trial, told in zip(trials, step, strict=True):
-            state = loop.tell(state, trial.id, told["value"])
-    return asked
 
 
 def _main_asked(case: dict, part: int) -> list[list[list[dict]]]:
