@@ -6,6 +6,8 @@
   LogEI, the probability of feasibility, CONFIG's optimistic problem.
 - :mod:`~asktell.acquisition.multiobjective`: for several objectives: qLogNEHVI and qLogNParEGO,
   with outcome constraints and pending points.
+- :mod:`~asktell.acquisition.prior`: piBO, an acquisition weighted by the user's prior over the
+  optimum (BoTorch's ``PriorGuidedAcquisitionFunction``).
 - :mod:`~asktell.acquisition.active`: active queries that shrink the gradient's uncertainty.
 
 Names load on first use, like :mod:`asktell.surrogates`.
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
         config_points,
     )
     from asktell.acquisition.multiobjective import MULTIOBJECTIVE, MultiObjectiveInputs, Unwarped
+    from asktell.acquisition.prior import PriorDensity, PriorWeight, prior_guided
 
 _EXPORTS = {
     "RULES": "asktell.acquisition.active",
@@ -56,6 +59,9 @@ _EXPORTS = {
     "MULTIOBJECTIVE": "asktell.acquisition.multiobjective",
     "MultiObjectiveInputs": "asktell.acquisition.multiobjective",
     "Unwarped": "asktell.acquisition.multiobjective",
+    "PriorDensity": "asktell.acquisition.prior",
+    "PriorWeight": "asktell.acquisition.prior",
+    "prior_guided": "asktell.acquisition.prior",
 }
 __all__ = [
     "ACQUISITIONS",
@@ -68,12 +74,15 @@ __all__ = [
     "OptimisticBatch",
     "OptimisticProblem",
     "OptimizerSettings",
+    "PriorDensity",
+    "PriorWeight",
     "Unwarped",
     "build",
     "config_points",
     "draw_candidates",
     "initial_conditions",
     "optimize",
+    "prior_guided",
     "register_acquisition",
     "select_active_queries",
 ]

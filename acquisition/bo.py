@@ -51,12 +51,15 @@ from botorch.optim.optimize_mixed import optimize_acqf_mixed_alternating
 from botorch.sampling import SobolQMCNormalSampler
 from linear_operator.utils.warnings import NumericalWarning
 
+from asktell.acquisition.prior import PriorWeight, prior_guided
 from asktell.errors import RegistryError
 
 MC_SAMPLES = 128  # quasi-MC samples of the batch acquisition functions
 # a space of integer and categorical coordinates only, with at most this many points, is searched
 # by evaluating the acquisition at every point not asked yet (BoTorch's optimize_acqf_discrete)
 ENUMERATION_LIMIT = 4096
+# acquisitions piBO cannot weight: their values may be negative (UCB, CONFIG's bound, a sample path)
+NOT_PRIOR_GUIDED = ("ucb", "config", "ts")
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,8 @@ class AcquisitionInputs:
         X_avoid: ``a x d`` points never to propose (every trial asked so far and this ask's own
             earlier points); None: the observed and pending ones. Used where the space is small
             enough to enumerate.
+        prior: the prior to weight the acquisition with (piBO, :mod:`asktell.acquisition.prior`),
+            or None.
     """
 
     model: Model
@@ -84,6 +89,7 @@ class AcquisitionInputs:
     options: dict[str, Any] = field(default_factory=dict)
     centers: torch.Tensor | None = None
     X_avoid: torch.Tensor | None = None
+    prior: PriorWeight | None = None
 
     @property
     def pending(self) -> torch.Tensor | None:
@@ -163,12 +169,16 @@ def _ts(inputs: AcquisitionInputs, q: int) -> AcquisitionFunction:
 
 
 def build(name: str, inputs: AcquisitionInputs, q: int) -> AcquisitionFunction:
-    """Build the registered acquisition function ``name`` for a batch of ``q`` points."""
+    """Build the registered acquisition function ``name`` for a batch of ``q`` points, weighted by
+    ``inputs.prior`` where there is one (piBO; not for the unbounded ``"ucb"``, ``"config"`` and
+    ``"ts"``, which the loop refuses with a prior)."""
     try:
         builder = ACQUISITIONS[name]
     except KeyError:
         raise RegistryError(f"unknown acquisition {name!r}; choose one of {sorted(ACQUISITIONS)}.") from None
-    return builder(inputs, q)
+    if inputs.prior is not None and name in NOT_PRIOR_GUIDED:
+        raise ValueError(f"acquisition {name!r} takes no prior weight (its values can be negative).")
+    return prior_guided(builder(inputs, q), inputs.prior)
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,7 @@ from linear_operator.utils.warnings import NumericalWarning
 from torch.quasirandom import SobolEngine
 
 from asktell.acquisition.bo import AcquisitionInputs, OptimizerSettings, maximize
+from asktell.acquisition.prior import prior_guided
 
 CONSTRAINED = ("qlognei", "logei", "config")
 PENALTY = 100.0  # CONFIG's exact-penalty weight per unit of a constraint's spread (see OptimisticProblem)
@@ -135,7 +136,12 @@ def quiet() -> Iterator[None]:
 
 def build(name: str, inputs: ConstrainedInputs, q: int) -> AcquisitionFunction:
     """The constrained acquisition ``name`` (``"qlognei"`` or ``"logei"``) for ``q`` points, or the
-    probability of feasibility while no observed point is feasible."""
+    probability of feasibility while no observed point is feasible; weighted by ``inputs.prior``
+    where there is one (piBO)."""
+    return prior_guided(_build(name, inputs, q), inputs.prior)
+
+
+def _build(name: str, inputs: ConstrainedInputs, q: int) -> AcquisitionFunction:
     if not bool(inputs.feasible.any()):
         return probability_of_feasibility(inputs, q)
     if name == "qlognei":

@@ -57,6 +57,7 @@ from botorch.sampling import SobolQMCNormalSampler
 
 from asktell.acquisition.bo import MC_SAMPLES, AcquisitionInputs, OptimizerSettings, maximize
 from asktell.acquisition.constrained import _Scaled, quiet
+from asktell.acquisition.prior import prior_guided
 from asktell.pareto import non_dominated
 from asktell.surrogates.warp import inverse_log_warp
 
@@ -268,7 +269,7 @@ def points(
     dims = {"discrete_dims": discrete_dims, "cat_dims": cat_dims, "settings": settings}
     with quiet(), pure_python_kernels():
         if inputs.k and not bool(inputs.feasible.any()):
-            X = maximize(probability_of_feasibility(inputs, q), inputs, q, **dims)
+            X = maximize(prior_guided(probability_of_feasibility(inputs, q), inputs.prior), inputs, q, **dims)
             return MultiObjectiveResult(X, name, feasibility_search=True)
         build = BUILDERS[name]
         d = inputs.X_observed.shape[-1]
@@ -277,7 +278,7 @@ def points(
         for _ in range(q):
             pending = torch.cat([inputs.X_pending, chosen])
             if acq is None or name == "parego":  # ParEGO: new weights for every point
-                acq = build(inputs, pending)
+                acq = prior_guided(build(inputs, pending), inputs.prior)
             else:  # qLogNEHVI updates its box decompositions for the new pending point
                 acq.set_X_pending(pending)
             chosen = torch.cat([chosen, maximize(acq, inputs, 1, **dims)])

@@ -38,6 +38,18 @@ import numpy as np
 
 from asktell.checks import json_error
 from asktell.errors import ConfigError, ParamError, SpaceError
+from asktell.priors import (
+    Beta,
+    EncodedPrior,
+    Normal,
+    Prior,
+    Uniform,
+    check_weights,
+    encoded_bins,
+    encoded_normal,
+    encoded_uniform,
+    prior_from_dict,
+)
 
 Choice = str | int | float | bool | None
 _JSON_SCALARS = (str, int, float, bool, type(None))
@@ -179,13 +191,65 @@ def _invert(u: float, guess: float, lo: float, hi: float, to_u) -> float:
     return va if abs(to_u(va) - u) <= abs(to_u(vb) - u) else vb
 
 
+def _prior_axis(param: Real | Integer) -> tuple[Any, float, float]:
+    """The axis a prior of ``param`` is written on (the value, or ``log10`` of it on a log
+    parameter) and the ends of the coordinate ``u`` on it: ``u = (axis(v) - lo) / (hi - lo)``.
+    An integer's ends are its outer bins' edges, ``low - 1/2`` and ``high + 1/2``."""
+    low, high = (param.low - 0.5, param.high + 0.5) if isinstance(param, Integer) else (param.low, param.high)
+    if param.log:
+        return math.log10, math.log10(low), math.log10(high)
+    return (lambda v: v), float(low), float(high)
+
+
+def _encode_prior(param: Real | Integer) -> EncodedPrior | None:
+    """``param``'s prior as a density on its coordinate, checked against its bounds (or None)."""
+    prior = param.prior
+    if prior is None:
+        return None
+    what = f"a {param.kind} parameter on [{param.low!r}, {param.high!r}]"
+    axis, lo, hi = _prior_axis(param)
+    span = hi - lo
+    if isinstance(prior, Normal):
+        if param.log and prior.loc <= 0:
+            raise SpaceError(f"{what} is on a log scale: its Normal prior's `loc` must be > 0, got {prior.loc!r}.")
+        return encoded_normal((axis(prior.loc) - lo) / span, prior.scale / span, what)
+    if isinstance(prior, Uniform):
+        if not param.low <= prior.low < prior.high <= param.high:
+            raise SpaceError(
+                f"{what}: its Uniform prior [{prior.low!r}, {prior.high!r}] must lie inside the bounds."
+            )
+        ends = (prior.low - 0.5, prior.high + 0.5) if isinstance(param, Integer) else (prior.low, prior.high)
+        return encoded_uniform(*((min(max((axis(e) - lo) / span, 0.0), 1.0)) for e in ends), what)
+    return EncodedPrior("beta", (prior.a, prior.b))
+
+
+def _check_prior(param: Real | Integer) -> None:
+    """Refuse a prior that is not one (or is refused for this parameter's bounds), and keep its
+    encoded form on the parameter (not a field: equality and the JSON form are the prior's)."""
+    if param.prior is not None:
+        if isinstance(param.prior, Mapping):
+            object.__setattr__(param, "prior", prior_from_dict(param.prior))
+        elif not isinstance(param.prior, (Normal, Uniform, Beta)):
+            raise SpaceError(
+                f"`prior` must be an asktell.priors Normal, Uniform or Beta (or None), got {param.prior!r}."
+            )
+    object.__setattr__(param, "_encoded_prior", _encode_prior(param))
+
+
+def _with_prior(data: dict[str, Any], param: Real | Integer) -> dict[str, Any]:
+    # a space without priors keeps the JSON form it had before priors existed
+    return data if param.prior is None else {**data, "prior": param.prior.to_dict()}
+
+
 @dataclass(frozen=True)
 class Real:
-    """A real parameter in ``[low, high]``, optionally on a log scale (``low > 0``)."""
+    """A real parameter in ``[low, high]``, optionally on a log scale (``low > 0``), with an
+    optional ``prior`` over where its best value lies (:mod:`asktell.priors`)."""
 
     low: float
     high: float
     log: bool = False
+    prior: Prior | None = None
     kind: ClassVar[str] = "real"
 
     def __post_init__(self) -> None:
@@ -201,6 +265,12 @@ class Real:
                 f"the width `high - low` must be a finite float, but [{self.low!r}, {self.high!r}] "
                 "overflows; rescale the parameter, or use log=True for a positive range."
             )
+        _check_prior(self)
+
+    @property
+    def encoded_prior(self) -> EncodedPrior | None:
+        """The prior as a density on this parameter's coordinate of the unit cube, or None."""
+        return self._encoded_prior  # type: ignore[attr-defined]
 
     def _to_axis(self, value: float) -> float:
         return math.log(value) if self.log else value
@@ -243,16 +313,18 @@ class Real:
         return _decode_linear(u[:, None], [self])[:, 0]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": self.kind, "low": self.low, "high": self.high, "log": self.log}
+        return _with_prior({"type": self.kind, "low": self.low, "high": self.high, "log": self.log}, self)
 
 
 @dataclass(frozen=True)
 class Integer:
-    """An integer parameter in ``[low, high]`` (both included), optionally on a log scale."""
+    """An integer parameter in ``[low, high]`` (both included), optionally on a log scale, with an
+    optional ``prior`` (:mod:`asktell.priors`; on the values' continuous relaxation)."""
 
     low: int
     high: int
     log: bool = False
+    prior: Prior | None = None
     kind: ClassVar[str] = "integer"
 
     def __post_init__(self) -> None:
@@ -272,6 +344,12 @@ class Integer:
                 f"encoded exactly in a float), got [{_short_int(self.low)}, {_short_int(self.high)}]; "
                 "use a Real for wider ranges."
             )
+        _check_prior(self)
+
+    @property
+    def encoded_prior(self) -> EncodedPrior | None:
+        """The prior as a density on this parameter's coordinate of the unit cube, or None."""
+        return self._encoded_prior  # type: ignore[attr-defined]
 
     @property
     def n_values(self) -> int:
@@ -305,7 +383,7 @@ class Integer:
         return [self.encode(v) for v in range(self.low, self.high + 1)]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": self.kind, "low": self.low, "high": self.high, "log": self.log}
+        return _with_prior({"type": self.kind, "low": self.low, "high": self.high, "log": self.log}, self)
 
 
 def _same_choice(a: Any, b: Any) -> bool:
@@ -315,9 +393,11 @@ def _same_choice(a: Any, b: Any) -> bool:
 
 @dataclass(frozen=True)
 class Categorical:
-    """One of a fixed list of JSON scalars (str, int, float, bool or None); order carries no meaning."""
+    """One of a fixed list of JSON scalars (str, int, float, bool or None); order carries no meaning.
+    ``weights`` (optional, one per choice, ``>= 0``) are the prior's relative probabilities."""
 
     choices: tuple[Choice, ...]
+    weights: tuple[float, ...] | None = None
     kind: ClassVar[str] = "categorical"
 
     def __post_init__(self) -> None:
@@ -335,6 +415,13 @@ class Categorical:
             if any(_same_choice(c, other) for other in choices[:i]):
                 raise SpaceError(f"choices must be distinct, but {c!r} appears twice.")
         object.__setattr__(self, "choices", choices)
+        if self.weights is not None:
+            object.__setattr__(self, "weights", check_weights(self.weights, len(choices)))
+
+    @property
+    def encoded_prior(self) -> EncodedPrior | None:
+        """The weights as a density on this parameter's coordinate (equal bins), or None."""
+        return None if self.weights is None else encoded_bins(self.weights)
 
     def index(self, value: Any) -> int:
         if isinstance(value, np.generic):
@@ -358,7 +445,8 @@ class Categorical:
         return [(i + 0.5) / len(self.choices) for i in range(len(self.choices))]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": self.kind, "choices": list(self.choices)}
+        data: dict[str, Any] = {"type": self.kind, "choices": list(self.choices)}
+        return data if self.weights is None else {**data, "weights": list(self.weights)}
 
 
 Param = Real | Integer | Categorical
@@ -373,7 +461,7 @@ def param_from_dict(data: Any) -> Param:
     if not isinstance(kind, str) or kind not in _PARAM_TYPES:
         raise SpaceError(f"parameter type must be one of {sorted(_PARAM_TYPES)}, got {kind!r}.")
     fields = {k: v for k, v in data.items() if k != "type"}
-    allowed = {"choices"} if kind == "categorical" else {"low", "high", "log"}
+    allowed = {"choices", "weights"} if kind == "categorical" else {"low", "high", "log", "prior"}
     unknown = set(fields) - allowed
     if unknown:
         raise SpaceError(
@@ -416,6 +504,9 @@ class Space:
             raise SpaceError("a space needs at least one parameter.")
         self._params = MappingProxyType(checked)
         self.names: tuple[str, ...] = tuple(checked)
+        self._priors = {
+            i: p.encoded_prior for i, p in enumerate(checked.values()) if p.encoded_prior is not None
+        }
 
     # --- mapping-like access ----------------------------------------------------------------
     @property
@@ -550,6 +641,41 @@ class Space:
         return {
             i: p.encoded_values() for i, p in enumerate(self._params.values()) if isinstance(p, Categorical)
         }
+
+    # --- priors (asktell.priors) ---------------------------------------------------------------
+    @property
+    def priors(self) -> Mapping[int, EncodedPrior]:
+        """The coordinates that have a prior, each with its density on the unit cube."""
+        return MappingProxyType(self._priors)
+
+    @property
+    def has_priors(self) -> bool:
+        return bool(self._priors)
+
+    def prior_log_density(self, X: Any) -> np.ndarray:
+        """Log density of the prior at encoded points ``X`` (``n x d``): ``n``, the sum over the
+        coordinates with a prior (the others are uniform on ``[0, 1]``, density 1)."""
+        U = _as_array(X).reshape(-1, self.dim)
+        out = np.zeros(U.shape[0], dtype=np.float64)
+        for i, prior in self._priors.items():
+            out = out + prior.log_pdf(U[:, i])
+        return out
+
+    def prior_mode(self, x: Any) -> np.ndarray:
+        """The encoded point ``x`` (``d``) with each coordinate that has a prior moved to the
+        prior's mode: ``d``."""
+        out = _as_array(x).reshape(self.dim).copy()
+        for i, prior in self._priors.items():
+            out[i] = prior.mode()
+        return out
+
+    def from_prior(self, U: Any) -> np.ndarray:
+        """Uniform draws ``U`` of the unit cube (``n x d``) turned into draws from the prior, by each
+        prior's quantile function (coordinates without a prior are left as they are): ``n x d``."""
+        out = _as_array(U).reshape(-1, self.dim).copy()
+        for i, prior in self._priors.items():
+            out[:, i] = prior.quantile(out[:, i])
+        return out
 
     # --- serialization ----------------------------------------------------------------------
     def to_dict(self) -> dict[str, dict[str, Any]]:

@@ -51,6 +51,7 @@ from botorch.optim import optimize_acqf
 
 from asktell.acquisition.bo import (
     ACQUISITIONS,
+    NOT_PRIOR_GUIDED,
     AcquisitionInputs,
     OptimizerSettings,
     maximize,
@@ -68,6 +69,7 @@ from asktell.acquisition.constrained import build as build_constrained
 from asktell.acquisition.fast import fast_acquisition
 from asktell.acquisition.multiobjective import MULTIOBJECTIVE, MultiObjectiveInputs, front_centers, resolve
 from asktell.acquisition.multiobjective import points as multiobjective_points
+from asktell.acquisition.prior import DEFAULT_PRIOR_BETA, PriorWeight, prior_exponent, prior_guided
 from asktell.checks import MAX_NOISE_STD, MAX_SIZE, check_choice, check_positive
 from asktell.errors import ConfigError, StateError
 from asktell.loops.base import (
@@ -104,6 +106,7 @@ from asktell.surrogates.warp import inverse_log_warp, log_evidence, log_warp, lo
 POLISH_SHARE = 0.1  # budget: the last tenth of the trials polish the incumbent
 POLISH_RADIUS = 0.05  # half-width of the polishing box, as a share of each coordinate's range
 FAST = "fast path"  # what _optimize says when the fast path ran
+PRIOR_METHODS = ("pibo", "design")  # how a space's priors enter the asks (see BayesOpt)
 
 
 @dataclass(frozen=True)
@@ -289,6 +292,19 @@ class BayesOpt(Loop):
         fast_path: asks for one point with nothing pending evaluate ``"qlognei"`` and ``"logei"``
             from a cached Cholesky factor (:mod:`asktell.acquisition.fast`: BoTorch's values, in
             a fraction of the time); ``False`` runs BoTorch's acquisition functions as they are.
+        prior_method: how the space's priors (:mod:`asktell.priors`), where it has any, steer the
+            asks. Both start the initial design at the prior's mode and draw every other design
+            point after it from the prior (through its quantile function, so those stay evenly
+            spread in the prior's measure), the rest from the Sobol sequence; a trial's
+            ``metadata["prior"]`` says ``"mode"`` or ``"draw"``. ``"pibo"`` (default) then
+            weights the acquisition by the prior to the power ``beta / n`` at the ``n``-th
+            model-based ask (:mod:`asktell.acquisition.prior`; ``metadata["prior_weight"]``),
+            constraints and several objectives included; ``"ucb"``, ``"config"`` and ``"ts"``
+            take no such weight and are refused at ``init`` with a prior space. ``"design"``:
+            the prior shapes the initial design only.
+        prior_beta: piBO's ``beta`` (how many asks the prior keeps its say): ``None`` (default)
+            takes a tenth of the ``budget`` when there is one (SMAC3's ``n_trials / 10``), else
+            10 (the piBO paper's choice for its 100 evaluations).
     """
 
     acquisition: str = "qlognei"
@@ -308,6 +324,8 @@ class BayesOpt(Loop):
     fast_path: bool = True
     refit: str = "auto"
     budget: int | None = None
+    prior_method: str = "pibo"
+    prior_beta: float | None = None
     name = "bayesopt"
     max_objectives = None
     supports_constraints = True
@@ -335,6 +353,8 @@ class BayesOpt(Loop):
         check_choice("fast_path", self.fast_path, (False, True))
         check_choice("refit", self.refit, ("auto", "always"))
         check_positive("budget", self.budget, integer=True, allow_none=True, at_most=MAX_SIZE)
+        check_choice("prior_method", self.prior_method, PRIOR_METHODS)
+        check_positive("prior_beta", self.prior_beta, allow_zero=True, allow_none=True, at_most=MAX_SIZE)
         if self.model_failures and self.acquisition not in (*CONSTRAINED, *MULTIOBJECTIVE):
             raise ConfigError(
                 f"model_failures=True makes failures a constraint, and acquisition "
@@ -367,6 +387,31 @@ class BayesOpt(Loop):
 
     def _check_space(self, space) -> None:
         require_sobol_dims(space, "BayesOpt")  # the initial design
+        if space.has_priors and self.prior_method == "pibo" and self.acquisition in NOT_PRIOR_GUIDED:
+            raise ConfigError(
+                f"this space has priors, which piBO multiplies into the acquisition, and "
+                f"{self.acquisition!r} takes no such weight (its values can be negative); use "
+                "acquisition='qlognei' (the default), 'logei' or 'pi', or prior_method='design' to "
+                "use the prior for the initial design only."
+            )
+
+    def _prior_info(self, state: State, acquisition: str) -> dict[str, float]:
+        """``prior_weight`` (piBO's exponent) for a model-based ask's metadata, where it weighted one."""
+        weight = self._prior_weight(state)
+        return {"prior_weight": weight.exponent} if weight and acquisition != "posterior_mean" else {}
+
+    def _prior_weight(self, state: State) -> PriorWeight | None:
+        """This ask's piBO weight: the prior to the power ``beta / n`` at the ``n``-th model-based
+        ask (``beta``: ``prior_beta``, else a tenth of the ``budget``, else
+        :data:`~asktell.acquisition.prior.DEFAULT_PRIOR_BETA`); None without priors or with
+        ``prior_method="design"``."""
+        if not state.space.has_priors or self.prior_method != "pibo":
+            return None
+        beta = self.prior_beta
+        if beta is None:
+            beta = self.budget / 10 if self.budget is not None else DEFAULT_PRIOR_BETA
+        n = len(state.trials) - self.initial_design_size(state.space.dim) + 1
+        return PriorWeight(state.space, prior_exponent(beta, n))
 
     def _check_memo(self, state: State) -> None:
         memo = state.memo
@@ -444,7 +489,8 @@ class BayesOpt(Loop):
         """
         issued = int(state.memo["sobol_issued"])
         n_design = max(0, min(n, self.initial_design_size(state.space.dim) - len(state.trials)))
-        params, metadata = sobol_design(state, issued, n_design)
+        design_size = self.initial_design_size(state.space.dim)
+        params, metadata = sobol_design(state, issued, n_design, prior_until=design_size)
         issued += n_design
         n_model = n - n_design
         fitted: dict[str, Any] = {}  # what a model-based ask adds to the memo
@@ -529,6 +575,7 @@ class BayesOpt(Loop):
             "fit_seconds": surrogate.seconds,
             "acq_seconds": acq_seconds,
             **{k: v for k, v in extra.items() if v},
+            **self._prior_info(state, acquisition),
         }
         if surrogate.stale_z2 is not None:
             info["stale_z2"] = surrogate.stale_z2
@@ -744,6 +791,7 @@ class BayesOpt(Loop):
             X_avoid=_asked(state, pending),
             seed=derive_seed(state.seed, "qmc", state.counter) % (2**31),
             options={"beta": self.beta},
+            prior=self._prior_weight(state),
         )
         dims = {"discrete_dims": state.space.discrete_dims(), "cat_dims": state.space.categorical_dims()}
         settings = OptimizerSettings(self.num_restarts, self.raw_samples, self.acq_maxiter)
@@ -760,7 +808,7 @@ class BayesOpt(Loop):
                 posterior=surrogate.posterior,
             )
         if fast is not None:
-            return maximize(fast, inputs, q, settings=settings, **dims), FAST
+            return maximize(prior_guided(fast, inputs.prior), inputs, q, settings=settings, **dims), FAST
         return optimize(self.acquisition, inputs, q, settings=settings, **dims), self.acquisition
 
     def _polishing(self, state: State) -> bool:
@@ -845,6 +893,7 @@ class BayesOpt(Loop):
             X_avoid=_asked(state, pending),
             seed=derive_seed(state.seed, "qmc", state.counter) % (2**31),
             options={"beta": self.beta},
+            prior=self._prior_weight(state),
             centers=incumbents(surrogate.X, surrogate.Y.reshape(-1), feasible, violation),
             thresholds=thresholds,
             scales=scales,
@@ -897,6 +946,7 @@ class BayesOpt(Loop):
             X_pending=encode_points(state.space, pending),
             X_avoid=_asked(state, pending),
             seed=derive_seed(state.seed, "qmc", state.counter) % (2**31),
+            prior=self._prior_weight(state),
             centers=front_centers(surrogate.X, y, feasible, violation),
             ref_point=-torch.tensor(ref, dtype=torch.float64),
             warped=tuple(o.y if o.warped else None for o in objectives),

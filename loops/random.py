@@ -33,7 +33,8 @@ class RandomMemo(TypedDict):
 @register_loop
 @dataclass(frozen=True)
 class RandomSearch(Loop):
-    """Independent uniform samples of the space (uniform over the values of integers and choices)."""
+    """Independent uniform samples of the space (uniform over the values of integers and choices);
+    where the space has priors (:mod:`asktell.priors`), those parameters are drawn from them."""
 
     name = "random"
     max_objectives = None
@@ -42,7 +43,11 @@ class RandomSearch(Loop):
 
     def _propose(self, state: State, n: int) -> Proposal:
         generator = torch_rng(state.seed, "random", state.counter)
-        return Proposal(params=uniform_points(state.space, n, generator), memo=state.memo)
+        space = state.space
+        if not space.has_priors:
+            return Proposal(params=uniform_points(space, n, generator), memo=state.memo)
+        U = torch.rand(n, space.dim, generator=generator, dtype=torch.float64)
+        return Proposal(params=space.decode_many(space.from_prior(U.numpy())), memo=state.memo)
 
 
 def require_sobol_dims(space: Space, loop: str) -> None:

@@ -62,14 +62,32 @@ def modelling_obstacle(state: State) -> str | None:
     return None
 
 
+PRIOR_SHARE = 2  # with priors, every PRIOR_SHARE-th point of the design after the first is drawn from them
+
+
 def sobol_design(
-    state: State, issued: int, k: int, reason: str | None = None
+    state: State, issued: int, k: int, reason: str | None = None, prior_until: int = 0
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Points ``issued .. issued + k - 1`` of the run's scrambled Sobol sequence, with their metadata.
 
     The caller counts them (``memo["sobol_issued"]``); ``reason`` says why a model-based ask fell
-    back to the design and goes into the metadata.
+    back to the design and goes into the metadata. When the space has priors, the points of index
+    below ``prior_until`` follow them: point 0 is the prior's mode (``metadata["prior"] ==
+    "mode"``), and every :data:`PRIOR_SHARE`-th one after it (1, 3, 5, ...) its Sobol point
+    mapped through the prior's quantile function (``"draw"``), the others stay uniform.
+    Coordinates without a prior keep their Sobol values.
     """
-    X = sobol_points(state.space.dim, state.seed, issued, k)
+    X = sobol_points(state.space.dim, state.seed, issued, k).numpy()
     info = {"model": "sobol", **({"fallback": reason} if reason else {})}
-    return state.space.decode_many(X), [dict(info) for _ in range(k)]
+    infos = [dict(info) for _ in range(k)]
+    space = state.space
+    if space.has_priors:
+        for row in range(k):
+            index = issued + row
+            if index >= prior_until:
+                break
+            if index == 0:
+                X[row], infos[row]["prior"] = space.prior_mode(X[row]), "mode"
+            elif index % PRIOR_SHARE == 1:
+                X[row], infos[row]["prior"] = space.from_prior(X[row : row + 1])[0], "draw"
+    return space.decode_many(X), infos

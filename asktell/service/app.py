@@ -129,6 +129,12 @@ _PARSE_IN_THREAD_BYTES = 1 << 20
 NameParam = Annotated[str, Path(pattern=m.NAME_PATTERN, max_length=128, examples=["branin-1"])]
 
 
+def _param_spec(param: m.RealParam | m.IntegerParam | m.CategoricalParam) -> dict[str, Any]:
+    """A parameter body as the space's JSON form: without an absent prior or weights."""
+    spec = param.model_dump()
+    return {k: v for k, v in spec.items() if not (k in ("prior", "weights") and v is None)}
+
+
 def create_app(
     storage: Storage | str,
     token: str,
@@ -194,7 +200,7 @@ def create_app(
         """Create a study: a loop (with its config), a space and a seed."""
         config = check_strict_json(body.config, "config")
         loop = loop_class(body.loop).from_config(config)
-        space = Space.from_dict({k: p.model_dump() for k, p in body.space.items()})
+        space = Space.from_dict({k: _param_spec(p) for k, p in body.space.items()})
         constraints = None if body.constraints is None else [_constraint(c) for c in body.constraints]
         # a reference point only when given: a loop's init need not take one (a federation's)
         reference = {} if body.ref_point is None else {"ref_point": body.ref_point}

@@ -35,11 +35,45 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
+class NormalPrior(_Body):
+    """A normal belief about the best value: ``loc`` and ``scale`` (decades on a log parameter)."""
+
+    type: Literal["normal"]
+    loc: Finite
+    scale: Finite
+
+
+class UniformPrior(_Body):
+    """A flat belief on a sub-range ``[low, high]`` of the parameter's bounds."""
+
+    type: Literal["uniform"]
+    low: Finite
+    high: Finite
+
+
+class BetaPrior(_Body):
+    """A Beta(a, b) belief over the parameter's range mapped onto [0, 1]."""
+
+    type: Literal["beta"]
+    a: Finite
+    b: Finite
+
+
+Prior = Annotated[NormalPrior | UniformPrior | BetaPrior, Field(discriminator="type")]
+PRIOR_FIELD = Field(
+    default=None,
+    description="optional belief about where the best value lies (asktell.priors), on the "
+    "parameter's own scale: {type: normal, loc, scale} | {type: uniform, low, high} | {type: beta, a, b}",
+    examples=[{"type": "normal", "loc": 0.001, "scale": 1.0}],
+)
+
+
 class RealParam(_Body):
     type: Literal["real"]
     low: Finite
     high: Finite
     log: bool = False
+    prior: Prior | None = PRIOR_FIELD
 
 
 class IntegerParam(_Body):
@@ -47,11 +81,17 @@ class IntegerParam(_Body):
     low: Int64
     high: Int64
     log: bool = False
+    prior: Prior | None = PRIOR_FIELD
 
 
 class CategoricalParam(_Body):
     type: Literal["categorical"]
     choices: list[Scalar] = Field(min_length=1, max_length=10000)
+    weights: list[Finite] | None = Field(
+        default=None,
+        max_length=10000,
+        description="optional prior weights of the choices (one per choice, >= 0, not all zero)",
+    )
 
 
 Param = Annotated[RealParam | IntegerParam | CategoricalParam, Field(discriminator="type")]
