@@ -14,8 +14,9 @@ so a misleading prior washes out. The density is floored at :data:`asktell.prior
 asktell's acquisitions are log-valued (qLogNEI, LogEI, LogPI, qLogNEHVI, ...), so the weighting is
 the sum :math:`\log\alpha(x) + (\beta/n)\log\pi(x)`. Built on BoTorch's
 ``PriorGuidedAcquisitionFunction``: for Monte Carlo acquisitions (and so for batches, where it
-weights each point's samples before the batch's reduction), that class itself, with the pending
-points moved from the acquisition onto it as it requires; for an analytic acquisition (one point)
+weights each point's samples before the batch's reduction), that class itself (qLogNEI keeps its
+pending points in its baseline, BoTorch's incremental form; the others' pending points are moved
+onto the wrapper, as it requires); for an analytic acquisition (one point)
 or one that keeps its own pending points (qLogNEHVI, asked one point at a time), the same sum
 computed by :class:`PointPriorGuided` (equal to BoTorch's class where both apply,
 ``tests/acquisition/test_prior.py``).
@@ -129,8 +130,9 @@ def prior_guided(acq: AcquisitionFunction, weight: PriorWeight | None) -> Acquis
     if weight is None:
         return acq
     if isinstance(acq, SampleReducingMCAcquisitionFunction):
-        pending = acq.X_pending
-        acq.set_X_pending(None)  # BoTorch's wrapper holds them (and weights them with the batch)
+        pending = acq.X_pending  # None for qLogNEI, which keeps pending points in its baseline
+        if pending is not None:  # BoTorch's wrapper holds them (and weights them with the batch)
+            acq.set_X_pending(None)
         return PriorGuidedAcquisitionFunction(
             acq,
             PriorDensity(weight.space, log=acq._log),

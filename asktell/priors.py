@@ -209,9 +209,9 @@ class EncodedPrior:
             a, b = self.args
             if a > 1 and b > 1:
                 return (a - 1) / (a + b - 2)
-            if a == b:  # flat (a = b = 1), or both ends equally likely (a = b < 1): the middle
+            if a == b == 1:  # flat: the middle
                 return 0.5
-            return 0.0 if a < b else 1.0
+            return 1.0 if a > b else 0.0  # the end it piles up at (both, a = b < 1: the lower)
         return (int(np.argmax(self.args)) + 0.5) / len(self.args)
 
     def quantile(self, v: np.ndarray) -> np.ndarray:

@@ -162,6 +162,7 @@ from asktell.testing.conformance import LoopConformance  # noqa: E402
 from asktell.testing.helpers import (  # noqa: E402
     BAD_TELLS,
     MIXED_SPACE,
+    PRIOR_SPACE,
     BadTell,
     assert_in_space,
     assert_same_run,
@@ -173,6 +174,7 @@ from asktell.testing.helpers import (  # noqa: E402
 __all__ = [
     "BAD_TELLS",
     "MIXED_SPACE",
+    "PRIOR_SPACE",
     "BadTell",
     "LoopConformance",
     "assert_in_space",

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from asktell.errors import AskTellError, ParamError
+from asktell.priors import Beta, Normal
 from asktell.space import Categorical, Integer, Real, Space
 from asktell.state import State, Trial
 
@@ -25,6 +26,16 @@ MIXED_SPACE = Space(
         "lr": Real(1e-3, 1.0, log=True),
         "k": Integer(1, 6),
         "c": Categorical(("a", "b", "c")),
+    }
+)
+# The same space with a prior on every parameter (asktell.priors): a loop that reads priors must keep
+# the whole contract on it.
+PRIOR_SPACE = Space(
+    {
+        "x": Real(-2.0, 3.0, prior=Normal(1.0, 0.8)),
+        "lr": Real(1e-3, 1.0, log=True, prior=Normal(0.03, 0.5)),
+        "k": Integer(1, 6, prior=Beta(2.0, 4.0)),
+        "c": Categorical(("a", "b", "c"), weights=(1.0, 3.0, 1.0)),
     }
 )
 

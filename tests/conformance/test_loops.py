@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from asktell.registry import BUILTIN, loop_class
-from asktell.testing import LoopConformance
+from asktell.testing import PRIOR_SPACE, LoopConformance
 
 # Cheaper configurations for expensive loops; loops absent here use their defaults.
 FAST_CONFIGS: dict[str, dict] = {
@@ -79,6 +79,44 @@ class TestBuiltinLoops(LoopConformance):
     @pytest.fixture
     def n_objectives(self, loop) -> int:
         return N_OBJECTIVES.get(loop.name, 3)
+
+
+# Loops that read a space's priors (asktell.priors): they run the suite again on a space with a prior
+# on every parameter (the others treat it as the space without them).
+PRIOR_LOOPS = ["bayesopt", "random"]
+
+
+class TestBuiltinLoopsOnAPriorSpace(TestBuiltinLoops):
+    @pytest.fixture(params=PRIOR_LOOPS)
+    def loop(self, request):
+        return loop_class(request.param).from_config(FAST_CONFIGS.get(request.param, {}))
+
+    @pytest.fixture
+    def space(self):
+        return PRIOR_SPACE
+
+    # The constrained and multi-objective checks cost BayesOpt 1-2 minutes each here; they run with
+    # the slow tests (`make test-all`), and tests/loops/test_bayesopt_priors.py asks a constrained
+    # and a multi-objective prior space in the quick ones.
+    @pytest.mark.slow
+    def test_outcome_constraints(self, loop, space, n_warmup):
+        super().test_outcome_constraints(loop, space, n_warmup)
+
+    @pytest.mark.slow
+    def test_multiobjective_with_constraints(self, loop, space, n_warmup, n_objectives):
+        super().test_multiobjective_with_constraints(loop, space, n_warmup, n_objectives)
+
+    @pytest.mark.slow
+    def test_multiobjective_reference_point_is_inferred_once_or_kept(self, loop, space, n_objectives):
+        super().test_multiobjective_reference_point_is_inferred_once_or_kept(loop, space, n_objectives)
+
+    @pytest.mark.slow
+    def test_multiobjective_pending_trials_are_not_asked_again(self, loop, space, n_warmup, n_objectives):
+        super().test_multiobjective_pending_trials_are_not_asked_again(loop, space, n_warmup, n_objectives)
+
+    @pytest.mark.slow
+    def test_multiobjective_run_round_trips_and_resumes(self, loop, space, n_warmup, n_objectives):
+        super().test_multiobjective_run_round_trips_and_resumes(loop, space, n_warmup, n_objectives)
 
 
 def test_the_tables_name_built_in_loops():
