@@ -246,7 +246,7 @@ def encoded_normal(loc_u: float, scale_u: float, what: str) -> EncodedPrior:
     encoded = EncodedPrior("normal", (loc_u, scale_u))
     if not encoded.mass >= MIN_MASS:
         raise SpaceError(
-            f"{what}'s prior has {encoded.mass:.2g} of its mass inside the bounds (at least "
+            f"the prior of {what} has {encoded.mass:.2g} of its mass inside the bounds (at least "
             f"{MIN_MASS} is needed): centre it nearer the range, or widen it."
         )
     return encoded
@@ -255,7 +255,7 @@ def encoded_normal(loc_u: float, scale_u: float, what: str) -> EncodedPrior:
 def encoded_uniform(low_u: float, high_u: float, what: str) -> EncodedPrior:
     """A flat prior on ``[low_u, high_u]``, refused unless it lies inside ``[0, 1]``."""
     if not (0.0 <= low_u < high_u <= 1.0):
-        raise SpaceError(f"{what}'s Uniform prior must lie inside the parameter's bounds.")
+        raise SpaceError(f"the Uniform prior of {what} must lie inside the parameter's bounds.")
     return EncodedPrior("uniform", (low_u, high_u))
 
 

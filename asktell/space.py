@@ -206,7 +206,7 @@ def _encode_prior(param: Real | Integer) -> EncodedPrior | None:
     prior = param.prior
     if prior is None:
         return None
-    what = f"a {param.kind} parameter on [{param.low!r}, {param.high!r}]"
+    what = f"the {param.kind} parameter on [{param.low!r}, {param.high!r}]"
     axis, lo, hi = _prior_axis(param)
     span = hi - lo
     if isinstance(prior, Normal):
@@ -216,7 +216,7 @@ def _encode_prior(param: Real | Integer) -> EncodedPrior | None:
     if isinstance(prior, Uniform):
         if not param.low <= prior.low < prior.high <= param.high:
             raise SpaceError(
-                f"{what}: its Uniform prior [{prior.low!r}, {prior.high!r}] must lie inside the bounds."
+                f"the Uniform prior [{prior.low!r}, {prior.high!r}] of {what} must lie inside the bounds."
             )
         ends = (prior.low - 0.5, prior.high + 0.5) if isinstance(param, Integer) else (prior.low, prior.high)
         return encoded_uniform(*((min(max((axis(e) - lo) / span, 0.0), 1.0)) for e in ends), what)
