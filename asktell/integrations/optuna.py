@@ -121,6 +121,7 @@ from optuna.trial import FrozenTrial, TrialState
 from asktell.constraints import MAX_NAME_LENGTH, Constraint
 from asktell.errors import AskTellError, ConfigError, ParamError, StateError
 from asktell.pareto import reference_trials
+from asktell.priors import Beta, Normal, Uniform
 from asktell.space import Categorical, Integer, Param, Real, Space
 from asktell.state import COMPLETED, FAILED, PENDING, State, Trial, check_value, reference_point_for
 
@@ -132,23 +133,26 @@ _ATTR_MAX_LENGTH = 2045  # RDB storage keeps system attributes below 2046 charac
 class _Mapped:
     """One Optuna distribution as an asktell parameter, with the conversions both ways."""
 
-    def __init__(self, distribution: BaseDistribution):
+    def __init__(self, distribution: BaseDistribution, prior: Any = None, name: str = ""):
         self.distribution = distribution
         d = distribution
         self.step: float | int | None = None
         if isinstance(d, CategoricalDistribution):
-            self.param: Param = Categorical(tuple(range(len(d.choices))))
+            weights = None if prior is None else tuple(prior)
+            self.param: Param = Categorical(tuple(range(len(d.choices))), weights=weights)
         elif (
             isinstance(d, (FloatDistribution, IntDistribution))
             and d.step is not None
             and (isinstance(d, FloatDistribution) or d.step != 1)
         ):
+            if prior is not None:
+                raise ConfigError(f"parameter {name!r} has a step: AskTellSampler takes no prior for it.")
             self.step = d.step
             self.param = Integer(0, int(round((d.high - d.low) / d.step)))
         elif isinstance(d, FloatDistribution):
-            self.param = Real(d.low, d.high, log=d.log)
+            self.param = Real(d.low, d.high, log=d.log, prior=prior)
         elif isinstance(d, IntDistribution):
-            self.param = Integer(d.low, d.high, log=d.log)
+            self.param = Integer(d.low, d.high, log=d.log, prior=prior)
         else:
             raise ConfigError(f"AskTellSampler cannot map the distribution {d!r}.")
 
@@ -283,6 +287,15 @@ class AskTellSampler(BaseSampler):
             the study's own units (one finite number per direction; a ``maximize`` direction's
             entry is negated with its values). Default: inferred from the first completed trials
             (see the module's docstring). Its length is checked against the study at the first ask.
+        priors: what you know about where the best values lie (Optuna's distributions carry no
+            priors): parameter name -> an :mod:`asktell.priors` distribution on the parameter's
+            own scale (``{"lr": Normal(1e-3, 1.0)}``: 1e-3 give or take a decade, for
+            ``suggest_float("lr", 1e-5, 1, log=True)``), or a categorical's weights, one per
+            choice in the order given to ``suggest_categorical``. They join the mapped space,
+            so BayesOpt follows them (piBO) and RandomSearch draws from them; a prior that does
+            not fit its distribution (mass outside the range) is refused at the ask that meets
+            it, and a stepped distribution takes none. Optuna samples the first trial before a
+            relative search space exists: ``study.enqueue_trial`` the prior's centre to start there.
     """
 
     def __init__(
@@ -293,7 +306,17 @@ class AskTellSampler(BaseSampler):
         independent_sampler: BaseSampler | None = None,
         constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None,
         ref_point: Sequence[float] | None = None,
+        priors: Mapping[str, Any] | None = None,
     ) -> None:
+        if priors is not None and (
+            not isinstance(priors, Mapping)
+            or not all(isinstance(p, (Normal, Uniform, Beta, list, tuple)) for p in priors.values())
+        ):
+            raise ConfigError(
+                "priors must map parameter names to asktell.priors distributions (Normal, Uniform, Beta) "
+                f"or a categorical's list of weights, got {priors!r}."
+            )
+        self._priors = dict(priors or {})
         if loop is None:
             from asktell.loops import default_loop
 
@@ -363,7 +386,7 @@ class AskTellSampler(BaseSampler):
     ) -> dict[str, Any]:
         self._check_directions(study)
         fixed = {n: _single_value(d) for n, d in search_space.items() if d.single()}
-        mapped = {n: _Mapped(d) for n, d in search_space.items() if not d.single()}
+        mapped = {n: _Mapped(d, self._priors.get(n), n) for n, d in search_space.items() if not d.single()}
         if not mapped:
             return fixed
         space = Space({name: m.param for name, m in mapped.items()})
@@ -392,7 +415,7 @@ class AskTellSampler(BaseSampler):
         search_space = self.infer_relative_search_space(study, None)  # type: ignore[arg-type]
         if not search_space:
             raise StateError("no relative search space yet: no finished trial of this study has parameters.")
-        mapped = {n: _Mapped(d) for n, d in search_space.items()}
+        mapped = {n: _Mapped(d, self._priors.get(n), n) for n, d in search_space.items()}
         space = Space({name: m.param for name, m in mapped.items()})
         state, _ = self._rebuild_state(study, None, space, self._space_key(space), mapped)
         return state

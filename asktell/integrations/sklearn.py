@@ -65,6 +65,12 @@ in row order, and ``cv_results_["pareto_optimal"]`` marks them: the same trials 
 ``state_.pareto_front()``. Constraints combine with objectives: the front and the best are the
 feasible candidates', and with none feasible the warning above and the closest candidate.
 
+Priors. The space may be written as scikit-learn's ``param_distributions`` are, with scipy.stats
+frozen distributions and lists: ``{"C": loguniform(1e-2, 1e2), "gamma": norm(...)}``; a uniform or
+log-uniform distribution is a range without a prior, a normal, truncated normal, Beta or log-normal
+one a range with that prior (:func:`param_from_distribution`), which BayesOpt then follows (piBO,
+:mod:`asktell.priors`) and RandomSearch draws from.
+
 Example:
     >>> from sklearn.datasets import load_iris
     >>> from sklearn.svm import SVC
@@ -97,7 +103,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from asktell.constraints import Constraint, parse_constraints
 from asktell.errors import ConfigError
-from asktell.space import Categorical, Integer, Real, Space
+from asktell.priors import Beta, Normal
+from asktell.space import Categorical, Integer, Real, Space, param_from_dict
 from asktell.state import FAILED, State
 
 
@@ -118,12 +125,70 @@ def _seed_from(random_state: Any) -> int:
 
 
 def _as_space(space: Any) -> Space:
-    """A Space from a Space, a dict of parameters, or a dict of their JSON forms."""
+    """A Space from a Space, a dict of parameters, of their JSON forms, or of scipy.stats frozen
+    distributions and lists in the style of ``RandomizedSearchCV``'s ``param_distributions``
+    (:func:`param_from_distribution`); the kinds may be mixed."""
     if isinstance(space, Space):
         return space
-    if all(isinstance(p, (Real, Integer, Categorical)) for p in space.values()):
-        return Space(space)
-    return Space.from_dict(space)
+    if not isinstance(space, Mapping):
+        raise ConfigError(f"space must be a Space or a dict of parameters, got {type(space).__name__}.")
+    return Space({name: _param(name, spec) for name, spec in space.items()})
+
+
+def _param(name: str, spec: Any) -> Real | Integer | Categorical:
+    if isinstance(spec, (Real, Integer, Categorical)):
+        return spec
+    if isinstance(spec, Mapping):
+        return param_from_dict(spec)
+    if isinstance(spec, (list, tuple)):
+        return Categorical(tuple(spec))
+    if hasattr(spec, "dist") and hasattr(spec, "support"):
+        return param_from_distribution(spec, name)
+    raise ConfigError(
+        f"parameter {name!r}: expected a Real, Integer, Categorical, its JSON form, a list of choices "
+        f"or a scipy.stats frozen distribution, got {spec!r}."
+    )
+
+
+# A normal or log-normal prior from scipy.stats has unbounded support: the parameter spans this many
+# standard deviations either side of its centre (99.7% of the belief).
+DISTRIBUTION_SPAN = 3.0
+
+
+def param_from_distribution(dist: Any, name: str = "parameter") -> Real | Integer:
+    """A parameter from a scipy.stats frozen distribution, as scikit-learn users write them:
+
+    - ``uniform(loc, scale)``, ``loguniform(a, b)`` (``reciprocal``), ``randint(low, high)``: the
+      range, no prior (scikit-learn samples them uniformly; so does asktell's design);
+    - ``norm(loc, scale)``: ``Real(loc -+ 3 scale, prior=Normal(loc, scale))``;
+    - ``truncnorm(a, b, loc, scale)``: its support, with ``Normal(loc, scale)``;
+    - ``beta(a, b, loc, scale)``: ``Real(loc, loc + scale, prior=Beta(a, b))``;
+    - ``lognorm(s, scale=m)``: a log parameter ``m * exp(-+3 s)``, with ``Normal(m, s / ln 10)``
+      (a prior in decades).
+    """
+    kind = dist.dist.name
+    low, high = (float(v) for v in dist.support())
+    shapes, loc, scale = dist.dist._parse_args(*dist.args, **dist.kwds)  # scipy's own parsing of them
+    if kind == "uniform":
+        return Real(low, high)
+    if kind in ("loguniform", "reciprocal"):
+        return Real(low, high, log=True)
+    if kind == "randint":
+        return Integer(int(low), int(high))
+    if kind == "norm":
+        return Real(loc - DISTRIBUTION_SPAN * scale, loc + DISTRIBUTION_SPAN * scale, prior=Normal(loc, scale))
+    if kind == "truncnorm":
+        return Real(low, high, prior=Normal(loc, scale))
+    if kind == "beta":
+        return Real(low, high, prior=Beta(*shapes))
+    if kind == "lognorm" and loc == 0:
+        (sigma,) = shapes
+        spread = math.exp(DISTRIBUTION_SPAN * sigma)
+        return Real(scale / spread, scale * spread, log=True, prior=Normal(scale, sigma / math.log(10)))
+    raise ConfigError(
+        f"parameter {name!r}: scipy.stats.{kind} is not a distribution asktell maps (uniform, loguniform, "
+        "randint, norm, truncnorm, beta, lognorm with loc=0); give an asktell parameter instead."
+    )
 
 
 def _scored_metric(refit: Any, results: Mapping[str, Any]) -> str:
