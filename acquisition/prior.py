@@ -120,7 +120,7 @@ class PointPriorGuided(AcquisitionFunction):
     def X_pending(self) -> torch.Tensor | None:  # type: ignore[override]
         return getattr(self.acq_func, "X_pending", None)
 
-    @t_batch_mode_transform()
+    @t_batch_mode_transform()  # type: ignore[arg-type]
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         return self.acq_func(X) + self.exponent * self.prior_module(X).sum(-1)
 

@@ -124,15 +124,11 @@ def prior_from_dict(data: Any) -> Prior:
     if isinstance(data, (Normal, Uniform, Beta)):
         return data
     if not isinstance(data, Mapping) or data.get("type") not in _PRIOR_TYPES:
-        raise SpaceError(
-            f"a prior must be an object with a 'type' in {sorted(_PRIOR_TYPES)}, got {data!r}."
-        )
+        raise SpaceError(f"a prior must be an object with a 'type' in {sorted(_PRIOR_TYPES)}, got {data!r}.")
     kind = data["type"]
     fields = {k: v for k, v in data.items() if k != "type"}
     if sorted(fields) != sorted(_FIELDS[kind]):
-        raise SpaceError(
-            f"a {kind} prior has exactly the keys {list(_FIELDS[kind])}, got {sorted(fields)}."
-        )
+        raise SpaceError(f"a {kind} prior has exactly the keys {list(_FIELDS[kind])}, got {sorted(fields)}.")
     return _PRIOR_TYPES[kind](**fields)
 
 

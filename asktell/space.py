@@ -211,7 +211,9 @@ def _encode_prior(param: Real | Integer) -> EncodedPrior | None:
     span = hi - lo
     if isinstance(prior, Normal):
         if param.log and prior.loc <= 0:
-            raise SpaceError(f"{what} is on a log scale: its Normal prior's `loc` must be > 0, got {prior.loc!r}.")
+            raise SpaceError(
+                f"{what} is on a log scale: its Normal prior's `loc` must be > 0, got {prior.loc!r}."
+            )
         return encoded_normal((axis(prior.loc) - lo) / span, prior.scale / span, what)
     if isinstance(prior, Uniform):
         if not param.low <= prior.low < prior.high <= param.high:
@@ -219,7 +221,8 @@ def _encode_prior(param: Real | Integer) -> EncodedPrior | None:
                 f"the Uniform prior [{prior.low!r}, {prior.high!r}] of {what} must lie inside the bounds."
             )
         ends = (prior.low - 0.5, prior.high + 0.5) if isinstance(param, Integer) else (prior.low, prior.high)
-        return encoded_uniform(*((min(max((axis(e) - lo) / span, 0.0), 1.0)) for e in ends), what)
+        low_u, high_u = (min(max((axis(e) - lo) / span, 0.0), 1.0) for e in ends)
+        return encoded_uniform(low_u, high_u, what)
     return EncodedPrior("beta", (prior.a, prior.b))
 
 

@@ -64,7 +64,11 @@ def test_a_normal_prior_is_on_the_parameters_own_scale() -> None:
     assert lr.args == pytest.approx((0.4, 0.2))
     centre = space.decode(space.prior_mode(np.full(space.dim, 0.5)))
     assert centre["lr"] == pytest.approx(1e-3, rel=1e-12) and centre["depth"] == 6
-    assert centre["frac"] == pytest.approx(0.2) and centre["opt"] == "adam" and centre["width"] == pytest.approx(3.0)
+    assert (
+        centre["frac"] == pytest.approx(0.2)
+        and centre["opt"] == "adam"
+        and centre["width"] == pytest.approx(3.0)
+    )
     assert centre["free"] == 0.0  # a coordinate without a prior keeps the value it was given
     # one decade from the centre costs exp(-1/2) of the density, whichever way
     u = np.array([[0.2], [0.4], [0.6]])
@@ -111,12 +115,17 @@ def test_priors_round_trip_through_json_and_old_spaces_keep_their_form() -> None
     assert again == PRIOR_SPACE and again.to_json() == text
     assert json.loads(text)["lr"]["prior"] == {"type": "normal", "loc": 1e-3, "scale": 1.0}
     assert json.loads(text)["opt"]["weights"] == [3.0, 1.0, 1.0]
-    plain = {"x": {"type": "real", "low": 0.0, "high": 1.0, "log": False}, "c": {"type": "categorical", "choices": [1, 2]}}
+    plain = {
+        "x": {"type": "real", "low": 0.0, "high": 1.0, "log": False},
+        "c": {"type": "categorical", "choices": [1, 2]},
+    }
     assert Space.from_dict(plain).to_dict() == plain  # no "prior": null, no "weights": null
     # and a state keeps them: saved, loaded, the same space
     state = asktell.loops.Sobol().init(PRIOR_SPACE, seed=1)
     assert asktell.State.from_json(state.to_json()).space == PRIOR_SPACE
-    assert Space({"x": Real(0.0, 1.0, prior=Normal(0.2, 0.1))}) != Space({"x": Real(0.0, 1.0, prior=Normal(0.2, 0.2))})
+    assert Space({"x": Real(0.0, 1.0, prior=Normal(0.2, 0.1))}) != Space(
+        {"x": Real(0.0, 1.0, prior=Normal(0.2, 0.2))}
+    )
 
 
 def test_a_prior_may_be_given_as_its_json_form() -> None:
@@ -144,8 +153,16 @@ BAD_PRIORS = [
     (lambda: Categorical(["a", "b"], weights=[0, 0]), "must not all be zero"),
     (lambda: Categorical(["a", "b"], weights=[1]), "one number per choice"),
     (lambda: Categorical(["a", "b"], weights="ab"), "list of numbers"),
-    (lambda: Space.from_dict({"x": {"type": "real", "low": 0, "high": 1, "prior": {"type": "normal", "loc": 0.5, "scale": 0}}}), "must be > 0"),
-    (lambda: Space.from_dict({"c": {"type": "categorical", "choices": [1, 2], "weights": [1, None]}}), "must be a number"),
+    (
+        lambda: Space.from_dict(
+            {"x": {"type": "real", "low": 0, "high": 1, "prior": {"type": "normal", "loc": 0.5, "scale": 0}}}
+        ),
+        "must be > 0",
+    ),
+    (
+        lambda: Space.from_dict({"c": {"type": "categorical", "choices": [1, 2], "weights": [1, None]}}),
+        "must be a number",
+    ),
 ]
 
 

@@ -39,3 +39,19 @@ def test_readme_multiobjective_example_finds_a_front(capsys):
     front = state.pareto_front()
     assert len(front) >= 2 and state.hypervolume() > 0
     assert str(state.hypervolume()) in capsys.readouterr().out
+
+
+def test_readme_priors_example_starts_at_the_prior_and_improves_on_it(capsys):
+    section = (
+        README.read_text()
+        .split("## What you already know: priors over the optimum\n", 1)[1]
+        .split("\n## ", 1)[0]
+    )
+    match = re.search(r"```python\n(.*?)```", section, re.S)
+    assert match, "README has no python block under its priors section"
+    namespace: dict = {}
+    exec(compile(match.group(1), str(README), "exec"), namespace)
+    state = namespace["state"]
+    assert state.trials[0].metadata["prior"] == "mode" and state.trials[0].params == {"x": 9.0, "y": 3.0}
+    assert state.best().value < 0.45  # the minimum is 0.398; the prior's centre itself gives 1.99
+    assert str(state.best().value) in capsys.readouterr().out

@@ -176,7 +176,9 @@ def param_from_distribution(dist: Any, name: str = "parameter") -> Real | Intege
     if kind == "randint":
         return Integer(int(low), int(high))
     if kind == "norm":
-        return Real(loc - DISTRIBUTION_SPAN * scale, loc + DISTRIBUTION_SPAN * scale, prior=Normal(loc, scale))
+        return Real(
+            loc - DISTRIBUTION_SPAN * scale, loc + DISTRIBUTION_SPAN * scale, prior=Normal(loc, scale)
+        )
     if kind == "truncnorm":
         return Real(low, high, prior=Normal(loc, scale))
     if kind == "beta":

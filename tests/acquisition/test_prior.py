@@ -25,7 +25,13 @@ from linear_operator.utils.warnings import NumericalWarning
 
 from asktell import Categorical, Integer, Real, Space
 from asktell.acquisition.fast import FastLogEI, FastqLogNEI
-from asktell.acquisition.prior import PointPriorGuided, PriorDensity, PriorWeight, prior_exponent, prior_guided
+from asktell.acquisition.prior import (
+    PointPriorGuided,
+    PriorDensity,
+    PriorWeight,
+    prior_exponent,
+    prior_guided,
+)
 from asktell.priors import PRIOR_FLOOR, Beta, Normal, Uniform
 from asktell.surrogates.gp import fit_gp
 
@@ -42,7 +48,11 @@ SPACE = Space(
 def _model(seed: int, n: int = 12, d: int = 3, outputs: int = 1):
     g = torch.Generator().manual_seed(seed)
     X = torch.rand(n, d, generator=g, dtype=DT)
-    Ys = [-(X - 0.3 + 0.2 * j).pow(2).sum(-1, keepdim=True) * 4 + 0.05 * torch.randn(n, 1, generator=g, dtype=DT) for j in range(outputs)]
+    Ys = [
+        -(X - 0.3 + 0.2 * j).pow(2).sum(-1, keepdim=True) * 4
+        + 0.05 * torch.randn(n, 1, generator=g, dtype=DT)
+        for j in range(outputs)
+    ]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NumericalWarning)
         models = [fit_gp(X, Y, min_noise=1e-6).model for Y in Ys]
@@ -62,7 +72,9 @@ def test_the_torch_density_is_the_data_layers_floored() -> None:
     X[0, 0, 2] = 0.05  # outside the uniform prior of c: density zero, the floor only
     got = PriorDensity(SPACE)(X)
     assert got.shape == (5, 4)
-    want = np.logaddexp(SPACE.prior_log_density(X.reshape(-1, 3).numpy()), math.log(PRIOR_FLOOR)).reshape(5, 4)
+    want = np.logaddexp(SPACE.prior_log_density(X.reshape(-1, 3).numpy()), math.log(PRIOR_FLOOR)).reshape(
+        5, 4
+    )
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-12)
     assert float(got[0, 0]) == pytest.approx(math.log(PRIOR_FLOOR))
     np.testing.assert_allclose(PriorDensity(SPACE, log=False)(X).numpy(), np.exp(want), rtol=1e-12)
@@ -90,7 +102,9 @@ def test_weighted_qlognei_is_botorchs_prior_guided_function_with_pending_points(
 
     def acq(X_pending):
         sampler = SobolQMCNormalSampler(torch.Size([64]), seed=7)
-        return qLogNoisyExpectedImprovement(model, X, sampler=sampler, X_pending=X_pending, prune_baseline=False)
+        return qLogNoisyExpectedImprovement(
+            model, X, sampler=sampler, X_pending=X_pending, prune_baseline=False
+        )
 
     ours = prior_guided(acq(pending), weight)
     theirs = PriorGuidedAcquisitionFunction(acq(pending), PriorDensity(SPACE), log=True, prior_exponent=2.5)
@@ -113,7 +127,9 @@ def test_pending_points_of_a_batch_acquisition_move_onto_botorchs_wrapper() -> N
         return qLogExpectedImprovement(model, best_f=Y.max(), sampler=sampler, X_pending=X_pending)
 
     ours = prior_guided(acq(pending), PriorWeight(SPACE, 1.2))
-    theirs = PriorGuidedAcquisitionFunction(acq(None), PriorDensity(SPACE), log=True, prior_exponent=1.2, X_pending=pending)
+    theirs = PriorGuidedAcquisitionFunction(
+        acq(None), PriorDensity(SPACE), log=True, prior_exponent=1.2, X_pending=pending
+    )
     assert torch.equal(ours.X_pending, pending) and ours.acq_func.X_pending is None
     x = torch.rand(5, 1, 3, generator=g, dtype=DT)
     for a, b in zip(_value_and_grad(ours, x), _value_and_grad(theirs, x), strict=True):
@@ -162,7 +178,9 @@ def test_the_fast_path_weighted_is_botorchs_weighted(seed: int) -> None:
         for a, b in zip(_value_and_grad(fast, x), _value_and_grad(slow, x), strict=True):
             torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
     fast_ei = prior_guided(FastLogEI(model, Y.max()), weight)
-    slow_ei = PriorGuidedAcquisitionFunction(LogExpectedImprovement(model, best_f=Y.max()), PriorDensity(SPACE), log=True, prior_exponent=3.0)
+    slow_ei = PriorGuidedAcquisitionFunction(
+        LogExpectedImprovement(model, best_f=Y.max()), PriorDensity(SPACE), log=True, prior_exponent=3.0
+    )
     torch.testing.assert_close(fast_ei(x), slow_ei(x), rtol=1e-6, atol=1e-6)
 
 

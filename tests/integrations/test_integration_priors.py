@@ -40,12 +40,18 @@ def test_each_distribution_is_the_parameter_and_prior_it_means(dist, want) -> No
         assert getattr(got, "prior", None) is None
     else:
         assert type(got.prior) is type(want.prior)
-        assert list(got.prior.to_dict().values())[1:] == pytest.approx(list(want.prior.to_dict().values())[1:])
+        assert list(got.prior.to_dict().values())[1:] == pytest.approx(
+            list(want.prior.to_dict().values())[1:]
+        )
 
 
 def test_a_search_takes_param_distributions_and_follows_the_prior() -> None:
     X, y = load_iris(return_X_y=True)
-    space = {"C": stats.lognorm(math.log(10), scale=3.0), "gamma": stats.loguniform(1e-3, 1e1), "kernel": ["rbf", "linear"]}
+    space = {
+        "C": stats.lognorm(math.log(10), scale=3.0),
+        "gamma": stats.loguniform(1e-3, 1e1),
+        "kernel": ["rbf", "linear"],
+    }
     loop = BayesOpt(n_init=3, num_restarts=2, raw_samples=32)
     search = AskTellSearchCV(SVC(), space, loop=loop, n_iter=3, cv=3, random_state=0).fit(X, y)
     state = search.state_

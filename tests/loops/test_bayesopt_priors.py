@@ -23,7 +23,11 @@ PRIOR = Space({"x": Real(-5.0, 10.0, prior=Normal(9.0, 1.0)), "y": Real(0.0, 15.
 
 def branin(p) -> float:
     x, y = p["x"], p["y"]
-    return (y - 5.1 / (4 * math.pi**2) * x**2 + 5 / math.pi * x - 6) ** 2 + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x) + 10
+    return (
+        (y - 5.1 / (4 * math.pi**2) * x**2 + 5 / math.pi * x - 6) ** 2
+        + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x)
+        + 10
+    )
 
 
 def run(loop, space, steps, seed=0, **init):
@@ -65,7 +69,9 @@ def test_the_prior_weight_decays_as_beta_over_the_model_based_asks(config, want)
 def test_a_good_prior_leads_the_first_asks_and_prior_method_design_does_not() -> None:
     """With a sharp prior at (9, 3) (near Branin's minimum at (9.42, 2.47)), piBO's first
     model-based asks stay near it; without the weight they explore elsewhere."""
-    sharp = Space({"x": Real(-5.0, 10.0, prior=Normal(9.0, 0.3)), "y": Real(0.0, 15.0, prior=Normal(3.0, 0.3))})
+    sharp = Space(
+        {"x": Real(-5.0, 10.0, prior=Normal(9.0, 0.3)), "y": Real(0.0, 15.0, prior=Normal(3.0, 0.3))}
+    )
     pibo = run(BayesOpt(n_init=4, prior_beta=50.0, **FAST), sharp, 7)
     design = run(BayesOpt(n_init=4, prior_method="design", **FAST), sharp, 7)
     assert pibo.trials[0].params == design.trials[0].params  # the same design
@@ -116,7 +122,11 @@ def test_acquisitions_that_take_no_weight_are_refused_at_init_with_a_prior(acqui
 
 @pytest.mark.parametrize(
     "config, message",
-    [({"prior_method": "colabo2"}, "prior_method"), ({"prior_beta": -1.0}, "prior_beta"), ({"prior_beta": float("nan")}, "prior_beta")],
+    [
+        ({"prior_method": "colabo2"}, "prior_method"),
+        ({"prior_beta": -1.0}, "prior_beta"),
+        ({"prior_beta": float("nan")}, "prior_beta"),
+    ],
 )
 def test_bad_prior_options_are_refused(config, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
