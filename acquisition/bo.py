@@ -51,6 +51,7 @@ from botorch.optim.optimize_mixed import optimize_acqf_mixed_alternating
 from botorch.sampling import SobolQMCNormalSampler
 from linear_operator.utils.warnings import NumericalWarning
 
+from asktell.acquisition.colabo import build_colabo
 from asktell.acquisition.prior import PriorWeight, prior_guided
 from asktell.errors import RegistryError
 
@@ -170,15 +171,20 @@ def _ts(inputs: AcquisitionInputs, q: int) -> AcquisitionFunction:
 
 def build(name: str, inputs: AcquisitionInputs, q: int) -> AcquisitionFunction:
     """Build the registered acquisition function ``name`` for a batch of ``q`` points, weighted by
-    ``inputs.prior`` where there is one (piBO; not for the unbounded ``"ucb"``, ``"config"`` and
-    ``"ts"``, which the loop refuses with a prior)."""
+    ``inputs.prior`` where there is one: piBO (not for the unbounded ``"ucb"``, ``"config"`` and
+    ``"ts"``, which the loop refuses with it), or ColaBO (``"qlognei"`` and ``"ts"`` on the weighted
+    sample paths, :mod:`asktell.acquisition.colabo`)."""
     try:
         builder = ACQUISITIONS[name]
     except KeyError:
         raise RegistryError(f"unknown acquisition {name!r}; choose one of {sorted(ACQUISITIONS)}.") from None
-    if inputs.prior is not None and name in NOT_PRIOR_GUIDED:
+    prior = inputs.prior
+    if prior is not None and prior.method == "colabo":
+        X_baseline = torch.cat([inputs.X_observed, inputs.X_pending.reshape(-1, inputs.X_observed.shape[-1])])
+        return build_colabo(name, inputs.model, X_baseline, prior, inputs.seed)
+    if prior is not None and name in NOT_PRIOR_GUIDED:
         raise ValueError(f"acquisition {name!r} takes no prior weight (its values can be negative).")
-    return prior_guided(builder(inputs, q), inputs.prior)
+    return prior_guided(builder(inputs, q), prior)
 
 
 @dataclass(frozen=True)

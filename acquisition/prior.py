@@ -90,10 +90,13 @@ class PriorDensity(torch.nn.Module):
 @dataclass(frozen=True)
 class PriorWeight:
     """What one ask weights its acquisition with: the ``space``'s prior to the power ``exponent``
-    (``beta / n``)."""
+    (``beta / n``), by piBO (``method="pibo"``: the acquisition times the prior) or ColaBO
+    (``"colabo"``: the GP's sample paths weighted by the prior at their maximizers,
+    :mod:`asktell.acquisition.colabo`)."""
 
     space: Space
     exponent: float
+    method: str = "pibo"
 
 
 def prior_exponent(beta: float, n_model_asks: int) -> float:
@@ -126,8 +129,9 @@ class PointPriorGuided(AcquisitionFunction):
 
 
 def prior_guided(acq: AcquisitionFunction, weight: PriorWeight | None) -> AcquisitionFunction:
-    """``acq`` weighted by ``weight`` (piBO), or ``acq`` itself when ``weight`` is None."""
-    if weight is None:
+    """``acq`` weighted by ``weight`` (piBO), or ``acq`` itself when ``weight`` is None or is
+    ColaBO's (which built ``acq`` on its weighted paths already)."""
+    if weight is None or weight.method != "pibo":
         return acq
     if isinstance(acq, SampleReducingMCAcquisitionFunction):
         pending = acq.X_pending  # None for qLogNEI, which keeps pending points in its baseline

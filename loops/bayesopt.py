@@ -58,6 +58,7 @@ from asktell.acquisition.bo import (
     optimize,
     unasked,
 )
+from asktell.acquisition.colabo import COLABO_ACQUISITIONS
 from asktell.acquisition.constrained import (
     CONSTRAINED,
     ConstrainedInputs,
@@ -106,7 +107,7 @@ from asktell.surrogates.warp import inverse_log_warp, log_evidence, log_warp, lo
 POLISH_SHARE = 0.1  # budget: the last tenth of the trials polish the incumbent
 POLISH_RADIUS = 0.05  # half-width of the polishing box, as a share of each coordinate's range
 FAST = "fast path"  # what _optimize says when the fast path ran
-PRIOR_METHODS = ("pibo", "design")  # how a space's priors enter the asks (see BayesOpt)
+PRIOR_METHODS = ("pibo", "colabo", "design")  # how a space's priors enter the asks (see BayesOpt)
 
 
 @dataclass(frozen=True)
@@ -300,8 +301,11 @@ class BayesOpt(Loop):
             weights the acquisition by the prior to the power ``beta / n`` at the ``n``-th
             model-based ask (:mod:`asktell.acquisition.prior`; ``metadata["prior_weight"]``),
             constraints and several objectives included; ``"ucb"``, ``"config"`` and ``"ts"``
-            take no such weight and are refused at ``init`` with a prior space. ``"design"``:
-            the prior shapes the initial design only.
+            take no such weight and are refused at ``init`` with a prior space. ``"colabo"``:
+            ColaBO (:mod:`asktell.acquisition.colabo`): the GP's sample paths are weighted by
+            the prior at their maximizers (to the same power ``beta / n``) and ``"qlognei"`` or
+            ``"ts"`` runs on them; one objective, no constraints. ``"design"``: the prior shapes
+            the initial design only. ``metadata["prior_method"]`` names the one that ran.
         prior_beta: piBO's ``beta`` (how many asks the prior keeps its say): ``None`` (default)
             takes a tenth of the ``budget`` when there is one (SMAC3's ``n_trials / 10``), else
             10 (the piBO paper's choice for its 100 evaluations).
@@ -375,6 +379,11 @@ class BayesOpt(Loop):
                 f"acquisition {self.acquisition!r} is for several objectives, and this problem has "
                 f"one; use one of {sorted(ACQUISITIONS)} (the default 'qlognei' is qLogNEI)."
             )
+        if self.prior_method == "colabo" and (m > 1 or problem.constrained or self.model_failures):
+            raise ConfigError(
+                "prior_method='colabo' serves one objective without constraints here; with "
+                "constraints or several objectives use prior_method='pibo' (the default)."
+            )
         if m == 1 and problem.constrained and self.acquisition not in CONSTRAINED:
             raise ConfigError(
                 f"acquisition {self.acquisition!r} takes no outcome constraints (BoTorch's form of it "
@@ -391,27 +400,41 @@ class BayesOpt(Loop):
             raise ConfigError(
                 f"this space has priors, which piBO multiplies into the acquisition, and "
                 f"{self.acquisition!r} takes no such weight (its values can be negative); use "
-                "acquisition='qlognei' (the default), 'logei' or 'pi', or prior_method='design' to "
-                "use the prior for the initial design only."
+                "acquisition='qlognei' (the default), 'logei' or 'pi', prior_method='colabo' (with "
+                "'ts'), or prior_method='design' to use the prior for the initial design only."
+            )
+        if space.has_priors and self.prior_method == "colabo" and space.categorical_dims():
+            raise ConfigError(
+                "prior_method='colabo' draws the GP's sample paths from BoTorch's random features, "
+                "which have none for the categorical kernel of this space's categorical parameters; "
+                "use prior_method='pibo' (the default)."
+            )
+        if space.has_priors and self.prior_method == "colabo" and self.acquisition not in COLABO_ACQUISITIONS:
+            raise ConfigError(
+                f"prior_method='colabo' drives {list(COLABO_ACQUISITIONS)} on its prior-weighted "
+                f"sample paths, not {self.acquisition!r}; use prior_method='pibo' for it."
             )
 
-    def _prior_info(self, state: State, acquisition: str) -> dict[str, float]:
-        """``prior_weight`` (piBO's exponent) for a model-based ask's metadata, where it weighted one."""
+    def _prior_info(self, state: State, acquisition: str) -> dict[str, Any]:
+        """``prior_weight`` (the exponent) and ``prior_method`` for a model-based ask's metadata,
+        where a prior weighted it."""
         weight = self._prior_weight(state)
-        return {"prior_weight": weight.exponent} if weight and acquisition != "posterior_mean" else {}
+        if weight is None or acquisition == "posterior_mean":
+            return {}
+        return {"prior_weight": weight.exponent, "prior_method": weight.method}
 
     def _prior_weight(self, state: State) -> PriorWeight | None:
-        """This ask's piBO weight: the prior to the power ``beta / n`` at the ``n``-th model-based
-        ask (``beta``: ``prior_beta``, else a tenth of the ``budget``, else
+        """This ask's prior weight (piBO's or ColaBO's): the prior to the power ``beta / n`` at the
+        ``n``-th model-based ask (``beta``: ``prior_beta``, else a tenth of the ``budget``, else
         :data:`~asktell.acquisition.prior.DEFAULT_PRIOR_BETA`); None without priors or with
         ``prior_method="design"``."""
-        if not state.space.has_priors or self.prior_method != "pibo":
+        if not state.space.has_priors or self.prior_method == "design":
             return None
         beta = self.prior_beta
         if beta is None:
             beta = self.budget / 10 if self.budget is not None else DEFAULT_PRIOR_BETA
         n = len(state.trials) - self.initial_design_size(state.space.dim) + 1
-        return PriorWeight(state.space, prior_exponent(beta, n))
+        return PriorWeight(state.space, prior_exponent(beta, n), self.prior_method)
 
     def _check_memo(self, state: State) -> None:
         memo = state.memo
@@ -796,7 +819,7 @@ class BayesOpt(Loop):
         dims = {"discrete_dims": state.space.discrete_dims(), "cat_dims": state.space.categorical_dims()}
         settings = OptimizerSettings(self.num_restarts, self.raw_samples, self.acq_maxiter)
         fast = None
-        if self.fast_path:
+        if self.fast_path and (inputs.prior is None or inputs.prior.method == "pibo"):
             fast = fast_acquisition(
                 self.acquisition,
                 inputs.model,

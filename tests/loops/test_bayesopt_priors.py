@@ -140,3 +140,33 @@ def test_random_search_draws_from_the_prior() -> None:
     assert abs(np.median(x) - 9.0) < 0.2 and 0.5 < x.std() < 1.1  # Normal(9, 1) truncated at 10
     _, plain = loop.ask(loop.init(PLAIN, seed=0), 400)
     assert abs(np.median([t.params["x"] for t in plain]) - 2.5) < 1.5
+
+
+@pytest.mark.parametrize("acquisition", ["qlognei", "ts"])
+def test_colabo_asks_on_its_weighted_paths(acquisition: str) -> None:
+    loop = BayesOpt(n_init=3, prior_method="colabo", acquisition=acquisition, **FAST)
+    state = run(loop, PRIOR, 5)
+    last = state.trials[-1].metadata
+    assert last["acquisition"] == acquisition and last["prior_method"] == "colabo"
+    assert last["prior_weight"] == pytest.approx(10.0 / 2) and "fast_path" not in last
+    again = run(loop, PRIOR, 5)  # deterministic, as every ask
+    assert [t.params for t in again.trials] == [t.params for t in state.trials]
+
+
+@pytest.mark.parametrize("init", [{"constraints": ["c <= 1"]}, {"n_objectives": 2}])
+def test_colabo_refuses_constraints_and_several_objectives(init) -> None:
+    with pytest.raises(ConfigError, match="prior_method='pibo'"):
+        BayesOpt(prior_method="colabo").init(PRIOR, seed=0, **init)
+
+
+def test_colabo_refuses_acquisitions_it_does_not_drive() -> None:
+    with pytest.raises(ConfigError, match="prior_method='colabo' drives"):
+        BayesOpt(prior_method="colabo", acquisition="logei").init(PRIOR, seed=0)
+    BayesOpt(prior_method="colabo", acquisition="logei").init(PLAIN, seed=0)  # no prior: nothing to drive
+
+
+def test_colabo_refuses_categorical_parameters_which_have_no_random_features() -> None:
+    from asktell.testing import PRIOR_SPACE
+
+    with pytest.raises(ConfigError, match="categorical kernel"):
+        BayesOpt(prior_method="colabo").init(PRIOR_SPACE, seed=0)
