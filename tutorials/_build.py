@@ -1291,7 +1291,8 @@ from asktell.priors import Normal
 
 def branin(p):
     x, y = p["x"], p["y"]
-    return (y - 5.1 / (4 * math.pi**2) * x**2 + 5 / math.pi * x - 6) ** 2 + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x) + 10
+    bowl = (y - 5.1 / (4 * math.pi**2) * x**2 + 5 / math.pi * x - 6) ** 2
+    return bowl + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x) + 10
 
 
 def space(centre=None):
@@ -1341,14 +1342,19 @@ def best_so_far(loop, space, seed):
 
 curves = {}
 for label, sp in SPACES.items():
-    methods = {"piBO": BayesOpt(), "ColaBO": BayesOpt(prior_method="colabo")} if sp.has_priors else {"BayesOpt": BayesOpt()}
+    if sp.has_priors:
+        methods = {"piBO": BayesOpt(), "ColaBO": BayesOpt(prior_method="colabo")}
+    else:
+        methods = {"BayesOpt": BayesOpt()}
     for name, loop in methods.items():
         curves[f"{name}, {label}"] = np.median([best_so_far(loop, sp, s) for s in SEEDS], axis=0)
 
 fig, ax = plt.subplots()
 for name, curve in curves.items():
     ax.semilogy(np.arange(1, BUDGET + 1), np.maximum(curve, 1e-6), label=name)
-ax.set_xlabel("evaluations"); ax.set_ylabel("best regret so far"); ax.legend(fontsize=7)
+ax.set_xlabel("evaluations")
+ax.set_ylabel("best regret so far")
+ax.legend(fontsize=7)
 plt.show()
 for name, curve in curves.items():
     print(f"{name:28s} regret after {BUDGET}: {curve[-1]:.2g}")
