@@ -294,7 +294,7 @@ class BayesOpt(Loop):
             from a cached Cholesky factor (:mod:`asktell.acquisition.fast`: BoTorch's values, in
             a fraction of the time); ``False`` runs BoTorch's acquisition functions as they are.
         prior_method: how the space's priors (:mod:`asktell.priors`), where it has any, steer the
-            asks. Both start the initial design at the prior's mode and draw every other design
+            asks. Each starts the initial design at the prior's mode and draws every other design
             point after it from the prior (through its quantile function, so those stay evenly
             spread in the prior's measure), the rest from the Sobol sequence; a trial's
             ``metadata["prior"]`` says ``"mode"`` or ``"draw"``. ``"pibo"`` (default) then
@@ -511,8 +511,8 @@ class BayesOpt(Loop):
         memo is assembled once, at the end.
         """
         issued = int(state.memo["sobol_issued"])
-        n_design = max(0, min(n, self.initial_design_size(state.space.dim) - len(state.trials)))
         design_size = self.initial_design_size(state.space.dim)
+        n_design = max(0, min(n, design_size - len(state.trials)))
         params, metadata = sobol_design(state, issued, n_design, prior_until=design_size)
         issued += n_design
         n_model = n - n_design

@@ -138,6 +138,10 @@ class _Mapped:
         d = distribution
         self.step: float | int | None = None
         if isinstance(d, CategoricalDistribution):
+            if prior is not None and not isinstance(prior, (list, tuple)):
+                raise ConfigError(
+                    f"parameter {name!r} is categorical: its prior is a list of weights, one per choice."
+                )
             weights = None if prior is None else tuple(prior)
             self.param: Param = Categorical(tuple(range(len(d.choices))), weights=weights)
         elif (
@@ -149,6 +153,10 @@ class _Mapped:
                 raise ConfigError(f"parameter {name!r} has a step: AskTellSampler takes no prior for it.")
             self.step = d.step
             self.param = Integer(0, int(round((d.high - d.low) / d.step)))
+        elif isinstance(prior, (list, tuple)):
+            raise ConfigError(
+                f"parameter {name!r} is not categorical: its prior is a Normal, Uniform or Beta."
+            )
         elif isinstance(d, FloatDistribution):
             self.param = Real(d.low, d.high, log=d.log, prior=prior)
         elif isinstance(d, IntDistribution):

@@ -95,3 +95,25 @@ def test_the_optuna_sampler_takes_priors_by_name() -> None:
     assert sum(abs(math.log10(t.params["lr"]) + 3) <= 0.6 for t in later) >= 0.8 * len(later)
     with pytest.raises(ConfigError, match="priors must map parameter names"):
         AskTellSampler(RandomSearch(), priors={"lr": 0.001})
+
+
+@pytest.mark.parametrize(
+    "priors, message",
+    [
+        ({"opt": Normal(0.5, 0.1)}, "is categorical: its prior is a list of weights"),
+        ({"x": [1, 2]}, "is not categorical"),
+    ],
+)
+def test_the_optuna_sampler_refuses_a_prior_of_the_wrong_kind(priors, message: str) -> None:
+    optuna = pytest.importorskip("optuna")
+    from asktell.integrations.optuna import AskTellSampler
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=AskTellSampler(RandomSearch(), priors=priors))
+
+    def objective(trial):
+        return trial.suggest_float("x", 0.0, 1.0) + len(trial.suggest_categorical("opt", ["a", "bb"]))
+
+    study.optimize(objective, n_trials=1)  # the first trial comes from the independent sampler
+    with pytest.raises(ConfigError, match=message):
+        study.optimize(objective, n_trials=1)
