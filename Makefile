@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: demo test test-all lint lint-imports bench bench-bo bench-zo bench-hpo bench-service bench-fed bench-cli bench-constrained bench-mo clean
+.PHONY: demo test test-all lint lint-imports bench bench-bo bench-zo bench-hpo bench-service bench-fed bench-cli bench-constrained bench-mo bench-priors clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,11 @@ bench-constrained: $(VENV)/.installed-dev,bench
 # BoTorch's multi-objective problems, by hypervolume (ARGS=--quick for a small version; a rerun resumes)
 bench-mo: $(VENV)/.installed-dev,bench
 	$(PY) benchmarks/multiobjective.py $(ARGS)
+
+# asktell's BayesOpt with a good, a misleading and no prior (piBO, ColaBO) vs Optuna TPE with the prior's
+# mode enqueued and random draws from the prior, by regret (ARGS=--quick for a small version; a rerun resumes)
+bench-priors: $(VENV)/.installed-dev,bench
+	$(PY) benchmarks/priors.py $(ARGS)
 
 # each shell command's wall time against a bare interpreter (tell: goal within 0.3 s)
 bench-cli: $(VENV)/.installed-dev

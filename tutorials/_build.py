@@ -1360,8 +1360,10 @@ for name, curve in curves.items():
     print(f"{name:28s} regret after {BUDGET}: {curve[-1]:.2g}")
 """),
     md("""
-The good prior starts near a minimum; the misleading one costs the design a few evaluations in
-the wrong corner, after which the exponent `beta / n` has shrunk and the data decide.
+The good prior starts near a minimum and gets there first. With the misleading one the design
+spends a few evaluations in the wrong corner; piBO's exponent `beta / n` then shrinks and the data
+decide, while ColaBO's weighted paths took longer to let go in these three seeds (a hint, not a
+measurement: `make bench-priors` runs 10 seeds on four problems).
 
 **Which one?** piBO multiplies the acquisition by the prior: cheap (no extra model work),
 available with constraints and several objectives, and with every improvement-based acquisition.
