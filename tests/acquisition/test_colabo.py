@@ -59,9 +59,10 @@ def test_unweighted_it_is_botorchs_qlognei_up_to_sampling_error(seed: int) -> No
         model, X, sampler=SobolQMCNormalSampler(torch.Size([4096]), seed=1), prune_baseline=False
     )(x).detach()
     ours = ColaBOqLogNEI(model, X, _paths(model, 0.0, n_paths=2048))(x).detach()
-    likely = botorch > -6.0  # where the improvement is not a rare tail event of either estimate
+    likely = botorch > -5.0  # where the improvement is not a rare tail event of either estimate
     assert int(likely.sum()) >= 5
-    assert float((ours[likely] - botorch[likely]).abs().max()) < 0.2
+    gaps = (ours[likely] - botorch[likely]).abs()
+    assert float(gaps.max()) < 0.2 and float(gaps.mean()) < 0.1
     assert float(torch.corrcoef(torch.stack([ours, botorch]))[0, 1]) > 0.95
 
 
