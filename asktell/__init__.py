@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from asktell import errors
+from asktell import errors, priors
 from asktell.constraints import Constraint
 from asktell.lazy import lazy_exports
 from asktell.pareto import hypervolume
+from asktell.priors import Beta, Normal, Uniform
 from asktell.space import Categorical, Integer, Real, Space
 from asktell.state import Problem, State, Trial
 
@@ -43,20 +44,24 @@ _LAZY = {
     },
 }
 __all__ = [  # what `from asktell import *` takes: nothing here needs an extra (Client, testing do)
+    "Beta",
     "Categorical",
     "Constraint",
     "Integer",
+    "Normal",
     "Problem",
     "Real",
     "Result",
     "Space",
     "State",
     "Trial",
+    "Uniform",
     "errors",
     "hypervolume",
     "load",
     "loops",
     "minimize",
+    "priors",
     "problems",
 ]
 

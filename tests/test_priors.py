@@ -128,6 +128,11 @@ def test_priors_round_trip_through_json_and_old_spaces_keep_their_form() -> None
     )
 
 
+def test_the_priors_are_exported_from_asktell() -> None:
+    assert asktell.Normal is Normal and asktell.Beta is Beta and asktell.Uniform is Uniform
+    assert {"Normal", "Uniform", "Beta", "priors"} <= set(asktell.__all__)
+
+
 def test_a_prior_may_be_given_as_its_json_form() -> None:
     param = Real(0.0, 1.0, prior={"type": "beta", "a": 2, "b": 2})
     assert param.prior == Beta(2.0, 2.0)
