@@ -182,3 +182,19 @@ def test_a_prior_with_just_enough_mass_inside_is_kept() -> None:
     edge = Real(0.0, 1.0, prior=Normal(1.23, 0.1))
     assert edge.encoded_prior.mass >= MIN_MASS
     assert Space({"x": edge}).decode(Space({"x": edge}).prior_mode([0.5]))["x"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda p: p.update(scale=-1), "must be > 0"),
+        (lambda p: p.update(evil=1), "exactly the keys"),
+        (lambda p: p.update(type="laplace"), "'type' in"),
+    ],
+)
+def test_a_state_with_an_edited_prior_is_refused_at_load(edit, message: str) -> None:
+    state = asktell.loops.Sobol().init(Space({"x": Real(0.0, 1.0, prior=Normal(0.5, 0.1))}), seed=0)
+    data = json.loads(state.to_json())
+    edit(data["space"]["x"]["prior"])
+    with pytest.raises(asktell.errors.StateError, match=f"the state's space is invalid: .*{message}"):
+        asktell.load(json.dumps(data))
