@@ -61,7 +61,8 @@ class WeightedPaths:
         self, model: Model, density: PriorDensity, exponent: float, n_paths: int = PATHS, seed: int = 0
     ):
         d = model.train_inputs[0].shape[-1]  # type: ignore[index]
-        self.paths = draw_matheron_paths(model, sample_shape=torch.Size([n_paths]))
+        with torch.no_grad():  # the paths' weights are data: no graph back to the hyperparameters
+            self.paths = draw_matheron_paths(model, sample_shape=torch.Size([n_paths]))
         grid = SobolEngine(d, scramble=True, seed=seed).draw(ARGMAX_POINTS, dtype=torch.float64)
         with torch.no_grad():
             prior_values = self.paths.paths["prior_paths"](grid)  # S x N

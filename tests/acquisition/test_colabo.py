@@ -117,3 +117,17 @@ def test_build_names_what_it_drives() -> None:
     with pytest.raises(ValueError, match="ColaBO drives"):
         build_colabo("ucb", model, X, weight, seed=0)
     assert math.isfinite(float(build_colabo("qlognei", model, X, weight, seed=0)(X[:2].unsqueeze(-2)).sum()))
+
+
+def test_the_paths_carry_no_graph_of_their_own_construction() -> None:
+    """The paths are drawn under no_grad, so each evaluation builds a graph of its own: it can be
+    differentiated as often as the optimizer asks (a graph shared with the paths' construction
+    would be freed by the first backward pass)."""
+    model, X, g = _model(3)
+    weighted = _paths(model, 1.0, n_paths=64)
+    acq = ColaBOqLogNEI(model, X, weighted)
+    assert not weighted.log_weights.requires_grad and not acq.best.requires_grad
+    x = torch.rand(3, 1, 2, generator=g, dtype=DT, requires_grad=True)
+    for _ in range(3):
+        acq(x).sum().backward()
+    assert x.grad is not None and bool(x.grad.abs().sum() > 0)
