@@ -78,9 +78,10 @@ class WeightedPaths:
 
 
 def _at(weighted: WeightedPaths, X: torch.Tensor) -> torch.Tensor:
-    """Every path at every point of ``X`` (``batch x q x d``): ``S x batch x q``. The paths broadcast
-    their sample dimension against the input's last batch dimension, so the batch goes before it."""
-    return weighted.paths(X.unsqueeze(-3)).movedim(-2, 0)
+    """Every path at every point of ``X`` (``batch x q x d``): ``S x batch x q``. The points go in
+    as one ``N x d`` set (each path is evaluated pointwise): broadcasting the batch against the
+    sample dimension instead gives the same values ~10x slower (BoTorch's feature maps batch badly)."""
+    return weighted.paths(X.reshape(-1, X.shape[-1])).reshape(-1, *X.shape[:-1])
 
 
 class ColaBOqLogNEI(AcquisitionFunction):
